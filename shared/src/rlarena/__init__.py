@@ -1,0 +1,3 @@
+"""RL Arena: serverless reinforcement-learning competitions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,171 @@
+"""The one settings object. Read once per process, then injected; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rlarena.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+MIN_SECRET_LENGTH = 32
+_WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secret", "development"}
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """Accept 3600, "3600", "90s", "30m", "24h", "7d" or Go-style "1h30m"."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    text = value.strip().lower()
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    total, number = 0.0, ""
+    for char in text:
+        if char.isdigit() or char == ".":
+            number += char
+        elif char in _DURATION_UNITS and number:
+            total += float(number) * _DURATION_UNITS[char]
+            number = ""
+        else:
+            raise ValueError(f"invalid duration {value!r}: use seconds or a form like 30m, 24h, 7d")
+    if number or total <= 0:
+        raise ValueError(f"invalid duration {value!r}: use seconds or a form like 30m, 24h, 7d")
+    return timedelta(seconds=total)
+
+
+class Settings(BaseSettings):
+    """Every variable the platform reads. Names follow the old Go backend where it had one."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    port: int = Field(8080, alias="PORT", ge=1, le=65535)
+    env: Literal["development", "test", "production"] = Field("development", alias="ENV")
+    data_dir: Path = Field(Path(".data"), alias="DATA_DIR")
+    database_url: str = Field("", alias="DATABASE_URL")
+    db_pool_size: int = Field(2, alias="DB_POOL_SIZE", ge=1, le=50)
+    db_max_overflow: int = Field(2, alias="DB_MAX_OVERFLOW", ge=0, le=50)
+    jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
+    jwt_expiry: timedelta = Field(timedelta(hours=24), alias="JWT_EXPIRY")
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://localhost:5173"],
+        alias="CORS_ALLOWED_ORIGINS",
+    )
+    storage_path: Path | None = Field(None, alias="STORAGE_PATH")
+    executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
+    k_sink: str | None = Field(None, alias="K_SINK")
+    use_k8s: bool = Field(False, alias="USE_K8S")
+    k8s_namespace: str = Field("rlarena", alias="K8S_NAMESPACE")
+    container_registry_url: str = Field("localhost:5000/rlarena", alias="CONTAINER_REGISTRY_URL")
+    container_registry_secret: str = Field("rlarena-registry", alias="CONTAINER_REGISTRY_SECRET")
+    knative_dir: Path | None = Field(None, alias="KNATIVE_DIR")
+    ping_interval_override: timedelta | None = Field(None, alias="PING_INTERVAL_OVERRIDE")
+    max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", ge=1024)
+    auth_rate_limit_per_minute: int = Field(5, alias="AUTH_RATE_LIMIT_PER_MINUTE", ge=1)
+    trust_forwarded_for: bool = Field(False, alias="TRUST_FORWARDED_FOR")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+
+    @field_validator("jwt_expiry", "ping_interval_override", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        if isinstance(value, str | int | float | timedelta):
+            return parse_duration(value)
+        return value
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("jwt_secret", "k_sink", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _production_needs_a_strong_secret(self) -> Settings:
+        if self.env != "production":
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if not secret:
+            raise ConfigurationError(
+                "JWT_SECRET is required when ENV=production: set it to a random string of at "
+                f"least {MIN_SECRET_LENGTH} characters (e.g. `openssl rand -hex 32`)"
+            )
+        if len(secret) < MIN_SECRET_LENGTH or secret.lower() in _WEAK_SECRETS or len(set(secret)) < 8:
+            raise ConfigurationError(
+                f"JWT_SECRET is too weak for ENV=production: use at least {MIN_SECRET_LENGTH} "
+                "random characters (e.g. `openssl rand -hex 32`)"
+            )
+        if not self.database_url:
+            raise ConfigurationError("DATABASE_URL is required when ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'rlarena.db').resolve()}"
+
+    @cached_property
+    def resolved_storage_path(self) -> Path:
+        return (self.storage_path or self.data_dir / "objects").resolve()
+
+    @cached_property
+    def resolved_knative_dir(self) -> Path:
+        if self.knative_dir:
+            return self.knative_dir
+        # In a source checkout the manifests sit at the repository root.
+        return Path(__file__).resolve().parents[3] / "knative"
+
+    @cached_property
+    def jwt_signing_key(self) -> str:
+        """The configured secret, or in development one generated once and kept in the data folder."""
+        if self.jwt_secret:
+            return self.jwt_secret.get_secret_value()
+        if self.is_production:  # pragma: no cover - the validator already refused this
+            raise ConfigurationError("JWT_SECRET is required when ENV=production")
+        path = self.data_dir / "jwt-secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        path.touch(mode=0o600)
+        path.write_text(key)
+        log.warning(
+            "JWT_SECRET is not set: generated a development secret in %s. "
+            "Set JWT_SECRET before running with ENV=production.",
+            path,
+        )
+        return key
+
+
+def load_settings() -> Settings:
+    """Read the environment once. Invalid values stop start-up with a message naming the variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
