@@ -1,0 +1,47 @@
+"""Unit of work: one transaction, the repositories bound to it, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
+from rlarena.errors import ServiceUnavailable
+
+
+class UnitOfWork:
+    users: UserRepository
+    agents: AgentRepository
+    environments: EnvironmentRepository
+    session: Session
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def __enter__(self) -> Self:
+        self.session = self._sessions()
+        self.users = UserRepository(self.session)
+        self.agents = AgentRepository(self.session)
+        self.environments = EnvironmentRepository(self.session)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+            # The database is unreachable or went away: a retryable 503, never SQL in a response.
+            raise ServiceUnavailable("the database is unavailable; try again shortly") from error
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def flush(self) -> None:
+        self.session.flush()
