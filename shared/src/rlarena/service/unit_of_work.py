@@ -32,10 +32,9 @@ class UnitOfWork:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed and detaches the loaded objects without
+        # expiring them, so use cases can return them for rendering.
+        self.session.close()
         if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
             # The database is unreachable or went away: a retryable 503, never SQL in a response.
             raise ServiceUnavailable("the database is unavailable; try again shortly") from error

@@ -1,0 +1,79 @@
+"""The JSON shapes of the REST contract (camelCase; empty lists are [], never null)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rlarena.adapters.db.models import Environment, User
+from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
+
+
+def timestamp(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "username": user.username,
+        "email": user.email,
+        "fullName": user.full_name,
+        "avatarUrl": user.avatar_url,
+        "createdAt": timestamp(user.created_at),
+        "updatedAt": timestamp(user.updated_at),
+    }
+
+
+def stats_view(stats: UserStats) -> dict[str, Any]:
+    return {
+        "totalSubmissions": stats.total_submissions,
+        "activeAgents": stats.active_agents,
+        "totalMatches": stats.total_matches,
+        "totalWins": stats.total_wins,
+        "bestRank": stats.best_rank,
+    }
+
+
+def agent_view(ranked: RankedAgent) -> dict[str, Any]:
+    agent = ranked.agent
+    return {
+        "id": str(agent.id),
+        "userId": str(agent.user_id),
+        "username": ranked.username,
+        "name": agent.name,
+        "description": agent.description,
+        "environmentId": agent.environment_id,
+        "elo": agent.elo,
+        "score": agent.elo,
+        "wins": agent.wins,
+        "losses": agent.losses,
+        "draws": agent.draws,
+        "totalMatches": agent.total_matches,
+        "activeSubmissionId": str(agent.active_submission_id) if agent.active_submission_id else None,
+        "rank": ranked.rank,
+        "createdAt": timestamp(agent.created_at),
+        "updatedAt": timestamp(agent.updated_at),
+    }
+
+
+def opponent_view(record: OpponentRecord) -> dict[str, Any]:
+    return {
+        "opponentId": str(record.opponent_id),
+        "opponentName": record.opponent_name,
+        "wins": record.wins,
+        "losses": record.losses,
+        "draws": record.draws,
+        "totalMatches": record.total_matches,
+    }
+
+
+def environment_view(environment: Environment) -> dict[str, Any]:
+    return {
+        "id": environment.id,
+        "name": environment.name,
+        "description": environment.description,
+        "version": environment.version,
+        "config": environment.config,
+        "createdAt": timestamp(environment.created_at),
+    }

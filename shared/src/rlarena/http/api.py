@@ -1,0 +1,231 @@
+"""A small HTTP layer shared by every function: routing, parsing, errors, CORS and request logs.
+
+A function target receives a `flask.Request` (functions-framework) and returns `HttpApi.handle`'s
+response; the local platform calls the very same `handle`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import flask
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
+from werkzeug.routing import Map, Rule
+
+from rlarena.bootstrap import Platform
+from rlarena.errors import (
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RLArenaError,
+    Unauthenticated,
+    UnsupportedMediaType,
+    error_body,
+    http_status,
+)
+
+log = logging.getLogger("rlarena.http")
+
+M = TypeVar("M", bound=BaseModel)
+Body = dict[str, Any] | list[Any]
+
+
+@dataclass
+class Reply:
+    body: Body
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Context:
+    """What a route handler sees: the platform, the parsed request, and the caller if any."""
+
+    def __init__(self, platform: Platform, request: flask.Request, params: Mapping[str, str]) -> None:
+        self.platform = platform
+        self.request = request
+        self.params = params
+
+    # -- the caller ------------------------------------------------------------------------
+    def user_id(self) -> uuid.UUID:
+        """The authenticated user's id; 401 with the reason otherwise."""
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        return self.platform.tokens.verify(token.strip())
+
+    def client_ip(self) -> str:
+        if self.platform.settings.trust_forwarded_for:
+            forwarded = self.request.headers.get("X-Forwarded-For", "")
+            if forwarded:
+                return forwarded.split(",")[0].strip()[:64]
+        return self.request.remote_addr or "unknown"
+
+    # -- the input -------------------------------------------------------------------------
+    def path_uuid(self, name: str) -> uuid.UUID:
+        return parse_uuid(self.params[name], name)
+
+    def body(self, model: type[M]) -> M:
+        """The JSON body validated as `model`; 400/413/415 that say what to fix."""
+        content_type = self.request.mimetype
+        if content_type and content_type != "application/json" and not content_type.endswith("+json"):
+            raise UnsupportedMediaType(f"send the body as application/json, not {content_type}")
+        raw = read_body(self.request, self.platform.settings.max_body_bytes)
+        if not raw.strip():
+            raise InvalidInput("the request body is empty: send a JSON object")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("the request body is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("the request body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            raise invalid_fields(error) from None
+
+    def query(self, model: type[M]) -> M:
+        try:
+            return model.model_validate(self.request.args.to_dict())
+        except ValidationError as error:
+            raise invalid_fields(error, where="query parameter") from None
+
+
+Handler = Callable[[Context], Reply]
+
+
+def parse_uuid(value: str, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidInput(f"{name} must be a UUID, got {value[:64]!r}") from None
+
+
+def read_body(request: flask.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+    return data
+
+
+def invalid_fields(error: ValidationError, *, where: str = "field") -> InvalidInput:
+    details = [
+        {"field": ".".join(str(part) for part in problem["loc"]) or "body", "message": problem["msg"]}
+        for problem in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return InvalidInput(f"invalid {where}s: {summary}", details=details)
+
+
+class HttpApi:
+    """One function's routes. `handle` never lets an exception escape: a bug is a logged 500."""
+
+    def __init__(self, service: str, platform: Callable[[], Platform]) -> None:
+        self.service = service
+        self._platform = platform
+        self._rules = Map(strict_slashes=False, merge_slashes=False)
+        self._handlers: dict[str, Handler] = {}
+
+    def route(self, rule: str, *methods: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            endpoint = f"{handler.__module__}.{handler.__qualname__}"
+            self._rules.add(Rule(rule, endpoint=endpoint, methods=list(methods)))
+            self._handlers[endpoint] = handler
+            return handler
+
+        return register
+
+    def handle(self, request: flask.Request) -> flask.Response:
+        started = time.perf_counter()
+        platform = None
+        try:
+            platform = self._platform()
+            response = self._dispatch(platform, request)
+        except RLArenaError as error:
+            response = error_response(error)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            response = json_response({"error": "internal error", "code": "internal_error"}, 500)
+        origins = platform.settings.cors_allowed_origins if platform else []
+        apply_cors(request, response, origins)
+        log_request(request, response.status_code, time.perf_counter() - started, self.service)
+        return response
+
+    def _dispatch(self, platform: Platform, request: flask.Request) -> flask.Response:
+        if request.method == "OPTIONS":
+            return flask.Response(status=204)
+        adapter = self._rules.bind_to_environ(request.environ)
+        try:
+            endpoint, params = adapter.match()
+        except WerkzeugMethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.valid_methods or []))
+            raise MethodNotAllowed(f"{request.method} is not allowed here; use {allowed}") from None
+        except WerkzeugNotFound:
+            raise NotFound(f"no route for {request.method} {request.path}") from None
+        reply = self._handlers[str(endpoint)](Context(platform, request, params))
+        return json_response(reply.body, reply.status, reply.headers)
+
+
+def json_response(body: Body, status: int = 200, headers: Mapping[str, str] | None = None) -> flask.Response:
+    response = flask.Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_response(error: RLArenaError) -> flask.Response:
+    status = http_status(error)
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, RateLimited) else {}
+    if status >= 500:
+        log.error("%s: %s", error.code, error.message)
+    return json_response(error_body(error), status, headers)
+
+
+def apply_cors(request: flask.Request, response: flask.Response, allowed: list[str]) -> None:
+    origin = request.headers.get("Origin")
+    if not origin or not ("*" in allowed or origin in allowed):
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers.add("Vary", "Origin")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", "Authorization, Content-Type"
+        )
+        response.headers["Access-Control-Max-Age"] = "600"
+
+
+def log_request(request: flask.Request, status: int, seconds: float, service: str) -> None:
+    log.info(
+        "%s %s %d %.1fms",
+        request.method,
+        request.path,
+        status,
+        seconds * 1000,
+        extra={
+            "http": {
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "latencyMs": round(seconds * 1000, 2),
+                "service": service,
+            }
+        },
+    )

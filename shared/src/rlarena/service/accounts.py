@@ -1,0 +1,99 @@
+"""Use cases of user accounts: register, log in, read and update one's profile."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from rlarena.adapters.db.models import User
+from rlarena.adapters.db.repositories import UserStats
+from rlarena.bootstrap import Platform
+from rlarena.errors import Conflict, Unauthenticated
+from rlarena.service.commands import LogIn, RegisterUser, UpdateProfile
+
+RATE_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    user: User
+
+
+def register(platform: Platform, command: RegisterUser, client_ip: str) -> Session:
+    platform.rate_limiter.hit(
+        f"register:{client_ip}",
+        limit=platform.settings.auth_rate_limit_per_minute,
+        window=RATE_WINDOW,
+        now=platform.clock(),
+        what="registrations from this address",
+    )
+    password_hash = platform.passwords.hash(command.password)
+    with platform.uow() as uow:
+        taken = uow.users.taken(command.username, command.email)
+        if taken:
+            raise Conflict(f"{' and '.join(taken)} already taken", details={"fields": taken})
+        now = platform.clock()
+        user = User(
+            id=uuid.uuid4(),
+            username=command.username,
+            email=command.email,
+            password_hash=password_hash,
+            full_name=command.full_name,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.users.add(user)
+        try:
+            uow.commit()
+        except IntegrityError:
+            # Two registrations raced for the same name; the unique index decided.
+            raise Conflict("username or email already taken") from None
+    return Session(token=platform.tokens.issue(user.id, user.username, platform.clock()), user=user)
+
+
+def log_in(platform: Platform, command: LogIn, client_ip: str) -> Session:
+    platform.rate_limiter.hit(
+        f"login:{client_ip}",
+        limit=platform.settings.auth_rate_limit_per_minute,
+        window=RATE_WINDOW,
+        now=platform.clock(),
+        what="login attempts from this address",
+    )
+    with platform.uow() as uow:
+        user = uow.users.by_login(command.login)
+    # Verify even when the user does not exist, so timing does not reveal which logins exist.
+    if not platform.passwords.verify(user.password_hash if user else None, command.password) or user is None:
+        raise Unauthenticated("invalid login or password", code="invalid_credentials")
+    return Session(token=platform.tokens.issue(user.id, user.username, platform.clock()), user=user)
+
+
+def profile(platform: Platform, user_id: uuid.UUID) -> tuple[User, UserStats]:
+    with platform.uow() as uow:
+        user = _existing(uow.users.get(user_id))
+        return user, uow.users.stats(user_id)
+
+
+def update_profile(platform: Platform, user_id: uuid.UUID, command: UpdateProfile) -> User:
+    with platform.uow() as uow:
+        user = _existing(uow.users.get(user_id))
+        if "full_name" in command.model_fields_set:
+            user.full_name = command.full_name or None
+        if "avatar_url" in command.model_fields_set:
+            user.avatar_url = command.avatar_url
+        user.updated_at = platform.clock()
+        uow.commit()
+        return user
+
+
+def _existing(user: User | None) -> User:
+    if user is None:
+        # A valid token for an account that no longer exists.
+        raise Unauthenticated("this account no longer exists", code="unknown_user")
+    return user
+
+
+

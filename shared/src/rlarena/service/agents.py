@@ -1,0 +1,146 @@
+"""Use cases of agents, leaderboards and environments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
+from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent
+from rlarena.bootstrap import Platform
+from rlarena.domain.statuses import MatchStatus, SubmissionStatus
+from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
+from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
+from rlarena.service.unit_of_work import UnitOfWork
+
+
+def list_agents(platform: Platform, query: PageQuery) -> tuple[list[RankedAgent], int]:
+    with platform.uow() as uow:
+        return uow.agents.page(offset=query.offset, limit=query.page_size)
+
+
+def agents_of(platform: Platform, user_id: uuid.UUID, environment_id: str | None) -> list[RankedAgent]:
+    with platform.uow() as uow:
+        return uow.agents.of_user(user_id, environment_id)
+
+
+def get_agent(platform: Platform, agent_id: uuid.UUID) -> RankedAgent:
+    with platform.uow() as uow:
+        return uow.agents.ranked_view(_existing(uow, agent_id))
+
+
+def head_to_head(platform: Platform, agent_id: uuid.UUID) -> list[OpponentRecord]:
+    with platform.uow() as uow:
+        _existing(uow, agent_id)
+        return uow.agents.head_to_head(agent_id)
+
+
+def create_agent(platform: Platform, user_id: uuid.UUID, command: CreateAgent) -> RankedAgent:
+    with platform.uow() as uow:
+        environment = uow.environments.get(command.environment_id)
+        if environment is None or not environment.is_active:
+            known = ", ".join(e.id for e in uow.environments.list_active())
+            raise InvalidInput(
+                f"unknown environmentId {command.environment_id!r}: use one of {known}",
+                details={"field": "environmentId", "allowed": known.split(", ")},
+            )
+        if uow.agents.name_taken(user_id, command.name):
+            raise Conflict(f"you already have an agent named {command.name!r}")
+        now = platform.clock()
+        agent = Agent(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            environment_id=environment.id,
+            name=command.name,
+            description=command.description,
+            elo=1500,
+            wins=0,
+            losses=0,
+            draws=0,
+            total_matches=0,
+            rated_matches=0,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.agents.add(agent)
+        _commit_unique(uow, command.name)
+        return uow.agents.ranked_view(agent)
+
+
+def update_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, command: UpdateAgent) -> RankedAgent:
+    with platform.uow() as uow:
+        agent = _owned(uow, agent_id, user_id)
+        if command.name is not None and command.name != agent.name:
+            if uow.agents.name_taken(user_id, command.name, except_id=agent.id):
+                raise Conflict(f"you already have an agent named {command.name!r}")
+            agent.name = command.name
+        if command.description is not None:
+            agent.description = command.description
+        agent.updated_at = platform.clock()
+        _commit_unique(uow, agent.name)
+        return uow.agents.ranked_view(agent)
+
+
+def delete_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+    """Retire the agent: off the ladder and the queue, matches not yet started cancelled.
+
+    Its row stays (marked deleted) so opponents' match history and head-to-head still name it.
+    """
+    with platform.uow() as uow:
+        agent = _owned(uow, agent_id, user_id)
+        now = platform.clock()
+        uow.agents.soft_delete(agent, now)
+        session = uow.session
+        session.execute(delete(MatchmakingQueueEntry).where(MatchmakingQueueEntry.agent_id == agent.id))
+        session.execute(
+            update(Submission)
+            .where(Submission.agent_id == agent.id, Submission.is_active.is_(True))
+            .values(is_active=False, status=SubmissionStatus.INACTIVE.value, updated_at=now)
+        )
+        session.execute(
+            update(Match)
+            .where(
+                Match.status == MatchStatus.PENDING.value,
+                (Match.agent1_id == agent.id) | (Match.agent2_id == agent.id),
+            )
+            .values(status=MatchStatus.CANCELLED.value, error_message="an agent was deleted", updated_at=now)
+        )
+        uow.commit()
+
+
+def leaderboard(
+    platform: Platform, environment_id: str | None, query: LeaderboardQuery
+) -> tuple[list[RankedAgent], int]:
+    with platform.uow() as uow:
+        if environment_id is not None and uow.environments.get(environment_id) is None:
+            raise NotFound(f"no environment {environment_id!r}")
+        return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
+
+
+def environments(platform: Platform) -> Sequence[Environment]:
+    with platform.uow() as uow:
+        return uow.environments.list_active()
+
+
+def _existing(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
+    agent = uow.agents.get(agent_id)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id}")
+    return agent
+
+
+def _owned(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
+    agent = _existing(uow, agent_id)
+    if agent.user_id != user_id:
+        raise Forbidden("this agent belongs to another user")
+    return agent
+
+
+def _commit_unique(uow: UnitOfWork, name: str) -> None:
+    try:
+        uow.commit()
+    except IntegrityError:
+        raise Conflict(f"you already have an agent named {name!r}") from None
