@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from cloudevents.http import CloudEvent
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -170,7 +170,10 @@ def make_event(event_type: EventType, source: Source | str, payload: Payload, *,
     return CloudEvent(attributes, payload.model_dump(mode="json", by_alias=True))
 
 
-def parse_payload[P: Payload](event: CloudEvent, model: type[P]) -> P:
+P = TypeVar("P", bound=Payload)
+
+
+def parse_payload(event: CloudEvent, model: type[P]) -> P:
     """The event's data as `model`; EventRejected (never retried) if it does not fit."""
     data = event.get_data()
     if isinstance(data, bytes | str):

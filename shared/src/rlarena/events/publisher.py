@@ -8,7 +8,8 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Protocol
 
-from cloudevents.http import CloudEvent, to_binary
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError, ServiceUnavailable
 
