@@ -1,0 +1,50 @@
+# RL Arena: `make dev` runs the platform, `make test` runs every test tier.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test test-unit test-integration test-e2e check lint typecheck format migrate bench clean
+
+$(STAMP): constraints.txt shared/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,dev]"
+	touch $(STAMP)
+
+dev: $(STAMP)  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)
+	$(BIN)/rlarena dev
+
+test: $(STAMP)  ## unit, integration (SQLite and a throwaway PostgreSQL) and end-to-end tests
+	$(BIN)/pytest tests
+
+test-unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+test-e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+check: lint typecheck  ## ruff and mypy
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared/src functions tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(STAMP)  ## upgrade $$DATABASE_URL to the latest schema (production: run before rollout)
+	$(BIN)/rlarena migrate
+
+bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""`rlarena dev` runs the local platform; `rlarena migrate` upgrades a database (production Job)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rlarena.errors import ConfigurationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rlarena", description="RL Arena platform commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="run the whole platform locally on one port")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
+    commands.add_parser("migrate", help="upgrade DATABASE_URL to the latest schema")
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "dev":
+            return _dev(arguments.host, arguments.port)
+        return _migrate()
+    except ConfigurationError as error:
+        print(f"rlarena: {error.message}", file=sys.stderr)
+        return 2
+
+
+def _dev(host: str, port: int | None) -> int:
+    import uvicorn
+
+    from rlarena.config import load_settings
+    from rlarena.logs import configure_logging
+    from rlarena.platform.local import asgi_app, build
+
+    settings = load_settings()
+    configure_logging(settings.log_level, structured=settings.is_production)
+    local = build(settings)
+    port = port or settings.port
+    print(f"RL Arena is running on http://{host}:{port}  (API under /api/v1, Ctrl-C to stop)", flush=True)
+    print(f"  database: {_redacted(settings.resolved_database_url)}", flush=True)
+    uvicorn.run(asgi_app(local), host=host, port=port, log_level="warning", lifespan="on")
+    print("RL Arena stopped.", flush=True)
+    return 0
+
+
+def _migrate() -> int:
+    from rlarena.adapters.db.engine import make_engine
+    from rlarena.adapters.db.migrate import upgrade_to_head
+    from rlarena.config import load_settings
+    from rlarena.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, structured=settings.is_production)
+    engine = make_engine(settings.resolved_database_url)
+    upgrade_to_head(engine)
+    engine.dispose()
+    print(f"migrated {_redacted(settings.resolved_database_url)} to the latest schema")
+    return 0
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

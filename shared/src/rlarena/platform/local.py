@@ -1,0 +1,129 @@
+"""The whole platform in one process on one port: what `make dev` runs.
+
+Requests are routed by the HTTPRoute manifest, events by the Trigger manifests through the
+in-process broker, and the PingSource schedule drives a timer, so the local platform and the
+cluster share one source of truth. Only the adapters differ (SQLite, a local folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import flask
+from a2wsgi import WSGIMiddleware
+from cloudevents import exceptions as cloud_exceptions
+from cloudevents.http import from_http
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from rlarena.adapters.db.migrate import upgrade_to_head
+from rlarena.bootstrap import Platform, bootstrap
+from rlarena.config import Settings
+from rlarena.entrypoints import runtime
+from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
+from rlarena.events.broker import InProcessBroker
+from rlarena.events.manifests import RouteTable, load_documents, ping_sources, route_table, triggers
+from rlarena.events.ping import PingTimer
+from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
+from rlarena.platform import targets
+
+log = logging.getLogger("rlarena.local")
+
+# Where the in-process broker accepts events from other processes (the executor, scripts):
+# point K_SINK at http://localhost:8080/broker/rlarena/default.
+BROKER_INGRESS_PATH = "/broker/rlarena/default"
+
+
+@dataclass
+class LocalPlatform:
+    platform: Platform
+    broker: InProcessBroker
+    timer: PingTimer
+    routes: RouteTable
+    services: dict[str, HttpApi]
+
+    def gateway(self) -> flask.Flask:
+        """A WSGI app that forwards each request to the function the HTTPRoute names."""
+        app = flask.Flask("rlarena-local")
+
+        @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+        @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+        def forward(path: str) -> flask.Response:
+            request = flask.request._get_current_object()  # type: ignore[attr-defined]
+            if request.path == BROKER_INGRESS_PATH:
+                return self._ingress(request)
+            backend = self.routes.resolve(request.path)
+            api = self.services.get(backend) if backend else None
+            if api is not None:
+                return api.handle(request)
+            response = error_response(NotFound(f"no route for {request.method} {request.path}"))
+            apply_cors(request, response, self.platform.settings.cors_allowed_origins)
+            log_request(request, response.status_code, 0.0, "gateway")
+            return response
+
+        return app
+
+    def _ingress(self, request: flask.Request) -> flask.Response:
+        """The Broker's ingress (what K_SINK points at on a cluster): binary or structured events."""
+        started = time.perf_counter()
+        if request.method != "POST":
+            response = error_response(MethodNotAllowed("POST CloudEvents to the broker ingress"))
+        else:
+            try:
+                body = read_body(request, self.platform.settings.max_body_bytes)
+                event = from_http(dict(request.headers), body)
+            except RLArenaError as error:
+                response = error_response(error)
+            except (cloud_exceptions.GenericException, ValueError) as error:
+                response = error_response(InvalidInput(f"not a CloudEvent: {type(error).__name__}"))
+            else:
+                self.broker.publish(event)
+                response = flask.Response(status=202)
+        log_request(request, response.status_code, time.perf_counter() - started, "broker")
+        return response
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+        self.broker.close()
+        runtime.install(None)
+
+
+def build(settings: Settings) -> LocalPlatform:
+    """Migrate, wire the broker and timer from the manifests, and install the shared Platform."""
+    documents = load_documents(settings.resolved_knative_dir)
+    routes = route_table(documents)
+    services = targets.http_services()
+    missing = sorted(routes.backends() - services.keys())
+    if missing:
+        raise ConfigurationError(f"the HTTPRoute names services with no local target: {', '.join(missing)}")
+    subscribers = targets.event_services()
+    broker = InProcessBroker(
+        triggers(documents),
+        subscribers,
+        dead_letter_path=settings.data_dir / "dead-letters.jsonl",
+    )
+    platform = bootstrap(settings, publisher=broker)
+    upgrade_to_head(platform.engine)
+    runtime.install(platform)
+    timer = PingTimer(ping_sources(documents), broker.publish, interval_override=settings.ping_interval_override)
+    return LocalPlatform(platform=platform, broker=broker, timer=timer, routes=routes, services=services)
+
+
+def asgi_app(local: LocalPlatform) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        local.start()
+        try:
+            yield
+        finally:
+            local.stop()
+
+    # WebSocket routes (the relay) join this list ahead of the catch-all mount.
+    return Starlette(routes=[Mount("/", app=WSGIMiddleware(local.gateway().wsgi_app, workers=8))], lifespan=lifespan)

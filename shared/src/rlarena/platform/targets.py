@@ -1,0 +1,39 @@
+"""Which code serves each Knative Service, by the name the manifests use (`metadata.name`).
+
+The local platform looks these up when the HTTPRoute or a Trigger names a service; a name with no
+entry here is reported at start-up instead of failing on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from cloudevents.http import CloudEvent
+
+from rlarena.http.api import HttpApi
+
+# Knative Service name -> "module:attribute" of the HttpApi it serves.
+HTTP_SERVICES: dict[str, str] = {
+    "auth": "rlarena.entrypoints.auth:api",
+    "agents": "rlarena.entrypoints.agents:api",
+}
+
+# Knative Service name -> "module:attribute" of the CloudEvent handler it runs.
+EVENT_SERVICES: dict[str, str] = {
+    "ratings": "rlarena.entrypoints.ratings:on_match_finished",
+}
+
+
+def _load(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def http_services() -> dict[str, HttpApi]:
+    return {name: _load(ref) for name, ref in HTTP_SERVICES.items()}
+
+
+def event_services() -> dict[str, Callable[[CloudEvent], None]]:
+    return {name: _load(ref) for name, ref in EVENT_SERVICES.items()}

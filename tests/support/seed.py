@@ -1,0 +1,67 @@
+"""Rows that later issues' functions will write (submissions, matches), inserted directly."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+
+from rlarena.adapters.db.models import Agent, Match, Submission
+from rlarena.bootstrap import Platform
+from rlarena.domain.statuses import MatchStatus, SubmissionStatus
+
+
+def activate(platform: Platform, agent_id: str, *, elo: int | None = None) -> str:
+    """Give the agent a built, active submission (and optionally a rating), as a build would."""
+    now = datetime.now(UTC)
+    submission_id = uuid.uuid4()
+    with platform.uow() as uow:
+        uow.session.add(
+            Submission(
+                id=submission_id,
+                agent_id=uuid.UUID(agent_id),
+                version=1,
+                status=SubmissionStatus.ACTIVE.value,
+                is_active=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.flush()
+        values: dict[str, object] = {"active_submission_id": submission_id}
+        if elo is not None:
+            values["elo"] = elo
+        uow.session.execute(update(Agent).where(Agent.id == uuid.UUID(agent_id)).values(**values))
+        uow.commit()
+    return str(submission_id)
+
+
+def insert_match(
+    platform: Platform,
+    agent1_id: str,
+    agent2_id: str,
+    *,
+    environment: str = "tic-tac-toe",
+    status: MatchStatus = MatchStatus.RUNNING,
+    winner_id: str | None = None,
+    is_rated: bool = True,
+) -> str:
+    now = datetime.now(UTC)
+    match_id = uuid.uuid4()
+    with platform.uow() as uow:
+        uow.session.add(
+            Match(
+                id=match_id,
+                environment_id=environment,
+                agent1_id=uuid.UUID(agent1_id),
+                agent2_id=uuid.UUID(agent2_id),
+                status=status.value,
+                winner_id=uuid.UUID(winner_id) if winner_id else None,
+                is_rated=is_rated,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.commit()
+    return str(match_id)
