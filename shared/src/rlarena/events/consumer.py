@@ -36,12 +36,10 @@ def claim(uow: UnitOfWork, consumer: str, key: EventKey, event_type: str) -> boo
     session = uow.session
     if session.get(ProcessedEvent, (consumer, key.source, key.id)) is not None:
         return False
-    savepoint = session.begin_nested()
-    session.add(
-        ProcessedEvent(consumer=consumer, source=key.source, event_id=key.id, event_type=event_type)
-    )
     try:
-        savepoint.commit()
+        # The savepoint rolls back alone if a concurrent twin inserted the claim first.
+        with session.begin_nested():
+            session.add(ProcessedEvent(consumer=consumer, source=key.source, event_id=key.id, event_type=event_type))
     except IntegrityError:
         return False
     return True

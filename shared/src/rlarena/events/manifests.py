@@ -205,7 +205,7 @@ class Trigger:
             if value is None:
                 return False
             actual = _attribute_text(value)
-            if actual != wanted and (wanted != "" or actual == ""):
+            if actual == "" if wanted == "" else actual != wanted:
                 return False
         return True
 

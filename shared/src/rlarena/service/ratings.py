@@ -126,7 +126,8 @@ def _stored_update(uow: UnitOfWork, match: Match) -> RatingUpdated | None:
     if match.status != MatchStatus.COMPLETED:
         return None
     history = uow.session.scalars(select(RatingHistory).where(RatingHistory.match_id == match.id)).all()
-    owners = dict(uow.session.execute(select(Agent.id, Agent.user_id).where(Agent.id.in_([h.agent_id for h in history]))).tuples().all())
+    owner_rows = uow.session.execute(select(Agent.id, Agent.user_id).where(Agent.id.in_([h.agent_id for h in history])))
+    owners = {agent_id: user_id for agent_id, user_id in owner_rows}
     changes = [
         RatingChange(
             agent_id=h.agent_id,

@@ -221,22 +221,28 @@ class AgentRepository:
         return [RankedAgent(agent=a, username=u, rank=r) for (a, u), r in zip(rows, ranks, strict=True)], total
 
     def head_to_head(self, agent_id: uuid.UUID) -> list[OpponentRecord]:
-        opponent = case((Match.agent1_id == agent_id, Match.agent2_id), else_=Match.agent1_id).label("opponent")
-        tally = (
+        # Group on a subquery's column: PostgreSQL will not match a GROUP BY expression whose
+        # bound parameters differ from the SELECT's.
+        played = (
             select(
-                opponent,
-                func.sum(case((Match.winner_id == agent_id, 1), else_=0)).label("wins"),
-                func.sum(case((and_(Match.winner_id.is_not(None), Match.winner_id != agent_id), 1), else_=0)).label(
-                    "losses"
-                ),
-                func.sum(case((Match.winner_id.is_(None), 1), else_=0)).label("draws"),
-                func.count().label("total"),
+                case((Match.agent1_id == agent_id, Match.agent2_id), else_=Match.agent1_id).label("opponent"),
+                Match.winner_id.label("winner"),
             )
             .where(
                 Match.status == MatchStatus.COMPLETED.value,
                 or_(Match.agent1_id == agent_id, Match.agent2_id == agent_id),
             )
-            .group_by(opponent)
+            .subquery()
+        )
+        tally = (
+            select(
+                played.c.opponent,
+                func.sum(case((played.c.winner == agent_id, 1), else_=0)).label("wins"),
+                func.sum(case((played.c.winner == played.c.opponent, 1), else_=0)).label("losses"),
+                func.sum(case((played.c.winner.is_(None), 1), else_=0)).label("draws"),
+                func.count().label("total"),
+            )
+            .group_by(played.c.opponent)
             .subquery()
         )
         rows = self._session.execute(
