@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
+from rlarena.adapters.passwords import PasswordHasher
 from rlarena.bootstrap import Platform, bootstrap
 from rlarena.entrypoints import runtime
 from rlarena.events.publisher import RecordingPublisher
@@ -23,7 +24,7 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     with throwaway_postgres() as url:
         databases = PostgresDatabases(url)
         yield databases
-        databases.admin.dispose()
+        databases.close()
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,8 @@ def settings_overrides() -> dict[str, object]:
 def platform(database_url: str, tmp_path: Path, settings_overrides: dict[str, object]) -> Iterator[Platform]:
     settings = make_settings(tmp_path / "data", database_url, **settings_overrides)
     instance = bootstrap(settings, publisher=RecordingPublisher())
+    # Still argon2id, at the cheapest cost: hashing speed is not what these tests are about.
+    instance.passwords = PasswordHasher(time_cost=1, memory_cost_kib=8)
     runtime.install(instance)
     yield instance
     runtime.install(None)
@@ -61,7 +64,7 @@ def published(platform: Platform) -> RecordingPublisher:
 
 
 def _client(target: str, function: str) -> Any:
-    return create_app(target, str(ROOT / "functions" / function / "main.py")).test_client()
+    return create_app(target, str(ROOT / "functions" / function / "main.py")).test_client()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

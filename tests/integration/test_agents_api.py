@@ -141,7 +141,11 @@ def test_stats_count_head_to_head_per_opponent(api: ApiClient, platform: Platfor
     assert body["agentId"] == me
     assert body["total"] == 2
     by_opponent = {s["opponentName"]: s for s in body["stats"]}
-    assert (by_opponent["rival"]["wins"], by_opponent["rival"]["losses"], by_opponent["rival"]["totalMatches"]) == (2, 1, 3)
+    assert (by_opponent["rival"]["wins"], by_opponent["rival"]["losses"], by_opponent["rival"]["totalMatches"]) == (
+        2,
+        1,
+        3,
+    )
     assert (by_opponent["other"]["draws"], by_opponent["other"]["totalMatches"]) == (1, 1)
     assert api.get(f"/api/v1/agents/{uuid.uuid4()}/stats").status_code == 404
 

@@ -130,8 +130,10 @@ def test_tampered_expired_unsigned_and_wrong_algorithm_tokens_are_rejected(api: 
     valid = {"sub": user.id, "iss": "rlarena", "iat": now, "nbf": now, "exp": now + timedelta(hours=1)}
     header, payload, signature = user.token.split(".")
     tampered = f"{header}.{payload[:-2]}xx.{signature}"
-    expired = _forge({**valid, "iat": now - timedelta(hours=3), "nbf": now - timedelta(hours=3), "exp": now - timedelta(hours=1)})
-    unsigned = jwt.encode(valid, key=None, algorithm="none")  # type: ignore[arg-type]
+    expired = _forge(
+        {**valid, "iat": now - timedelta(hours=3), "nbf": now - timedelta(hours=3), "exp": now - timedelta(hours=1)}
+    )
+    unsigned = jwt.encode(valid, key=None, algorithm="none")
     other_key = _forge(valid, key="another-secret-that-is-long-enough-0123456789")
     hs512 = _forge(valid, algorithm="HS512")
     no_exp = _forge({k: v for k, v in valid.items() if k != "exp"})
@@ -145,7 +147,9 @@ def test_tampered_expired_unsigned_and_wrong_algorithm_tokens_are_rejected(api: 
 
 def test_a_token_of_a_user_that_does_not_exist_is_401(api: ApiClient) -> None:
     now = datetime.now(UTC)
-    ghost = _forge({"sub": str(uuid.uuid4()), "iss": "rlarena", "iat": now, "nbf": now, "exp": now + timedelta(hours=1)})
+    ghost = _forge(
+        {"sub": str(uuid.uuid4()), "iss": "rlarena", "iat": now, "nbf": now, "exp": now + timedelta(hours=1)}
+    )
     response = api.get("/api/v1/users/me", headers={"Authorization": f"Bearer {ghost}"})
     assert response.status_code == 401
 
@@ -173,4 +177,7 @@ class TestRateLimits:
             "/api/v1/auth/register", json={"username": "burst9", "email": "b9@example.com", "password": "long enough"}
         )
         assert response.status_code == 429
-        assert api.post("/api/v1/auth/login", json={"email": "burst0", "password": "correct horse battery"}).status_code == 200
+        assert (
+            api.post("/api/v1/auth/login", json={"email": "burst0", "password": "correct horse battery"}).status_code
+            == 200
+        )

@@ -51,17 +51,13 @@ class ApiClient:
     def register(self, name: str | None = None, password: str = "correct horse battery") -> User:
         name = name or f"user{next(_counter)}"
         email = f"{name}@example.com"
-        response = self.post(
-            "/api/v1/auth/register", json={"username": name, "email": email, "password": password}
-        )
+        response = self.post("/api/v1/auth/register", json={"username": name, "email": email, "password": password})
         assert response.status_code == 201, response.json
         body = response.json
         return User(body["user"]["id"], name, email, password, body["token"])
 
     def create_agent(self, user: User, name: str = "bot", environment: str = "tic-tac-toe") -> dict[str, Any]:
-        response = self.post(
-            "/api/v1/agents", json={"name": name, "environmentId": environment}, headers=user.headers
-        )
+        response = self.post("/api/v1/agents", json={"name": name, "environmentId": environment}, headers=user.headers)
         assert response.status_code == 201, response.json
         agent: dict[str, Any] = response.json["agent"]
         return agent

@@ -75,15 +75,19 @@ def make_broker(sleeps: list[float], dead_letters: Path) -> Iterator[Callable[..
     def make(
         triggers: Sequence[Trigger], subscribers: Mapping[str, Callable[[CloudEvent], None]], **options: Any
     ) -> InProcessBroker:
-        broker = InProcessBroker(
-            triggers, subscribers, dead_letter_path=dead_letters, sleep=sleeps.append, **options
-        )
+        broker = InProcessBroker(triggers, subscribers, dead_letter_path=dead_letters, sleep=sleeps.append, **options)
         made.append(broker)
         return broker
 
     yield make
     for broker in made:
         broker.close(timeout=5)
+
+
+def data_of(delivered: CloudEvent) -> dict[str, Any]:
+    data = delivered.get_data()
+    assert isinstance(data, dict)
+    return data
 
 
 def read_dead_letters(path: Path) -> list[dict[str, Any]]:
@@ -227,11 +231,11 @@ def test_each_delivery_gets_its_own_copy_of_the_event(make_broker: Callable[...,
 
     def vandal(delivered: CloudEvent) -> None:
         publisher_done.wait(5)
-        delivered.get_data()["matchId"] = "changed"
+        data_of(delivered)["matchId"] = "changed"
         delivered["type"] = "changed"
 
     def witness(delivered: CloudEvent) -> None:
-        seen.append((delivered["type"], delivered.get_data()["matchId"]))
+        seen.append((delivered["type"], data_of(delivered)["matchId"]))
 
     # One worker runs the vandal's delivery to the end before the witness's starts.
     broker = make_broker(
@@ -240,7 +244,7 @@ def test_each_delivery_gets_its_own_copy_of_the_event(make_broker: Callable[...,
     published = event()
 
     broker.publish(published)
-    published.get_data()["matchId"] = "changed after publishing"
+    data_of(published)["matchId"] = "changed after publishing"
     publisher_done.set()
 
     assert broker.drain(5)

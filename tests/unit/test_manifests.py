@@ -164,7 +164,9 @@ def test_objects_of_other_kinds_or_api_versions_are_not_triggers() -> None:
 
 
 def test_a_trigger_without_a_subscriber_ref_is_refused_naming_the_field() -> None:
-    broken = TRIGGER_WITHOUT_DELIVERY.replace("ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: ratings}", "")
+    broken = TRIGGER_WITHOUT_DELIVERY.replace(
+        "ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: ratings}", ""
+    )
 
     with pytest.raises(ManifestError, match=r"Trigger 'inherits': spec\.subscriber\.ref\.name is required"):
         triggers(documents(broken))
@@ -194,6 +196,13 @@ def test_a_malformed_backoff_delay_in_the_broker_is_reported_against_the_broker(
 
     with pytest.raises(ManifestError, match=r"Broker 'default': spec\.delivery\.backoffDelay"):
         triggers(documents(broken + "---" + TRIGGER_WITHOUT_DELIVERY))
+
+
+def test_the_newer_filters_dialect_is_refused_rather_than_ignored() -> None:
+    newer = TRIGGER_WITH_DELIVERY.replace("spec:", "spec:\n  filters: [{prefix: {type: dev.rlarena.}}]")
+
+    with pytest.raises(ManifestError, match=r"spec\.filters is not supported"):
+        triggers(documents(newer))
 
 
 def test_manifest_errors_are_configuration_errors() -> None:

@@ -13,7 +13,7 @@ from rlarena.events.manifests import PingSource
 from rlarena.events.ping import CronSchedule, PingTimer, ping_event
 
 
-def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, second: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
@@ -147,13 +147,13 @@ def test_next_after_answers_in_utc_for_a_moment_in_another_zone() -> None:
 
 def test_next_after_refuses_a_naive_datetime() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        CronSchedule.parse("* * * * *").next_after(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+        CronSchedule.parse("* * * * *").next_after(datetime(2024, 1, 1))
 
 
 def test_every_fires_after_its_interval_in_whole_seconds() -> None:
     every = CronSchedule.parse("@every 1m30s")
 
-    assert every.next_after(datetime(2024, 1, 1, 12, 0, 10, 700_000, tzinfo=UTC)) == at(2024, 1, 1, 12, 1, 40)
+    assert every.next_after(datetime(2024, 1, 1, 12, 0, 10, 700_000, tzinfo=UTC)) == at(2024, 1, 1, 12, 1, second=40)
 
 
 # --- The ping event -----------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_non_json_ping_data_is_sent_as_the_raw_string() -> None:
 
 
 def test_ping_data_that_is_not_the_json_it_claims_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="'matchmaker-tick': spec.data is not valid JSON"):
+    with pytest.raises(ConfigurationError, match=r"'matchmaker-tick': spec\.data is not valid JSON"):
         ping_event(source(data="{broken"))
 
 

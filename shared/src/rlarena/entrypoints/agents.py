@@ -71,7 +71,7 @@ def leaderboard(ctx: Context) -> Reply:
 
 @api.route("/api/v1/leaderboard/environment/<environmentId>", "GET")
 def environment_leaderboard(ctx: Context) -> Reply:
-    environment_id = ctx.params["environmentId"]
+    environment_id = ctx.path_text("environmentId")
     board, total = agents.leaderboard(ctx.platform, environment_id, ctx.query(LeaderboardQuery))
     return Reply({"environmentId": environment_id, "leaderboard": [agent_view(a) for a in board], "total": total})
 

@@ -13,7 +13,7 @@ _platform: Platform | None = None
 
 
 def platform() -> Platform:
-    global _platform
+    global _platform  # noqa: PLW0603 - the one per-process instance, guarded by the lock
     if _platform is None:
         with _lock:
             if _platform is None:
@@ -25,7 +25,7 @@ def platform() -> Platform:
 
 def install(instance: Platform | None) -> None:
     """Use this platform in this process (the local runner, tests); None forgets it."""
-    global _platform
+    global _platform  # noqa: PLW0603 - the one per-process instance, guarded by the lock
     with _lock:
         if _platform is not None and _platform is not instance:
             _platform.close()

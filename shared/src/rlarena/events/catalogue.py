@@ -156,7 +156,9 @@ PAYLOADS: dict[EventType, type[Payload]] = {
 }
 
 
-def make_event(event_type: EventType, source: Source | str, payload: Payload, *, event_id: str | None = None) -> CloudEvent:
+def make_event(
+    event_type: EventType, source: Source | str, payload: Payload, *, event_id: str | None = None
+) -> CloudEvent:
     """A CloudEvent with a JSON payload. Pass a deterministic `event_id` when a retry republishes."""
     if PAYLOADS.get(event_type) is not type(payload):
         raise TypeError(f"{type(payload).__name__} is not the payload of {event_type}")

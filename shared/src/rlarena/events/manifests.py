@@ -205,7 +205,8 @@ class Trigger:
             if value is None:
                 return False
             actual = _attribute_text(value)
-            if actual == "" if wanted == "" else actual != wanted:
+            # An unset (empty) attribute never matches; an empty filter value accepts any other value.
+            if actual == "" or (wanted and actual != wanted):
                 return False
         return True
 
@@ -248,6 +249,10 @@ def triggers(documents: Iterable[Mapping[str, Any]]) -> list[Trigger]:
 
 
 def _filters(fields: _Fields) -> dict[str, str]:
+    # The newer `spec.filters` dialect (prefix, suffix, any, not, CESQL) would be ignored here, widening
+    # what the trigger receives, so it is refused until the local broker implements it.
+    if fields.get("spec.filters") is not None:
+        fields.fail("spec.filters is not supported by the local platform; use spec.filter.attributes")
     attributes = fields.get("spec.filter.attributes")
     if attributes is None:
         return {}

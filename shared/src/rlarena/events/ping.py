@@ -20,12 +20,10 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError
+from rlarena.events.catalogue import EventType
 from rlarena.events.manifests import PingSource
 
 log = logging.getLogger(__name__)
-
-# The same value as the catalogue's EventType.PING; Knative, not the platform, owns it.
-PING_EVENT_TYPE = "dev.knative.sources.ping"
 
 _FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
 _FIELD_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
@@ -201,7 +199,7 @@ def _parse_field(expression: str, index: int, text: str) -> frozenset[int]:
 def ping_event(source: PingSource) -> CloudEvent:
     """The CloudEvent Knative's PingSource adapter emits for `source`."""
     attributes: dict[str, Any] = {
-        "type": PING_EVENT_TYPE,
+        "type": EventType.PING.value,
         "source": f"/apis/v1/namespaces/{source.namespace}/pingsources/{source.name}",
         "id": str(uuid.uuid4()),
         "specversion": "1.0",

@@ -74,6 +74,11 @@ class Context:
         return self.request.remote_addr or "unknown"
 
     # -- the input -------------------------------------------------------------------------
+    def path_text(self, name: str) -> str:
+        value = self.params[name]
+        reject_nul(value, name)
+        return value
+
     def path_uuid(self, name: str) -> uuid.UUID:
         return parse_uuid(self.params[name], name)
 
@@ -89,14 +94,21 @@ class Context:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput("the request body is not valid JSON") from None
+        except RecursionError:
+            raise InvalidInput("the request body is nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidInput("the request body must be a JSON object")
+        try:
+            reject_nul(data, "the request body")
+        except RecursionError:
+            raise InvalidInput("the request body is nested too deeply") from None
         try:
             return model.model_validate(data)
         except ValidationError as error:
             raise invalid_fields(error) from None
 
     def query(self, model: type[M]) -> M:
+        reject_nul(self.request.args.to_dict(), "the query string")
         try:
             return model.model_validate(self.request.args.to_dict())
         except ValidationError as error:
@@ -111,6 +123,20 @@ def parse_uuid(value: str, name: str) -> uuid.UUID:
         return uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
         raise InvalidInput(f"{name} must be a UUID, got {value[:64]!r}") from None
+
+
+def reject_nul(value: object, where: str) -> None:
+    """NUL cannot be stored in PostgreSQL text and is never meaningful in this API."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{where} must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            reject_nul(key, where)
+            reject_nul(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            reject_nul(item, where)
 
 
 def read_body(request: flask.Request, limit: int) -> bytes:

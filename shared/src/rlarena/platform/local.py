@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import cast
 
 import flask
 from a2wsgi import WSGIMiddleware
@@ -19,6 +20,7 @@ from cloudevents import exceptions as cloud_exceptions
 from cloudevents.http import from_http
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp
 
 from rlarena.adapters.db.migrate import upgrade_to_head
 from rlarena.bootstrap import Platform, bootstrap
@@ -126,4 +128,5 @@ def asgi_app(local: LocalPlatform) -> Starlette:
             local.stop()
 
     # WebSocket routes (the relay) join this list ahead of the catch-all mount.
-    return Starlette(routes=[Mount("/", app=WSGIMiddleware(local.gateway().wsgi_app, workers=8))], lifespan=lifespan)
+    gateway = cast(ASGIApp, WSGIMiddleware(local.gateway().wsgi_app, workers=8))  # type: ignore[arg-type]
+    return Starlette(routes=[Mount("/", app=gateway)], lifespan=lifespan)

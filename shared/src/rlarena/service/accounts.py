@@ -94,6 +94,3 @@ def _existing(user: User | None) -> User:
         # A valid token for an account that no longer exists.
         raise Unauthenticated("this account no longer exists", code="unknown_user")
     return user
-
-
-

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from rlarena.adapters.db.models import RateLimitCounter
@@ -21,7 +22,7 @@ class RateLimiter:
         seconds = int(window.total_seconds())
         start = datetime.fromtimestamp(math.floor(now.timestamp() / seconds) * seconds, tz=now.tzinfo)
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        table = RateLimitCounter.__table__
+        table = cast(Table, RateLimitCounter.__table__)
         upsert = (
             dialect.insert(table)
             .values(bucket=bucket, window_start=start, count=1)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from rlarena.adapters.db.models import Agent, Environment, Match, Submission, User
@@ -41,11 +41,11 @@ class UserStats:
     best_rank: int | None
 
 
-def _live() -> object:
+def _live() -> ColumnElement[bool]:
     return Agent.deleted_at.is_(None)
 
 
-def _ranked() -> object:
+def _ranked() -> ColumnElement[bool]:
     """Agents that appear on a leaderboard: not deleted, with an active built submission."""
     return and_(Agent.deleted_at.is_(None), Agent.active_submission_id.is_not(None))
 
@@ -160,9 +160,9 @@ class AgentRepository:
         if agent.deleted_at is not None or agent.active_submission_id is None:
             return None
         better = self._session.scalar(
-            select(func.count()).select_from(Agent).where(
-                Agent.environment_id == agent.environment_id, Agent.elo > agent.elo, _ranked()
-            )
+            select(func.count())
+            .select_from(Agent)
+            .where(Agent.environment_id == agent.environment_id, Agent.elo > agent.elo, _ranked())
         )
         return (better or 0) + 1
 
@@ -197,7 +197,7 @@ class AgentRepository:
 
     def leaderboard(self, *, environment_id: str | None, offset: int, limit: int) -> tuple[list[RankedAgent], int]:
         """Ranked agents, best first; ranks are positions in this table (competition ranking)."""
-        scope = [_ranked()]
+        scope: list[ColumnElement[bool]] = [_ranked()]
         if environment_id:
             scope.append(Agent.environment_id == environment_id)
         total = self._session.scalar(select(func.count()).select_from(Agent).where(*scope)) or 0

@@ -109,14 +109,8 @@ def seed_environments() -> None:
         sa.column("is_active", sa.Boolean),
         sa.column("created_at", sa.DateTime(timezone=True)),
     )
-    now = (
-        datetime.now(UTC).replace(tzinfo=None)
-        if op.get_bind().dialect.name == "sqlite"
-        else datetime.now(UTC)
-    )
-    op.bulk_insert(
-        table, [{**env, "is_active": True, "created_at": now} for env in ENVIRONMENTS]
-    )
+    now = datetime.now(UTC).replace(tzinfo=None) if op.get_bind().dialect.name == "sqlite" else datetime.now(UTC)
+    op.bulk_insert(table, [{**env, "is_active": True, "created_at": now} for env in ENVIRONMENTS])
 
 
 def upgrade() -> None:
@@ -138,18 +132,14 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=255), nullable=False),
         sa.Column("event_type", sa.String(length=255), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "consumer", "source", "event_id", name=op.f("pk_processed_events")
-        ),
+        sa.PrimaryKeyConstraint("consumer", "source", "event_id", name=op.f("pk_processed_events")),
     )
     op.create_table(
         "rate_limit_counters",
         sa.Column("bucket", sa.String(length=255), nullable=False),
         sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "bucket", "window_start", name=op.f("pk_rate_limit_counters")
-        ),
+        sa.PrimaryKeyConstraint("bucket", "window_start", name=op.f("pk_rate_limit_counters")),
     )
     op.create_table(
         "users",
@@ -197,9 +187,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agents")),
     )
     op.create_index("ix_agents_elo", "agents", ["elo"], unique=False)
-    op.create_index(
-        "ix_agents_environment_elo", "agents", ["environment_id", "elo"], unique=False
-    )
+    op.create_index("ix_agents_environment_elo", "agents", ["environment_id", "elo"], unique=False)
     op.create_index(op.f("ix_agents_user_id"), "agents", ["user_id"], unique=False)
     op.create_index(
         "uq_agents_user_id_name_live",
@@ -267,13 +255,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
-        sa.UniqueConstraint(
-            "agent_id", "version", name=op.f("uq_submissions_agent_id")
-        ),
+        sa.UniqueConstraint("agent_id", "version", name=op.f("uq_submissions_agent_id")),
     )
-    op.create_index(
-        op.f("ix_submissions_agent_id"), "submissions", ["agent_id"], unique=False
-    )
+    op.create_index(op.f("ix_submissions_agent_id"), "submissions", ["agent_id"], unique=False)
     op.create_table(
         "matches",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -304,20 +288,14 @@ def upgrade() -> None:
             "status IN ('pending', 'running', 'completed', 'failed', 'cancelled')",
             name=op.f("ck_matches_status_known"),
         ),
-        sa.CheckConstraint(
-            "agent1_id <> agent2_id", name=op.f("ck_matches_two_agents")
-        ),
-        sa.ForeignKeyConstraint(
-            ["agent1_id"], ["agents.id"], name=op.f("fk_matches_agent1_id_agents")
-        ),
+        sa.CheckConstraint("agent1_id <> agent2_id", name=op.f("ck_matches_two_agents")),
+        sa.ForeignKeyConstraint(["agent1_id"], ["agents.id"], name=op.f("fk_matches_agent1_id_agents")),
         sa.ForeignKeyConstraint(
             ["agent1_submission_id"],
             ["submissions.id"],
             name=op.f("fk_matches_agent1_submission_id_submissions"),
         ),
-        sa.ForeignKeyConstraint(
-            ["agent2_id"], ["agents.id"], name=op.f("fk_matches_agent2_id_agents")
-        ),
+        sa.ForeignKeyConstraint(["agent2_id"], ["agents.id"], name=op.f("fk_matches_agent2_id_agents")),
         sa.ForeignKeyConstraint(
             ["agent2_submission_id"],
             ["submissions.id"],
@@ -328,23 +306,13 @@ def upgrade() -> None:
             ["environments.id"],
             name=op.f("fk_matches_environment_id_environments"),
         ),
-        sa.ForeignKeyConstraint(
-            ["winner_id"], ["agents.id"], name=op.f("fk_matches_winner_id_agents")
-        ),
+        sa.ForeignKeyConstraint(["winner_id"], ["agents.id"], name=op.f("fk_matches_winner_id_agents")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_matches")),
     )
-    op.create_index(
-        op.f("ix_matches_agent1_id"), "matches", ["agent1_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_matches_agent2_id"), "matches", ["agent2_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_matches_environment_id"), "matches", ["environment_id"], unique=False
-    )
-    op.create_index(
-        "ix_matches_status_created", "matches", ["status", "created_at"], unique=False
-    )
+    op.create_index(op.f("ix_matches_agent1_id"), "matches", ["agent1_id"], unique=False)
+    op.create_index(op.f("ix_matches_agent2_id"), "matches", ["agent2_id"], unique=False)
+    op.create_index(op.f("ix_matches_environment_id"), "matches", ["environment_id"], unique=False)
+    op.create_index("ix_matches_status_created", "matches", ["status", "created_at"], unique=False)
     op.create_table(
         "matchmaking_history",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -405,13 +373,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rating_history")),
-        sa.UniqueConstraint(
-            "agent_id", "match_id", name=op.f("uq_rating_history_agent_id")
-        ),
+        sa.UniqueConstraint("agent_id", "match_id", name=op.f("uq_rating_history_agent_id")),
     )
-    op.create_index(
-        op.f("ix_rating_history_agent_id"), "rating_history", ["agent_id"], unique=False
-    )
+    op.create_index(op.f("ix_rating_history_agent_id"), "rating_history", ["agent_id"], unique=False)
     with op.batch_alter_table("agents") as batch_op:
         batch_op.create_foreign_key(
             op.f("fk_agents_active_submission_id_submissions"),
@@ -425,9 +389,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("agents") as batch_op:
-        batch_op.drop_constraint(
-            op.f("fk_agents_active_submission_id_submissions"), type_="foreignkey"
-        )
+        batch_op.drop_constraint(op.f("fk_agents_active_submission_id_submissions"), type_="foreignkey")
     op.drop_table("rating_history")
     op.drop_table("matchmaking_history")
     op.drop_table("matches")
