@@ -257,6 +257,9 @@ class PingTimer:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("the ping timer has already been started")
+        for source in self._sources:
+            cadence = f"every {self._interval} (override)" if self._interval else f"on {source.schedule!r}"
+            log.info("PingSource %s fires %s to %s %s", source.name, cadence, source.sink_kind, source.sink_name)
         self._thread = threading.Thread(target=self._run, name="rlarena-ping", daemon=True)
         self._thread.start()
 

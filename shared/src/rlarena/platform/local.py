@@ -28,7 +28,7 @@ from rlarena.config import Settings
 from rlarena.entrypoints import runtime
 from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
 from rlarena.events.broker import InProcessBroker
-from rlarena.events.manifests import RouteTable, load_documents, ping_sources, route_table, triggers
+from rlarena.events.manifests import RouteTable, Trigger, load_documents, ping_sources, route_table, triggers
 from rlarena.events.ping import PingTimer
 from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
 from rlarena.platform import targets
@@ -47,6 +47,7 @@ class LocalPlatform:
     timer: PingTimer
     routes: RouteTable
     services: dict[str, HttpApi]
+    broker_triggers: list[Trigger]
 
     def gateway(self) -> flask.Flask:
         """A WSGI app that forwards each request to the function the HTTPRoute names."""
@@ -89,6 +90,11 @@ class LocalPlatform:
         return response
 
     def start(self) -> None:
+        log.info(
+            "routing %s by the HTTPRoute; %d Trigger(s) on the in-process broker",
+            ", ".join(sorted(self.services)),
+            len(self.broker_triggers),
+        )
         self.timer.start()
 
     def stop(self) -> None:
@@ -106,8 +112,9 @@ def build(settings: Settings) -> LocalPlatform:
     if missing:
         raise ConfigurationError(f"the HTTPRoute names services with no local target: {', '.join(missing)}")
     subscribers = targets.event_services()
+    subscriptions = triggers(documents)
     broker = InProcessBroker(
-        triggers(documents),
+        subscriptions,
         subscribers,
         dead_letter_path=settings.data_dir / "dead-letters.jsonl",
     )
@@ -115,7 +122,9 @@ def build(settings: Settings) -> LocalPlatform:
     upgrade_to_head(platform.engine)
     runtime.install(platform)
     timer = PingTimer(ping_sources(documents), broker.publish, interval_override=settings.ping_interval_override)
-    return LocalPlatform(platform=platform, broker=broker, timer=timer, routes=routes, services=services)
+    return LocalPlatform(
+        platform=platform, broker=broker, timer=timer, routes=routes, services=services, broker_triggers=subscriptions
+    )
 
 
 def asgi_app(local: LocalPlatform) -> Starlette:
