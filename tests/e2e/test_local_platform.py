@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +13,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import RunningPlatform, start_platform, stop_platform
+from tests.e2e.conftest import BIN, RunningPlatform, start_platform, stop_platform
 
 
 def test_a_newcomer_registers_logs_in_creates_an_agent_and_sees_the_leaderboard(
@@ -94,8 +96,6 @@ def test_a_match_result_posted_to_the_broker_reaches_ratings_through_the_trigger
         },
     )
     headers, body = to_binary(event)
-    import urllib.request
-
     request = urllib.request.Request(
         local_platform.base_url + "/broker/rlarena/default", data=body, headers=headers, method="POST"
     )
@@ -135,10 +135,6 @@ def test_ctrl_c_stops_the_platform_cleanly(tmp_path: Path) -> None:
 
 
 def test_production_refuses_to_start_without_a_strong_secret(tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.e2e.conftest import BIN
-
     result = subprocess.run(
         [str(BIN / "rlarena"), "dev", "--port", "1"],
         cwd=tmp_path,

@@ -28,7 +28,7 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     text = value.strip().lower()
-    if text.isdigit():
+    if text.isdigit() and int(text) > 0:
         return timedelta(seconds=int(text))
     total, number = 0.0, ""
     for char in text:

@@ -150,7 +150,10 @@ def read_body(request: flask.Request, limit: int) -> bytes:
 
 def invalid_fields(error: ValidationError, *, where: str = "field") -> InvalidInput:
     details = [
-        {"field": ".".join(str(part) for part in problem["loc"]) or "body", "message": problem["msg"]}
+        {
+            "field": ".".join(str(part) for part in problem["loc"]) or "body",
+            "message": problem["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, "),
+        }
         for problem in error.errors(include_url=False, include_context=False, include_input=False)
     ]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
