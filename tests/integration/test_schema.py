@@ -68,7 +68,7 @@ def test_an_unknown_status_is_refused_by_the_schema(api: ApiClient, platform: Pl
     user = api.register()
     agent = api.create_agent(user)
     # pg8000 reports CHECK violations as ProgrammingError, SQLite as IntegrityError.
-    with platform.uow() as uow, pytest.raises(DBAPIError, match="status_known|CHECK constraint"):
+    with platform.uow() as uow, pytest.raises(DBAPIError, match=r"status_known|CHECK constraint"):
         uow.session.add(Submission(agent_id=uuid.UUID(agent["id"]), version=1, status="compiling"))
         uow.commit()
     now = datetime.now(UTC)
@@ -86,7 +86,7 @@ def test_an_unknown_status_is_refused_by_the_schema(api: ApiClient, platform: Pl
                 )
             )
             uow.commit()
-    with platform.uow() as uow, pytest.raises(DBAPIError, match="two_agents|CHECK constraint"):
+    with platform.uow() as uow, pytest.raises(DBAPIError, match=r"two_agents|CHECK constraint"):
         uow.session.add(
             Match(
                 environment_id="tic-tac-toe",

@@ -62,7 +62,7 @@ class Body(BaseModel):
 
 
 def make_api() -> HttpApi:
-    api = HttpApi("fake", lambda: FakePlatform())  # type: ignore[arg-type, return-value]
+    api = HttpApi("fake", FakePlatform)  # type: ignore[arg-type]
 
     @api.route("/things/<thingId>", "POST")
     def post_thing(ctx: Context) -> Reply:
