@@ -120,9 +120,12 @@ def _decorated_functions(main: Path) -> dict[str, str]:
     for node in ast.parse(main.read_text()).body:
         if isinstance(node, ast.FunctionDef):
             for decorator in node.decorator_list:
-                if isinstance(decorator, ast.Attribute) and isinstance(decorator.value, ast.Name):
-                    if decorator.value.id == "functions_framework":
-                        found[node.name] = decorator.attr
+                if (
+                    isinstance(decorator, ast.Attribute)
+                    and isinstance(decorator.value, ast.Name)
+                    and decorator.value.id == "functions_framework"
+                ):
+                    found[node.name] = decorator.attr
     return found
 
 
