@@ -24,13 +24,7 @@ class Session:
 
 
 def register(platform: Platform, command: RegisterUser, client_ip: str) -> Session:
-    platform.rate_limiter.hit(
-        f"register:{client_ip}",
-        limit=platform.settings.auth_rate_limit_per_minute,
-        window=RATE_WINDOW,
-        now=platform.clock(),
-        what="registrations from this address",
-    )
+    _limit_attempts(platform, "register", client_ip, "registrations from this address")
     password_hash = platform.passwords.hash(command.password)
     with platform.uow() as uow:
         taken = uow.users.taken(command.username, command.email)
@@ -56,13 +50,7 @@ def register(platform: Platform, command: RegisterUser, client_ip: str) -> Sessi
 
 
 def log_in(platform: Platform, command: LogIn, client_ip: str) -> Session:
-    platform.rate_limiter.hit(
-        f"login:{client_ip}",
-        limit=platform.settings.auth_rate_limit_per_minute,
-        window=RATE_WINDOW,
-        now=platform.clock(),
-        what="login attempts from this address",
-    )
+    _limit_attempts(platform, "login", client_ip, "login attempts from this address")
     with platform.uow() as uow:
         user = uow.users.by_login(command.login)
     # Verify even when the user does not exist, so timing does not reveal which logins exist.
@@ -87,6 +75,16 @@ def update_profile(platform: Platform, user_id: uuid.UUID, command: UpdateProfil
         user.updated_at = platform.clock()
         uow.commit()
         return user
+
+
+def _limit_attempts(platform: Platform, action: str, client_ip: str, what: str) -> None:
+    platform.rate_limiter.hit(
+        f"{action}:{client_ip}",
+        limit=platform.settings.auth_rate_limit_per_minute,
+        window=RATE_WINDOW,
+        now=platform.clock(),
+        what=what,
+    )
 
 
 def _existing(user: User | None) -> User:
