@@ -1,0 +1,418 @@
+"""Cold start of each function: spawning the production entry to its first 200 OK, plus import costs.
+
+Each run spawns `functions-framework --target <t> --source functions/<f>/main.py` afresh (the
+command its container runs) against an already-migrated SQLite file, and polls it every 5 ms:
+GET /health for the HTTP targets, and for `ratings_events` a binary-mode
+dev.rlarena.match.finished CloudEvent for a running match inserted just before the spawn. The
+clock starts right before the spawn and stops when the 200 has been read. Migration and row
+inserts happen before the clock starts.
+
+Import costs are measured in separate processes: the interpreter alone (`python -c pass`),
+`import functions_framework`, and then main.py loaded the way functions-framework loads it. One
+more run under `python -X importtime` attributes main.py's import time to top-level packages.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cloudevents.conversion import to_binary
+from cloudevents.http import CloudEvent
+from sqlalchemy import Engine, func, insert, select
+
+from bench.support import (
+    HOST,
+    PYTHON,
+    ROOT,
+    TARGETS,
+    ServerProcess,
+    Spread,
+    activate_all,
+    base_environment,
+    free_port,
+    function_command,
+    insert_users,
+    strong_secret,
+    table,
+    utcnow,
+)
+from rlarena.adapters.db.engine import make_engine
+from rlarena.adapters.db.migrate import upgrade_to_head
+from rlarena.adapters.db.models import Agent, Match
+from rlarena.domain.statuses import MatchStatus
+
+GOAL_SECONDS = 0.5
+POLL_INTERVAL = 0.005
+RUN_TIMEOUT = 30.0
+IMPORT_REPEATS = 5
+TOP_PACKAGES = 6
+MARK = "--- main.py ---"
+
+# Loads main.py exactly as functions-framework does (load_function_module, then exec_module).
+IMPORT_SNIPPET = f"""
+import json, sys, time
+t0 = time.perf_counter()
+import functions_framework
+from functions_framework import _function_registry
+t1 = time.perf_counter()
+sys.stderr.write({MARK!r} + "\\n"); sys.stderr.flush()
+module, spec = _function_registry.load_function_module(sys.argv[1])
+spec.loader.exec_module(module)
+t2 = time.perf_counter()
+print(json.dumps({{"framework_s": t1 - t0, "main_s": t2 - t1}}))
+"""
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Probe:
+    """The request whose first 200 ends a run."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    first_ok_s: float
+    listening_s: float | None
+
+
+def first_ok(server: ServerProcess, port: int, probe: Probe) -> Run:
+    """Poll until `probe` answers 200; refused connections are retried every POLL_INTERVAL."""
+    listening: float | None = None
+    while True:
+        if not server.alive():
+            raise BenchError(f"the server exited with status {server.process.returncode} before answering")
+        if time.perf_counter() - server.started > RUN_TIMEOUT:
+            raise BenchError(f"no 200 within {RUN_TIMEOUT:.0f} s")
+        connection = http.client.HTTPConnection(HOST, port, timeout=RUN_TIMEOUT)
+        try:
+            try:
+                connection.connect()
+            except ConnectionRefusedError:
+                time.sleep(POLL_INTERVAL)
+                continue
+            if listening is None:
+                listening = time.perf_counter() - server.started
+            try:
+                connection.request(probe.method, probe.path, body=probe.body, headers=probe.headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+                time.sleep(POLL_INTERVAL)
+                continue
+        finally:
+            connection.close()
+        elapsed = time.perf_counter() - server.started
+        if response.status != 200:
+            raise BenchError(f"{probe.method} {probe.path} answered {response.status}: {payload[:300]!r}")
+        return Run(first_ok_s=elapsed, listening_s=listening)
+
+
+# -- the event sink (K_SINK) ---------------------------------------------------------------------
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[str]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        type(self).received.append(self.headers.get("ce-type", ""))
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        """Quiet."""
+
+
+@contextmanager
+def event_sink() -> Iterator[tuple[str, list[str]]]:
+    """A stand-in for the Broker's ingress, so ENV=production's publisher has somewhere to POST."""
+    received: list[str] = []
+    handler = type("Sink", (_Sink,), {"received": received})
+    server = ThreadingHTTPServer((HOST, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="event-sink", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_address[1]}/", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# -- the database ---------------------------------------------------------------------------------
+
+
+def prepare_database(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
+    """Migrate, then two users with one ranked agent each (the players of every rated match)."""
+    upgrade_to_head(engine)
+    now = utcnow()
+    with engine.begin() as connection:
+        alice, bob = insert_users(connection, 2, now)
+        agents = [
+            {
+                "id": uuid.uuid4(),
+                "user_id": owner,
+                "environment_id": "tic-tac-toe",
+                "name": f"cold-start-{n}",
+                "description": "",
+                "elo": 1500,
+                "wins": 0,
+                "losses": 0,
+                "draws": 0,
+                "total_matches": 0,
+                "rated_matches": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for n, owner in enumerate((alice, bob))
+        ]
+        connection.execute(insert(Agent), agents)
+        activate_all(connection, [a["id"] for a in agents], now)
+    return agents[0]["id"], agents[1]["id"]
+
+
+def insert_running_match(engine: Engine, a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
+    now = utcnow()
+    match_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Match).values(
+                id=match_id,
+                environment_id="tic-tac-toe",
+                agent1_id=a,
+                agent2_id=b,
+                status=MatchStatus.RUNNING.value,
+                is_rated=True,
+                is_public=True,
+                started_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    return match_id
+
+
+def match_finished(match_id: uuid.UUID, a: uuid.UUID, b: uuid.UUID) -> Probe:
+    event = CloudEvent(
+        {"type": "dev.rlarena.match.finished", "source": "/rlarena/executor"},
+        {
+            "matchId": str(match_id),
+            "environmentId": "tic-tac-toe",
+            "winnerId": str(a),
+            "agentResults": [{"agentId": str(a), "score": 1.0}, {"agentId": str(b), "score": 0.0}],
+            "totalSteps": 7,
+        },
+    )
+    headers, body = to_binary(event)
+    return Probe("POST", "/", body=body, headers=dict(headers))
+
+
+# -- import costs ---------------------------------------------------------------------------------
+
+
+def wall_time(command: list[str], env: dict[str, str]) -> tuple[float, str, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise BenchError(f"{command[:3]} failed: {done.stderr[-500:]}")
+    return elapsed, done.stdout, done.stderr
+
+
+def import_costs(target: str, env: dict[str, str]) -> dict[str, Any]:
+    source = str(ROOT / "functions" / TARGETS[target] / "main.py")
+    startup, framework, main, whole = [], [], [], []
+    for _ in range(IMPORT_REPEATS):
+        startup.append(wall_time([str(PYTHON), "-c", "pass"], env)[0])
+        elapsed, out, _err = wall_time([str(PYTHON), "-c", IMPORT_SNIPPET, source], env)
+        measured = json.loads(out)
+        framework.append(measured["framework_s"])
+        main.append(measured["main_s"])
+        whole.append(elapsed)
+    _, _, profile = wall_time([str(PYTHON), "-X", "importtime", "-c", IMPORT_SNIPPET, source], env)
+    return {
+        "python_startup_s": statistics.median(startup),
+        "framework_import_s": statistics.median(framework),
+        "main_import_s": statistics.median(main),
+        "process_with_imports_s": statistics.median(whole),
+        "main_import_by_package": packages_of(profile),
+    }
+
+
+def packages_of(importtime_log: str) -> list[dict[str, Any]]:
+    """Self time of the modules main.py imported (after functions_framework), by top-level package."""
+    lines = importtime_log.splitlines()
+    after = lines[lines.index(MARK) + 1 :] if MARK in lines else lines
+    by_package: dict[str, int] = defaultdict(int)
+    for line in after:
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        _, self_us, _cumulative, module = (part.strip() for part in line.replace("import time:", "|", 1).split("|"))
+        by_package[module.split(".")[0]] += int(self_us)
+    total = sum(by_package.values()) or 1
+    ranked = sorted(by_package.items(), key=lambda item: item[1], reverse=True)
+    top = [
+        {"package": name, "self_ms": round(us / 1000, 1), "share": round(us / total, 3)}
+        for name, us in ranked[:TOP_PACKAGES]
+    ]
+    rest = sum(us for _, us in ranked[TOP_PACKAGES:])
+    top.append({"package": "(everything else)", "self_ms": round(rest / 1000, 1), "share": round(rest / total, 3)})
+    return top
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+
+def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "repeats": repeats,
+        "warm_up_runs": 1,
+        "goal_s": GOAL_SECONDS,
+        "poll_interval_s": POLL_INTERVAL,
+        "database": "SQLite file, migrated before timing",
+        "env": "ENV=production, JWT_SECRET, DATABASE_URL, DATA_DIR, K_SINK (a local stand-in sink)",
+        "targets": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="rlarena-bench-cold-") as folder, event_sink() as (sink, received):
+        workdir = Path(folder)
+        url = f"sqlite:///{workdir / 'rlarena.db'}"
+        engine = make_engine(url)
+        a, b = prepare_database(engine)
+        env = base_environment(
+            ENV="production",
+            DATABASE_URL=url,
+            JWT_SECRET=strong_secret(),
+            DATA_DIR=str(workdir / "data"),
+            K_SINK=sink,
+            LOG_LEVEL="INFO",
+        )
+        for target in TARGETS:
+            log(f"cold start: {target} ({repeats} runs after 1 warm-up)")
+            runs = []
+            for attempt in range(repeats + 1):
+                if target == "ratings_events":
+                    probe = match_finished(insert_running_match(engine, a, b), a, b)
+                else:
+                    probe = Probe("GET", "/health")
+                runs.append(spawn_and_time(target, env, probe, workdir / f"{target}-{attempt}.log"))
+            timed = runs[1:]
+            firsts = [r.first_ok_s for r in timed]
+            listening = [r.listening_s for r in timed if r.listening_s is not None]
+            log(f"import costs: {target}")
+            spread = Spread.of(firsts)
+            results["targets"][target] = {
+                "first_ok_s": spread.as_dict(),
+                "listening_s": Spread.of(listening).as_dict() if listening else None,
+                "runs_s": firsts,
+                "goal_met": spread.median < GOAL_SECONDS,
+                "imports": import_costs(target, env),
+            }
+        with engine.connect() as connection:
+            completed = connection.scalar(
+                select(func.count()).select_from(Match).where(Match.status == MatchStatus.COMPLETED.value)
+            )
+        engine.dispose()
+        results["checks"] = {
+            "matches_rated": int(completed or 0),
+            "rating_events_published": received.count("dev.rlarena.rating.updated"),
+            "expected": repeats + 1,
+        }
+    return results
+
+
+def spawn_and_time(target: str, env: dict[str, str], probe: Probe, log_path: Path) -> Run:
+    port = free_port()
+    with log_path.open("wb") as output:
+        server = ServerProcess(function_command(target, port), env, output)
+        try:
+            return first_ok(server, port, probe)
+        except BenchError as error:
+            output.flush()
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise BenchError(f"{target}: {error}\n--- server output ---\n{tail}") from None
+        finally:
+            server.stop()
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = []
+    for target, found in results["targets"].items():
+        first = found["first_ok_s"]
+        listening = found["listening_s"] or {}
+        rows.append(
+            [
+                target,
+                first["min"],
+                first["median"],
+                first["max"],
+                listening.get("median", "-"),
+                "yes" if found["goal_met"] else "NO",
+            ]
+        )
+    timing = table(
+        ["target", "min s", "median s", "max s", "port open s (median)", f"median < {results['goal_s']} s"], rows
+    )
+    import_rows = []
+    for target, found in results["targets"].items():
+        imports = found["imports"]
+        top = ", ".join(f"{p['package']} {p['self_ms']:.0f}" for p in imports["main_import_by_package"][:4])
+        import_rows.append(
+            [
+                target,
+                imports["python_startup_s"],
+                imports["framework_import_s"],
+                imports["main_import_s"],
+                imports["process_with_imports_s"],
+                top,
+            ]
+        )
+    imports_table = table(
+        [
+            "target",
+            "python -c pass s",
+            "import functions_framework s",
+            "import main.py s",
+            "process total s",
+            "main.py self ms by package (-X importtime)",
+        ],
+        import_rows,
+    )
+    checks = results["checks"]
+    return "\n".join(
+        [
+            f"Cold start: spawn of functions-framework to first 200 OK, {results['repeats']} fresh processes "
+            f"per target (after {results['warm_up_runs']} untimed warm-up), polled every "
+            f"{results['poll_interval_s'] * 1000:.0f} ms",
+            timing,
+            "",
+            f"Import costs (median of {IMPORT_REPEATS} processes; main.py is measured after functions_framework):",
+            imports_table,
+            "",
+            f"checks: {checks['matches_rated']} matches rated, {checks['rating_events_published']} "
+            f"rating.updated events published (expected {checks['expected']} each)",
+        ]
+    )
