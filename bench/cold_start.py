@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from bench.support import (
 from rlarena.adapters.db.engine import make_engine
 from rlarena.adapters.db.migrate import upgrade_to_head
 from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.tokens import TokenService
 from rlarena.domain.statuses import MatchStatus
 
 GOAL_SECONDS = 0.5
@@ -95,6 +97,7 @@ class Probe:
 class Run:
     first_ok_s: float
     listening_s: float | None
+    first_api_s: float | None = None
 
 
 def first_ok(server: ServerProcess, port: int, probe: Probe) -> Run:
@@ -166,7 +169,14 @@ def event_sink() -> Iterator[tuple[str, list[str]]]:
 # -- the database ---------------------------------------------------------------------------------
 
 
-def prepare_database(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
+@dataclass
+class Seeded:
+    user: uuid.UUID
+    agent_a: uuid.UUID
+    agent_b: uuid.UUID
+
+
+def prepare_database(engine: Engine) -> Seeded:
     """Migrate, then two users with one ranked agent each (the players of every rated match)."""
     upgrade_to_head(engine)
     now = utcnow()
@@ -192,7 +202,7 @@ def prepare_database(engine: Engine) -> tuple[uuid.UUID, uuid.UUID]:
         ]
         connection.execute(insert(Agent), agents)
         activate_all(connection, [a["id"] for a in agents], now)
-    return agents[0]["id"], agents[1]["id"]
+    return Seeded(user=alice, agent_a=agents[0]["id"], agent_b=agents[1]["id"])
 
 
 def insert_running_match(engine: Engine, a: uuid.UUID, b: uuid.UUID) -> uuid.UUID:
@@ -301,15 +311,24 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
         workdir = Path(folder)
         url = f"sqlite:///{workdir / 'rlarena.db'}"
         engine = make_engine(url)
-        a, b = prepare_database(engine)
+        seeded = prepare_database(engine)
+        a, b = seeded.agent_a, seeded.agent_b
+        secret = strong_secret()
         env = base_environment(
             ENV="production",
             DATABASE_URL=url,
-            JWT_SECRET=strong_secret(),
+            JWT_SECRET=secret,
             DATA_DIR=str(workdir / "data"),
             K_SINK=sink,
             LOG_LEVEL="INFO",
         )
+        token = TokenService(secret, timedelta(hours=1)).issue(seeded.user, "bench-user-0", utcnow())
+        # The first request that needs the database, sent right after /health's 200.
+        api_probes: dict[str, Probe | None] = {
+            "auth_http": Probe("GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}),
+            "agents_http": Probe("GET", "/api/v1/leaderboard?limit=10"),
+            "ratings_events": None,
+        }
         for target in TARGETS:
             log(f"cold start: {target} ({repeats} runs after 1 warm-up)")
             runs = []
@@ -318,15 +337,21 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
                     probe = match_finished(insert_running_match(engine, a, b), a, b)
                 else:
                     probe = Probe("GET", "/health")
-                runs.append(spawn_and_time(target, env, probe, workdir / f"{target}-{attempt}.log"))
+                log_path = workdir / f"{target}-{attempt}.log"
+                runs.append(spawn_and_time(target, env, probe, api_probes[target], log_path))
             timed = runs[1:]
             firsts = [r.first_ok_s for r in timed]
             listening = [r.listening_s for r in timed if r.listening_s is not None]
+            api = [r.first_api_s for r in timed if r.first_api_s is not None]
             log(f"import costs: {target}")
             spread = Spread.of(firsts)
             results["targets"][target] = {
                 "first_ok_s": spread.as_dict(),
                 "listening_s": Spread.of(listening).as_dict() if listening else None,
+                "first_api_request": " ".join(
+                    [(api_probes[target] or probe).method, (api_probes[target] or probe).path]
+                ),
+                "first_api_ok_s": Spread.of(api).as_dict(),
                 "runs_s": firsts,
                 "goal_met": spread.median < GOAL_SECONDS,
                 "imports": import_costs(target, env),
@@ -344,12 +369,31 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
     return results
 
 
-def spawn_and_time(target: str, env: dict[str, str], probe: Probe, log_path: Path) -> Run:
+def send(port: int, probe: Probe) -> None:
+    connection = http.client.HTTPConnection(HOST, port, timeout=RUN_TIMEOUT)
+    try:
+        connection.request(probe.method, probe.path, body=probe.body, headers=probe.headers)
+        response = connection.getresponse()
+        payload = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise BenchError(f"{probe.method} {probe.path} answered {response.status}: {payload[:300]!r}")
+
+
+def spawn_and_time(target: str, env: dict[str, str], probe: Probe, then: Probe | None, log_path: Path) -> Run:
+    """One fresh process: time to `probe`'s first 200, then (if given) to `then`'s 200 right after."""
     port = free_port()
     with log_path.open("wb") as output:
         server = ServerProcess(function_command(target, port), env, output)
         try:
-            return first_ok(server, port, probe)
+            result = first_ok(server, port, probe)
+            if then is None:
+                result.first_api_s = result.first_ok_s
+            else:
+                send(port, then)
+                result.first_api_s = time.perf_counter() - server.started
+            return result
         except BenchError as error:
             output.flush()
             tail = log_path.read_text(errors="replace")[-2000:]

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
         alias="CORS_ALLOWED_ORIGINS",
     )
     storage_path: Path | None = Field(None, alias="STORAGE_PATH")
+    s3_endpoint: str | None = Field(None, alias="S3_ENDPOINT")
+    s3_access_key: str | None = Field(None, alias="S3_ACCESS_KEY")
+    s3_secret_key: SecretStr | None = Field(None, alias="S3_SECRET_KEY")
+    s3_bucket: str = Field("rlarena", alias="S3_BUCKET")
+    s3_region: str = Field("us-east-1", alias="S3_REGION")
+    s3_secure: bool = Field(False, alias="S3_SECURE")
+    storage_webhook_token: SecretStr | None = Field(None, alias="STORAGE_WEBHOOK_TOKEN")
+    archive_max_bytes: int = Field(10 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
+    archive_max_files: int = Field(200, alias="ARCHIVE_MAX_FILES", ge=1)
+    archive_max_unpacked_bytes: int = Field(50 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
     executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
     k_sink: str | None = Field(None, alias="K_SINK")
     use_k8s: bool = Field(False, alias="USE_K8S")
@@ -91,7 +101,9 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("jwt_secret", "k_sink", mode="before")
+    @field_validator(
+        "jwt_secret", "k_sink", "s3_endpoint", "s3_access_key", "s3_secret_key", "storage_webhook_token", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
