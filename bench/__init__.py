@@ -1,0 +1,1 @@
+"""RL Arena benchmarks: `python -m bench` (or `make bench`); figures are written up in bench/RESULTS.md."""

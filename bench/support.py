@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import platform
 import secrets
@@ -14,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -169,6 +170,78 @@ def postmaster_pid(port: int) -> int | None:
     return None
 
 
+# -- talking to a server -----------------------------------------------------------------------
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Probe:
+    """The request whose first 200 ends a run."""
+
+    method: str
+    path: str
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+RUN_TIMEOUT = 30.0
+POLL_INTERVAL = 0.005
+
+
+@dataclass
+class Run:
+    first_ok_s: float
+    listening_s: float | None
+    first_api_s: float | None = None
+
+
+def first_ok(server: ServerProcess, port: int, probe: Probe) -> Run:
+    """Poll until `probe` answers 200; refused connections are retried every POLL_INTERVAL."""
+    listening: float | None = None
+    while True:
+        if not server.alive():
+            raise BenchError(f"the server exited with status {server.process.returncode} before answering")
+        if time.perf_counter() - server.started > RUN_TIMEOUT:
+            raise BenchError(f"no 200 within {RUN_TIMEOUT:.0f} s")
+        connection = http.client.HTTPConnection(HOST, port, timeout=RUN_TIMEOUT)
+        try:
+            try:
+                connection.connect()
+            except ConnectionRefusedError:
+                time.sleep(POLL_INTERVAL)
+                continue
+            if listening is None:
+                listening = time.perf_counter() - server.started
+            try:
+                connection.request(probe.method, probe.path, body=probe.body, headers=probe.headers)
+                response = connection.getresponse()
+                payload = response.read()
+            except (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError):
+                time.sleep(POLL_INTERVAL)
+                continue
+        finally:
+            connection.close()
+        elapsed = time.perf_counter() - server.started
+        if response.status != 200:
+            raise BenchError(f"{probe.method} {probe.path} answered {response.status}: {payload[:300]!r}")
+        return Run(first_ok_s=elapsed, listening_s=listening)
+
+
+def send(port: int, probe: Probe) -> None:
+    connection = http.client.HTTPConnection(HOST, port, timeout=RUN_TIMEOUT)
+    try:
+        connection.request(probe.method, probe.path, body=probe.body, headers=probe.headers)
+        response = connection.getresponse()
+        payload = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise BenchError(f"{probe.method} {probe.path} answered {response.status}: {payload[:300]!r}")
+
+
 # -- statistics and output -----------------------------------------------------------------------
 
 
@@ -260,6 +333,35 @@ def user_row(index: int, now: datetime) -> dict[str, Any]:
         "full_name": f"Bench User {index}",
         "created_at": now,
         "updated_at": now,
+    }
+
+
+def agent_row(
+    agent_id: uuid.UUID,
+    user_id: uuid.UUID,
+    environment_id: str,
+    name: str,
+    created_at: datetime,
+    *,
+    elo: int = 1500,
+    record: tuple[int, int, int] = (0, 0, 0),
+) -> dict[str, Any]:
+    """An agents row; `record` is (wins, losses, draws), all rated."""
+    wins, losses, draws = record
+    return {
+        "id": agent_id,
+        "user_id": user_id,
+        "environment_id": environment_id,
+        "name": name,
+        "description": "",
+        "elo": elo,
+        "wins": wins,
+        "losses": losses,
+        "draws": draws,
+        "total_matches": wins + losses + draws,
+        "rated_matches": wins + losses + draws,
+        "created_at": created_at,
+        "updated_at": created_at,
     }
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 
 class SubmissionStatus(StrEnum):
+    UPLOADING = "uploading"  # a presigned upload URL was issued; the object has not arrived yet
     PENDING = "pending"
     BUILDING = "building"
     VALIDATING = "validating"

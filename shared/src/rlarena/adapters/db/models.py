@@ -132,6 +132,7 @@ class Submission(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("agent_id", "version"),
         CheckConstraint(f"status IN ({sql_in(SubmissionStatus)})", name="status_known"),
+        Index("ix_submissions_queue", "status", "priority", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -147,6 +148,30 @@ class Submission(Timestamped, Base):
     last_retry_at: Mapped[datetime | None] = mapped_column()
     error_message: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_key: Mapped[str | None] = mapped_column(String(1024))
+    source_filename: Mapped[str | None] = mapped_column(String(255))
+    source_size: Mapped[int | None] = mapped_column(Integer)
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    entry_point: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    build_attempt: Mapped[int] = mapped_column(Integer, default=0)
+    infra_failures: Mapped[int] = mapped_column(Integer, default=0)
+    vulnerabilities: Mapped[dict[str, Any] | None] = mapped_column()
+    build_started_at: Mapped[datetime | None] = mapped_column()
+    build_finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class SubmissionTransition(Base):
+    """Every status a submission passed through, with when and why: the build's history."""
+
+    __tablename__ = "submission_transitions"
+    __table_args__ = (CheckConstraint(f"status IN ({sql_in(SubmissionStatus)})", name="status_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Match(Timestamped, Base):

@@ -242,10 +242,21 @@ def upgrade() -> None:
         sa.Column("last_retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
         sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("source_key", sa.String(length=1024), nullable=True),
+        sa.Column("source_filename", sa.String(length=255), nullable=True),
+        sa.Column("source_size", sa.Integer(), nullable=True),
+        sa.Column("source_sha256", sa.String(length=64), nullable=True),
+        sa.Column("entry_point", sa.String(length=255), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("build_attempt", sa.Integer(), nullable=False),
+        sa.Column("infra_failures", sa.Integer(), nullable=False),
+        sa.Column("vulnerabilities", sa.JSON(), nullable=True),
+        sa.Column("build_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("build_finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "status IN ('pending', 'building', 'validating', 'active', 'failed', 'inactive')",
+            "status IN ('uploading', 'pending', 'building', 'validating', 'active', 'failed', 'inactive')",
             name=op.f("ck_submissions_status_known"),
         ),
         sa.ForeignKeyConstraint(
@@ -258,6 +269,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("agent_id", "version", name=op.f("uq_submissions_agent_id")),
     )
     op.create_index(op.f("ix_submissions_agent_id"), "submissions", ["agent_id"], unique=False)
+    op.create_index("ix_submissions_queue", "submissions", ["status", "priority", "created_at"], unique=False)
+    op.create_table(
+        "submission_transitions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("submission_id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('uploading', 'pending', 'building', 'validating', 'active', 'failed', 'inactive')",
+            name=op.f("ck_submission_transitions_status_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_submission_transitions_submission_id_submissions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_submission_transitions")),
+    )
+    op.create_index(
+        op.f("ix_submission_transitions_submission_id"), "submission_transitions", ["submission_id"], unique=False
+    )
     op.create_table(
         "matches",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -393,6 +427,7 @@ def downgrade() -> None:
     op.drop_table("rating_history")
     op.drop_table("matchmaking_history")
     op.drop_table("matches")
+    op.drop_table("submission_transitions")
     op.drop_table("submissions")
     op.drop_table("matchmaking_queue")
     op.drop_table("agents")

@@ -1,0 +1,88 @@
+"""Run the benchmarks, print their tables and write bench/.out/results.json.
+
+python -m bench                    # everything (what `make bench` runs)
+python -m bench cold-start         # one of them
+python -m bench read-throughput --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import cold_start, read_throughput
+from bench.support import machine
+
+OUT = Path(__file__).resolve().parent / ".out"
+BENCHMARKS = ("cold-start", "read-throughput")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("which", nargs="*", metavar="|".join(BENCHMARKS), help="benchmarks to run (default: all)")
+    parser.add_argument("--repeats", type=int, default=7, help="cold-start: fresh processes per target")
+    parser.add_argument("--duration", type=float, default=15.0, help="read-throughput: seconds per endpoint")
+    parser.add_argument("--requests", type=int, default=5000, help="read-throughput: requests per endpoint")
+    parser.add_argument("--out", type=Path, default=OUT / "results.json", help="where the JSON goes")
+    arguments = parser.parse_args(argv)
+    unknown = [name for name in arguments.which if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
+    if arguments.repeats < 1 or arguments.duration <= 0 or arguments.requests < 1:
+        parser.error("--repeats, --duration and --requests must be positive")
+    return arguments
+
+
+def progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN: write null instead."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [finite(item) for item in value]
+    return value
+
+
+def main(argv: list[str]) -> int:
+    arguments = parse(argv)
+    chosen = arguments.which or list(BENCHMARKS)
+    results: dict[str, Any] = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    reports = []
+    began = time.perf_counter()
+    if "cold-start" in chosen:
+        results["cold_start"] = cold_start.run(repeats=arguments.repeats, log=progress)
+        reports.append(cold_start.report(results["cold_start"]))
+    if "read-throughput" in chosen:
+        results["read_throughput"] = read_throughput.run(
+            duration=arguments.duration, requests=arguments.requests, log=progress
+        )
+        reports.append(read_throughput.report(results["read_throughput"]))
+    results["wall_time_s"] = time.perf_counter() - began
+    host = results["machine"]
+    print(
+        f"\nRL Arena benchmarks, {results['measured_at']}: {host['cpus']} CPUs ({host['cpu_model']}), "
+        f"{host['memory_gib']} GiB, Linux {host['kernel']}, Python {host['python']}\n"
+    )
+    print("\n\n".join(reports))
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(json.dumps(finite(results), indent=2, default=str) + "\n")
+    print(f"\n{results['wall_time_s']:.0f} s in all; JSON written to {arguments.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
