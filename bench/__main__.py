@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cold_start, read_throughput
-from bench.support import machine
+from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
 BENCHMARKS = ("cold-start", "read-throughput")
@@ -60,27 +60,47 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
+        "code": code_version(),
+        "load_average": {"start": load_average()},
     }
     reports = []
+    trouble: list[str] = []
     began = time.perf_counter()
     if "cold-start" in chosen:
         results["cold_start"] = cold_start.run(repeats=arguments.repeats, log=progress)
         reports.append(cold_start.report(results["cold_start"]))
+        trouble += cold_start.problems(results["cold_start"])
+        results["load_average"]["after cold start"] = load_average()
     if "read-throughput" in chosen:
         results["read_throughput"] = read_throughput.run(
             duration=arguments.duration, requests=arguments.requests, log=progress
         )
         reports.append(read_throughput.report(results["read_throughput"]))
+        trouble += read_throughput.problems(results["read_throughput"])
+        results["load_average"]["after read throughput"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
+    results["problems"] = trouble
     host = results["machine"]
     print(
         f"\nRL Arena benchmarks, {results['measured_at']}: {host['cpus']} CPUs ({host['cpu_model']}), "
-        f"{host['memory_gib']} GiB, Linux {host['kernel']}, Python {host['python']}\n"
+        f"{host['memory_gib']} GiB, Linux {host['kernel']}, Python {host['python']}"
     )
+    loads = "; ".join(f"{when}: {value}" for when, value in results["load_average"].items())
+    print(f"load average (1/5/15 min; other work on the machine skews the figures): {loads}\n")
+    code = results["code"]
+    changed = code["uncommitted_changes"]
+    if changed:
+        listed = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+        print(f"code: {code['commit']} plus uncommitted changes to {listed}\n")
+    else:
+        print(f"code: {code['commit']}\n")
     print("\n\n".join(reports))
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(finite(results), indent=2, default=str) + "\n")
     print(f"\n{results['wall_time_s']:.0f} s in all; JSON written to {arguments.out}")
+    if trouble:
+        print("\nPROBLEMS:\n" + "\n".join(f"  - {line}" for line in trouble))
+        return 1
     return 0
 
 

@@ -7,9 +7,10 @@ dev.rlarena.match.finished CloudEvent for a running match inserted just before t
 clock starts right before the spawn and stops when the 200 has been read. Migration and row
 inserts happen before the clock starts.
 
-Import costs are measured in separate processes: the interpreter alone (`python -c pass`),
-`import functions_framework`, and then main.py loaded the way functions-framework loads it. One
-more run under `python -X importtime` attributes main.py's import time to top-level packages.
+Import costs are measured in separate processes, one right after each timed spawn: the
+interpreter alone (`python -c pass`), `import functions_framework`, and then main.py loaded the
+way functions-framework loads it. One more run under `python -X importtime` attributes main.py's
+import time to top-level packages.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,12 +49,15 @@ from bench.support import (
     activate_all,
     agent_row,
     base_environment,
+    bulk_insert,
     first_ok,
     free_port,
     function_command,
     insert_users,
+    own_cpu_seconds,
     send,
     strong_secret,
+    system_busy_seconds,
     table,
     utcnow,
 )
@@ -69,7 +73,6 @@ API_REQUESTS = {
     "agents_http": "GET /api/v1/leaderboard?limit=10",
     "ratings_events": "POST / (match.finished)",
 }
-IMPORT_REPEATS = 5
 TOP_PACKAGES = 6
 MARK = "--- main.py ---"
 
@@ -143,7 +146,7 @@ def prepare_database(engine: Engine) -> Seeded:
             agent_row(agent_a, alice, "tic-tac-toe", "cold-start-a", now),
             agent_row(agent_b, bob, "tic-tac-toe", "cold-start-b", now),
         ]
-        connection.execute(insert(Agent), rows)
+        bulk_insert(connection, Agent, rows)
         activate_all(connection, [agent_a, agent_b], now)
     return Seeded(user=alice, agent_a=agent_a, agent_b=agent_b)
 
@@ -196,24 +199,30 @@ def wall_time(command: list[str], env: dict[str, str]) -> tuple[float, str, str]
     return elapsed, done.stdout, done.stderr
 
 
-def import_costs(target: str, env: dict[str, str]) -> dict[str, Any]:
-    source = str(ROOT / "functions" / TARGETS[target] / "main.py")
-    startup, framework, main, whole = [], [], [], []
-    for _ in range(IMPORT_REPEATS):
-        startup.append(wall_time([str(PYTHON), "-c", "pass"], env)[0])
-        elapsed, out, _err = wall_time([str(PYTHON), "-c", IMPORT_SNIPPET, source], env)
+@dataclass
+class ImportCosts:
+    """Per process: interpreter start-up, `import functions_framework`, then main.py on top."""
+
+    startup: list[float] = field(default_factory=list)
+    framework: list[float] = field(default_factory=list)
+    main: list[float] = field(default_factory=list)
+
+    def measure(self, source: str, env: dict[str, str]) -> None:
+        self.startup.append(wall_time([str(PYTHON), "-c", "pass"], env)[0])
+        _, out, _ = wall_time([str(PYTHON), "-c", IMPORT_SNIPPET, source], env)
         measured = json.loads(out)
-        framework.append(measured["framework_s"])
-        main.append(measured["main_s"])
-        whole.append(elapsed)
-    _, _, profile = wall_time([str(PYTHON), "-X", "importtime", "-c", IMPORT_SNIPPET, source], env)
-    return {
-        "python_startup_s": statistics.median(startup),
-        "framework_import_s": statistics.median(framework),
-        "main_import_s": statistics.median(main),
-        "process_incl_exit_s": statistics.median(whole),
-        "main_import_by_package": packages_of(profile),
-    }
+        self.framework.append(measured["framework_s"])
+        self.main.append(measured["main_s"])
+
+    def summary(self, source: str, env: dict[str, str]) -> dict[str, Any]:
+        _, _, profile = wall_time([str(PYTHON), "-X", "importtime", "-c", IMPORT_SNIPPET, source], env)
+        return {
+            "processes": len(self.main),
+            "python_startup_s": statistics.median(self.startup),
+            "framework_import_s": statistics.median(self.framework),
+            "main_import_s": statistics.median(self.main),
+            "main_import_by_package": packages_of(profile),
+        }
 
 
 def packages_of(importtime_log: str) -> list[dict[str, Any]]:
@@ -272,9 +281,12 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
             "agents_http": Probe("GET", "/api/v1/leaderboard?limit=10"),
             "ratings_events": None,
         }
+        began, machine_before, own_before = time.perf_counter(), system_busy_seconds(), own_cpu_seconds()
         for target in TARGETS:
             log(f"cold start: {target} ({repeats} runs after 1 warm-up)")
             runs = []
+            imports = ImportCosts()
+            source = str(ROOT / "functions" / TARGETS[target] / "main.py")
             for attempt in range(repeats + 1):
                 if target == "ratings_events":
                     probe = match_finished(insert_running_match(engine, a, b), a, b)
@@ -282,11 +294,12 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
                     probe = Probe("GET", "/health")
                 log_path = workdir / f"{target}-{attempt}.log"
                 runs.append(spawn_and_time(target, env, probe, api_probes[target], log_path))
+                if attempt:  # interleaved with the spawns, so both see the same machine
+                    imports.measure(source, env)
             timed = runs[1:]
             firsts = [r.first_ok_s for r in timed]
             listening = [r.listening_s for r in timed if r.listening_s is not None]
             api = [r.first_api_s for r in timed if r.first_api_s is not None]
-            log(f"import costs: {target}")
             spread = Spread.of(firsts)
             results["targets"][target] = {
                 "first_ok_s": spread.as_dict(),
@@ -295,8 +308,11 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
                 "first_api_ok_s": Spread.of(api).as_dict(),
                 "runs_s": firsts,
                 "goal_met": spread.median < GOAL_SECONDS,
-                "imports": import_costs(target, env),
+                "imports": imports.summary(source, env),
             }
+        elapsed = time.perf_counter() - began
+        others = (system_busy_seconds() - machine_before) - (own_cpu_seconds() - own_before)
+        results["other_processes_cores_busy"] = max(0.0, others) / elapsed
         with engine.connect() as connection:
             completed = connection.scalar(
                 select(func.count()).select_from(Match).where(Match.status == MatchStatus.COMPLETED.value)
@@ -362,8 +378,17 @@ def report(results: dict[str, Any]) -> str:
     for target, found in results["targets"].items():
         imports = found["imports"]
         top = ", ".join(f"{p['package']} {p['self_ms']:.0f}" for p in imports["main_import_by_package"][:4])
+        total = imports["python_startup_s"] + imports["framework_import_s"] + imports["main_import_s"]
         import_rows.append(
-            [target, imports["python_startup_s"], imports["framework_import_s"], imports["main_import_s"], top]
+            [
+                target,
+                imports["python_startup_s"],
+                imports["framework_import_s"],
+                imports["main_import_s"],
+                total,
+                f"{total / found['first_ok_s']['median']:.0%}",
+                top,
+            ]
         )
     imports_table = table(
         [
@@ -371,6 +396,8 @@ def report(results: dict[str, Any]) -> str:
             "python -c pass s",
             "import functions_framework s",
             "import main.py s",
+            "sum s",
+            "sum / median cold start",
             "main.py self ms by package",
         ],
         import_rows,
@@ -386,11 +413,20 @@ def report(results: dict[str, Any]) -> str:
             f"first DB request = spawn to the 200 of the first request needing the database, sent right after "
             f"/health's 200 ({requests})",
             "",
-            f"Import costs (median of {IMPORT_REPEATS} processes; main.py measured after functions_framework; "
-            "self time by package from one -X importtime run, which inflates it):",
+            f"Import costs (median of {results['repeats']} processes, each measured right after a timed spawn; "
+            "main.py measured after functions_framework; self ms by package from one -X importtime run, "
+            "which inflates it):",
             imports_table,
             "",
             f"checks: {checks['matches_rated']} matches rated, {checks['rating_events_published']} "
-            f"rating.updated events published (expected {checks['expected']} each)",
+            f"rating.updated events published (expected {checks['expected']} each); other processes kept "
+            f"{results['other_processes_cores_busy']:.2f} cores busy meanwhile on average",
         ]
     )
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    checks = results["checks"]
+    if checks["matches_rated"] == checks["rating_events_published"] == checks["expected"]:
+        return []
+    return [f"cold start: expected {checks['expected']} rated matches and events, got {checks}"]

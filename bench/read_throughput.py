@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import tempfile
 import threading
@@ -29,8 +30,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from bench.support import (
     HOST,
@@ -40,6 +42,7 @@ from bench.support import (
     activate_all,
     agent_row,
     base_environment,
+    bulk_insert,
     children_of,
     cpu_seconds,
     environment_ids,
@@ -50,6 +53,7 @@ from bench.support import (
     percentile,
     postmaster_pid,
     strong_secret,
+    system_busy_seconds,
     table,
     utcnow,
 )
@@ -117,11 +121,15 @@ def seed(engine: Engine, rng: random.Random) -> list[uuid.UUID]:
                     record=(wins, games - wins - draws, draws),
                 )
             )
-        connection.execute(insert(Agent), rows)
+        bulk_insert(connection, Agent, rows)
         agent_ids: list[uuid.UUID] = [row["id"] for row in rows]
         activate_all(connection, agent_ids, now)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("ANALYZE"))
+    # As autovacuum would have by now: no dead index entries from the UPDATE above, fresh statistics.
+    # (A separate autocommit engine: a pooled pg8000 connection is already inside a transaction.)
+    maintenance = create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with maintenance.connect() as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+    maintenance.dispose()
     return agent_ids
 
 
@@ -231,7 +239,7 @@ def summarise(load: Load, cpu: dict[str, float]) -> dict[str, Any]:
         "max_ms": (latencies[-1] * 1000) if latencies else float("nan"),
         "connections_opened": load.connections_opened,
         "cpu_ms_per_request": {k: v * 1000 / max(load.requests, 1) for k, v in cpu.items()},
-        "cpu_cores_busy": {k: v / load.elapsed_s for k, v in cpu.items()} if load.elapsed_s else {},
+        "cpu_cores_busy": {k: v / max(load.elapsed_s, 1e-9) for k, v in cpu.items()},
     }
 
 
@@ -248,11 +256,16 @@ class CpuMeter:
             "client": time.process_time(),
             "server": cpu_seconds(self._server.group_pids()),
             "postgres": cpu_seconds(postgres),
+            "machine": system_busy_seconds(),
         }
 
     @staticmethod
     def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-        return {key: after[key] - before[key] for key in before}
+        """Per party; `other` is what the rest of the machine (other people's work) used meanwhile."""
+        used = {key: after[key] - before[key] for key in before}
+        machine = used.pop("machine")
+        used["other"] = max(0.0, machine - sum(used.values()))
+        return used
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -384,6 +397,10 @@ def report(results: dict[str, Any]) -> str:
                     found["p99_ms"],
                     found["errors"],
                     f"{cpu['client']:.1f} / {cpu['server']:.1f} / {cpu['postgres']:.1f}",
+                    found["cpu_cores_busy"]["client"]
+                    + found["cpu_cores_busy"]["server"]
+                    + found["cpu_cores_busy"]["postgres"],
+                    found["cpu_cores_busy"]["other"],
                 ]
             )
     data = results["data"]
@@ -404,11 +421,14 @@ def report(results: dict[str, Any]) -> str:
                 "p99 ms",
                 "errors",
                 "CPU ms/req client/server/pg",
+                "cores busy",
+                "cores busy, other processes",
             ],
             rows,
         ),
-        "NOTE: client, server and PostgreSQL share this machine's cores; "
-        "each server runs with DB_POOL_SIZE=8, DB_MAX_OVERFLOW=2 per worker.",
+        f"NOTE: client, server and PostgreSQL share this machine's {os.cpu_count()} cores. cores busy = their CPU "
+        "seconds / wall seconds; other processes = the rest of the machine meanwhile.",
+        "Server: ENV=production, WORKERS x THREADS as shown, DB_POOL_SIZE=8 and DB_MAX_OVERFLOW=2 per worker.",
     ]
     for measured in results["configs"]:
         if measured["server_error_log_lines"]:
@@ -417,3 +437,15 @@ def report(results: dict[str, Any]) -> str:
                 f"e.g. {measured['server_error_samples'][0][:300]}"
             )
     return "\n".join(lines)
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    found = []
+    for measured in results["configs"]:
+        name = measured["config"]["name"]
+        for endpoint, figures in measured["endpoints"].items():
+            if figures["errors"]:
+                found.append(f"read throughput: {name}, {endpoint}: {figures['errors']} errors {figures['statuses']}")
+        if measured["server_error_log_lines"]:
+            found.append(f"read throughput: {name}: {measured['server_error_log_lines']} ERROR lines in the server log")
+    return found

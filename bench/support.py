@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 
-from rlarena.adapters.db.models import Agent, Environment, Submission, User
+from rlarena.adapters.db.models import Agent, Base, Environment, Submission, User
 from rlarena.domain.statuses import SubmissionStatus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +144,27 @@ def cpu_seconds(pids: Sequence[int]) -> float:
         if stat is not None:
             total += int(stat[11]) + int(stat[12])  # utime, stime
     return total / ticks
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores) since boot."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and of every child process it has reaped (the spawned servers)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def children_of(parent: int) -> list[int]:
@@ -313,6 +334,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and files changed since (other than the benchmarks), which may matter."""
+
+    def git(*arguments: str) -> str:
+        done = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True, check=False, timeout=30)
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line[3:] and "bench/" not in line]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": changed}
+
+
 # -- rows ----------------------------------------------------------------------------------------
 
 
@@ -365,6 +397,13 @@ def agent_row(
     }
 
 
+def bulk_insert(connection: Connection, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """A Core executemany. RETURNING makes SQLAlchemy batch it ("insertmanyvalues": about 1,000 rows a
+    statement); without it pg8000 sends one INSERT per row."""
+    table = cast(Table, model.__table__)
+    connection.execute(insert(table).returning(*table.primary_key.columns), list(rows)).all()
+
+
 def activate_all(connection: Connection, agent_ids: Sequence[uuid.UUID], now: datetime) -> None:
     """One active submission per agent, then point each agent at it (as a finished build does)."""
     submissions = [
@@ -380,7 +419,7 @@ def activate_all(connection: Connection, agent_ids: Sequence[uuid.UUID], now: da
         }
         for agent_id in agent_ids
     ]
-    connection.execute(insert(Submission), submissions)
+    bulk_insert(connection, Submission, submissions)
     connection.execute(
         update(Agent)
         .where(Agent.id == Submission.agent_id, Submission.is_active.is_(True), Agent.active_submission_id.is_(None))
@@ -390,5 +429,5 @@ def activate_all(connection: Connection, agent_ids: Sequence[uuid.UUID], now: da
 
 def insert_users(connection: Connection, count: int, now: datetime) -> list[uuid.UUID]:
     rows = [user_row(i, now) for i in range(count)]
-    connection.execute(insert(User), rows)
+    bulk_insert(connection, User, rows)
     return [row["id"] for row in rows]

@@ -62,7 +62,7 @@ def _unknown_fields(given: Any, kept: Any, path: str = "") -> list[str]:
 
 
 def test_a_typo_in_a_knative_manifest_is_caught() -> None:
-    trigger = yaml.safe_load((KNATIVE / "base" / "eventing" / "triggers.yaml").read_text())
+    trigger = next(yaml.safe_load_all((KNATIVE / "base" / "eventing" / "triggers.yaml").read_text()))
     trigger["spec"]["subscirber"] = trigger["spec"].pop("subscriber")
     model = _knative_models()[("eventing.knative.dev/v1", "Trigger")]
     kept = model.model_validate(trigger).model_dump(by_alias=True, exclude_none=True, mode="json")
@@ -136,7 +136,7 @@ def test_every_knative_service_runs_a_target_its_function_defines() -> None:
             continue
         name = doc["metadata"]["name"]
         env = {e["name"]: e["value"] for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
-        main = ROOT / "functions" / name / "main.py"
+        main = ROOT / "functions" / doc["metadata"]["labels"]["rlarena.dev/function"] / "main.py"
         defined = _decorated_functions(main)
         assert env["FUNCTION_TARGET"] in defined, name
         expected = "http" if name in targets.HTTP_SERVICES else "cloud_event"

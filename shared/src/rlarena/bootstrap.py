@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -14,8 +15,14 @@ from rlarena.adapters.db.rate_limits import RateLimiter
 from rlarena.adapters.passwords import PasswordHasher
 from rlarena.adapters.tokens import TokenService
 from rlarena.config import Settings
+from rlarena.errors import ConfigurationError
+from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, make_event
 from rlarena.events.publisher import Publisher, publisher_for
 from rlarena.service.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from rlarena.adapters.builders.base import Builder
+    from rlarena.adapters.storage.base import ObjectStore, StoredObject
 
 
 def utc_now() -> datetime:
@@ -46,6 +53,43 @@ class Platform:
     @cached_property
     def rate_limiter(self) -> RateLimiter:
         return RateLimiter(self.engine)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        from rlarena.adapters.storage.factory import object_store_for
+
+        return object_store_for(self.settings, on_created=self._announce_stored)
+
+    @cached_property
+    def builder(self) -> Builder:
+        if self.settings.use_k8s:
+            raise ConfigurationError(
+                "USE_K8S=true selects the Kaniko builder, which this version does not ship yet; "
+                "unset USE_K8S to build with the local builder"
+            )
+        from rlarena.adapters.builders.local import LocalBuilder
+        from rlarena.adapters.builders.runtime import agent_python, default_builds_root
+        from rlarena.service.submissions import limits_of
+
+        return LocalBuilder(
+            self.store,
+            self.settings.builds_dir or default_builds_root(self.settings.data_dir),
+            limits_of(self),
+            install=self.settings.local_build_install_requirements,
+            python=agent_python(self.settings.agent_python),
+        )
+
+    def _announce_stored(self, stored: StoredObject) -> None:
+        """The local folder store's stand-in for MinIO's bucket notification."""
+        payload = StorageObjectCreated(
+            bucket=self.settings.s3_bucket,
+            key=stored.key,
+            size=stored.size,
+            etag=stored.etag,
+            content_type=stored.content_type,
+        )
+        event_id = f"stored-{stored.key}-{stored.etag}"
+        self.publisher.publish(make_event(EventType.STORAGE_OBJECT_CREATED, Source.STORAGE, payload, event_id=event_id))
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     archive_max_bytes: int = Field(10 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
     archive_max_files: int = Field(200, alias="ARCHIVE_MAX_FILES", ge=1)
     archive_max_unpacked_bytes: int = Field(50 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
+    submissions_per_agent_per_day: int = Field(5, alias="SUBMISSIONS_PER_AGENT_PER_DAY", ge=1)
+    submission_rate_limit_per_minute: int = Field(5, alias="SUBMISSION_RATE_LIMIT_PER_MINUTE", ge=1)
+    max_rebuilds: int = Field(3, alias="MAX_REBUILDS", ge=0)
+    code_url_timeout: timedelta = Field(timedelta(seconds=10), alias="CODE_URL_TIMEOUT")
+    code_url_allow_private: bool = Field(False, alias="CODE_URL_ALLOW_PRIVATE")
+    upload_url_expiry: timedelta = Field(timedelta(minutes=15), alias="UPLOAD_URL_EXPIRY")
+    build_concurrency: int = Field(2, alias="BUILD_CONCURRENCY", ge=1, le=64)
+    build_timeout: timedelta = Field(timedelta(minutes=10), alias="BUILD_TIMEOUT")
+    builds_dir: Path | None = Field(None, alias="BUILDS_DIR")
+    agent_python: str | None = Field(None, alias="AGENT_PYTHON")
+    local_build_install_requirements: bool = Field(False, alias="LOCAL_BUILD_INSTALL_REQUIREMENTS")
     executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
     k_sink: str | None = Field(None, alias="K_SINK")
     use_k8s: bool = Field(False, alias="USE_K8S")
@@ -85,7 +96,9 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(False, alias="TRUST_FORWARDED_FOR")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
-    @field_validator("jwt_expiry", "ping_interval_override", mode="before")
+    @field_validator(
+        "jwt_expiry", "ping_interval_override", "code_url_timeout", "upload_url_expiry", "build_timeout", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> object:
         if value in (None, ""):

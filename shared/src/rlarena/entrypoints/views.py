@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rlarena.adapters.db.models import Environment, User
+from rlarena.adapters.db.models import Agent, Environment, Submission, SubmissionTransition, User
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
 
 
@@ -77,3 +77,36 @@ def environment_view(environment: Environment) -> dict[str, Any]:
         "config": environment.config,
         "createdAt": timestamp(environment.created_at),
     }
+
+
+def submission_view(submission: Submission, agent: Agent) -> dict[str, Any]:
+    code_url = submission.code_url or (
+        f"/api/v1/submissions/{submission.id}/code" if submission.source_key and submission.source_size else None
+    )
+    return {
+        "id": str(submission.id),
+        "agentId": str(agent.id),
+        "agentName": agent.name,
+        "environmentId": agent.environment_id,
+        "version": submission.version,
+        "status": submission.status,
+        "codeUrl": code_url,
+        "dockerImageUrl": submission.docker_image_url,
+        "buildJobName": submission.build_job_name,
+        "buildPodName": submission.build_pod_name,
+        "buildLog": submission.build_log,
+        "retryCount": submission.retry_count,
+        "lastRetryAt": timestamp(submission.last_retry_at),
+        "errorMessage": submission.error_message,
+        "isActive": submission.is_active,
+        "entryPoint": submission.entry_point,
+        "sourceFilename": submission.source_filename,
+        "sourceSize": submission.source_size,
+        "sha256": submission.source_sha256,
+        "createdAt": timestamp(submission.created_at),
+        "updatedAt": timestamp(submission.updated_at),
+    }
+
+
+def transition_view(transition: SubmissionTransition) -> dict[str, Any]:
+    return {"status": transition.status, "message": transition.message, "at": timestamp(transition.created_at)}

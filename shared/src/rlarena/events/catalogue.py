@@ -20,6 +20,7 @@ SPEC_VERSION = "1.0"
 
 
 class EventType(StrEnum):
+    STORAGE_OBJECT_CREATED = "dev.rlarena.storage.object.created"
     SUBMISSION_UPLOADED = "dev.rlarena.submission.uploaded"
     BUILD_STARTED = "dev.rlarena.build.started"
     BUILD_SUCCEEDED = "dev.rlarena.build.succeeded"
@@ -38,6 +39,7 @@ class EventType(StrEnum):
 class Source(StrEnum):
     """The `source` attribute each publisher uses."""
 
+    STORAGE = "/rlarena/storage"
     SUBMISSIONS = "/rlarena/submissions"
     BUILDER = "/rlarena/builder"
     MATCHMAKER = "/rlarena/matchmaker"
@@ -49,40 +51,48 @@ class Payload(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
 
 
-class SubmissionUploaded(Payload):
-    submission_id: uuid.UUID
-    agent_id: uuid.UUID
-    object_key: str
+class StorageObjectCreated(Payload):
+    """An object landed in the bucket (MinIO webhook via the bridge, or the local folder store)."""
+
+    bucket: str
+    key: str
+    size: int
+    etag: str = ""
+    content_type: str = ""
 
 
-class BuildStarted(Payload):
+class SubmissionEvent(Payload):
+    """Common to every submission and build event: enough for the relay to address the owner."""
+
     submission_id: uuid.UUID
     agent_id: uuid.UUID
     user_id: uuid.UUID
+    version: int
+    status: str
+    message: str | None = None
+
+
+class SubmissionUploaded(SubmissionEvent):
+    object_key: str
+    build_attempt: int
+
+
+class BuildStarted(SubmissionEvent):
+    build_attempt: int
     build_job_name: str | None = None
 
 
-class BuildSucceeded(Payload):
-    submission_id: uuid.UUID
-    agent_id: uuid.UUID
-    user_id: uuid.UUID
+class BuildSucceeded(SubmissionEvent):
     environment_id: str
     image_url: str | None = None
 
 
-class BuildFailed(Payload):
-    submission_id: uuid.UUID
-    agent_id: uuid.UUID
-    user_id: uuid.UUID
+class BuildFailed(SubmissionEvent):
     error_message: str
 
 
-class AgentValidated(Payload):
-    submission_id: uuid.UUID
-    agent_id: uuid.UUID
-    user_id: uuid.UUID
+class AgentValidated(SubmissionEvent):
     passed: bool
-    message: str | None = None
 
 
 class MatchScheduled(Payload):
@@ -143,6 +153,7 @@ class RatingUpdated(Payload):
 
 
 PAYLOADS: dict[EventType, type[Payload]] = {
+    EventType.STORAGE_OBJECT_CREATED: StorageObjectCreated,
     EventType.SUBMISSION_UPLOADED: SubmissionUploaded,
     EventType.BUILD_STARTED: BuildStarted,
     EventType.BUILD_SUCCEEDED: BuildSucceeded,

@@ -115,7 +115,8 @@ class Context:
             raise invalid_fields(error, where="query parameter") from None
 
 
-Handler = Callable[[Context], Reply]
+# A handler returns a Reply (rendered as JSON) or, for downloads, a ready flask.Response.
+Handler = Callable[[Context], "Reply | flask.Response"]
 
 
 def parse_uuid(value: str, name: str) -> uuid.UUID:
@@ -206,6 +207,8 @@ class HttpApi:
         except WerkzeugNotFound:
             raise NotFound(f"no route for {request.method} {request.path}") from None
         reply = self._handlers[str(endpoint)](Context(platform, request, params))
+        if isinstance(reply, flask.Response):
+            return reply
         return json_response(reply.body, reply.status, reply.headers)
 
 

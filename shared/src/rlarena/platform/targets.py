@@ -18,11 +18,14 @@ from rlarena.http.api import HttpApi
 HTTP_SERVICES: dict[str, str] = {
     "auth": "rlarena.entrypoints.auth:api",
     "agents": "rlarena.entrypoints.agents:api",
+    "submissions": "rlarena.entrypoints.submissions:api",
 }
 
 # Knative Service name -> "module:attribute" of the CloudEvent handler it runs.
 EVENT_SERVICES: dict[str, str] = {
     "ratings": "rlarena.entrypoints.ratings:on_match_finished",
+    "submissions-storage": "rlarena.entrypoints.submissions:on_object_stored",
+    "builder": "rlarena.entrypoints.submissions:on_submission_uploaded",
 }
 
 

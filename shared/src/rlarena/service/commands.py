@@ -140,3 +140,13 @@ class LeaderboardQuery(Query):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.limit
+
+
+class SubmitCodeUrl(Command):
+    agent_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    code_url: Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+
+
+class RequestUploadUrl(Command):
+    agent_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    filename: Annotated[Text, StringConstraints(min_length=1, max_length=255)]

@@ -1,0 +1,23 @@
+"""Knative Services `submissions` (HTTP), `submissions-storage` and `builder` (CloudEvent targets)."""
+
+import flask
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from rlarena.entrypoints.submissions import api, on_object_stored, on_submission_uploaded
+from rlarena.events.targets import serve
+
+
+@functions_framework.http
+def submissions_http(request: flask.Request) -> flask.Response:
+    return api.handle(request)
+
+
+@functions_framework.cloud_event
+def submissions_on_stored(event: CloudEvent) -> None:
+    serve(on_object_stored, event)
+
+
+@functions_framework.cloud_event
+def builder_on_uploaded(event: CloudEvent) -> None:
+    serve(on_submission_uploaded, event)

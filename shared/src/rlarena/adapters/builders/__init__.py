@@ -1,0 +1,1 @@
+"""Build backends: the local builder (embedded default) and Kaniko Jobs on Kubernetes."""

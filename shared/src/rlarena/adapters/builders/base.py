@@ -1,0 +1,49 @@
+"""What a build backend is given and what it reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class BuildTicket:
+    """One attempt at building one submission, claimed from the queue."""
+
+    submission_id: uuid.UUID
+    agent_id: uuid.UUID
+    user_id: uuid.UUID
+    environment_id: str
+    version: int
+    attempt: int
+    source_key: str
+    source_filename: str
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """The end of a build: `ok`, or the user's mistake in `error` with the evidence in `log`."""
+
+    ok: bool
+    log: str
+    error: str | None = None
+    image_url: str | None = None
+    interface: str | None = None
+
+
+class BuildInfrastructureError(Exception):
+    """The platform failed, not the user's code: the build is queued again (bounded retries)."""
+
+
+ProgressCallback = Callable[[str], None]
+
+
+class Builder(Protocol):
+    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome | None:
+        """Run or start the build; call `validating` when the code is in place and being proven.
+
+        None means the build continues elsewhere (a Kubernetes Job) and reports back by events.
+        """
+        ...

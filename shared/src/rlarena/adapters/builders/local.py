@@ -1,0 +1,161 @@
+"""The local builder: unpack into a private folder and prove the agent loads, in the sandbox.
+
+The user's code is never imported by the platform: the check runs `rlarena.agent_runtime.probe`
+in a sandboxed child (scrubbed environment, rlimits, no network where the kernel allows, an
+unprivileged user when the platform runs as root).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
+from rlarena.adapters.storage.base import ObjectStore
+from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload
+from rlarena.errors import RLArenaError
+from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
+
+LOG_CAP = 64 * 1024
+PROBE_LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, memory_bytes=1024 * 1024 * 1024)
+# Halite's compile limits: generous, but bounded; the package index is the only reason for network.
+INSTALL_LIMITS = SandboxLimits(
+    wall_seconds=600, cpu_seconds=600, memory_bytes=2 * 1024**3, max_file_bytes=512 * 1024**2, network=True
+)
+
+
+class LocalBuilder:
+    def __init__(
+        self, store: ObjectStore, builds_dir: Path, limits: ArchiveLimits, *, install: bool, python: str
+    ) -> None:
+        self._store = store
+        self._builds_dir = builds_dir
+        self._limits = limits
+        self._install = install
+        self._python = python
+        self._runtime: AgentRuntime | None = None
+
+    @property
+    def runtime(self) -> AgentRuntime:
+        if self._runtime is None:
+            self._runtime = install_runtime(self._builds_dir, self._python)
+        return self._runtime
+
+    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome:
+        log: list[str] = [f"build of version {ticket.version}, attempt {ticket.attempt}"]
+        try:
+            data = self._store.get(ticket.source_key)
+        except RLArenaError as error:
+            raise BuildInfrastructureError(f"could not read the upload: {error.message}") from error
+        try:
+            source = inspect_upload(ticket.source_filename, data, self._limits)
+        except RLArenaError as error:
+            return BuildOutcome(ok=False, log=_join(log), error=error.message)
+        log.append(f"{len(source.files)} file(s), entry point {source.entry_point}")
+        workdir = self._unpack(ticket, source)
+        missing = self._missing_requirements(source, workdir)
+        if missing:
+            message = (
+                "requirements.txt needs packages the agent runtime does not have: "
+                f"{', '.join(missing)}; the local builder does not install packages "
+                "(LOCAL_BUILD_INSTALL_REQUIREMENTS=false)"
+            )
+            return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
+        if self._install and source.requirements:
+            installed = self._install_requirements(workdir)
+            log.append("pip install -r requirements.txt:\n" + (installed.stdout + installed.stderr).strip())
+            if installed.exit_code != 0:
+                message = f"installing requirements.txt failed ({installed.reason}); see the build log"
+                return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
+        validating("loading the agent in the sandbox")
+        log.append("loading the agent in the sandbox")
+        result = run_sandboxed(
+            self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), source.entry_point),
+            cwd=workdir,
+            limits=PROBE_LIMITS,
+        )
+        if result.stderr.strip():
+            log.append("agent output:\n" + result.stderr.strip())
+        report = _report(result.stdout)
+        if report is None:
+            message = f"the agent could not be loaded: {result.reason}"
+            return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
+        if not report.get("ok"):
+            message = str(report.get("error") or "the agent could not be loaded")
+            trace = str(report.get("traceback") or "")
+            return BuildOutcome(ok=False, log=_join([*log, message, trace]), error=message)
+        interface = f"{report.get('interface')} ({report.get('method')})"
+        log.append(f"agent interface: {interface}")
+        return BuildOutcome(ok=True, log=_join(log), image_url=f"local://{workdir}", interface=interface)
+
+    def _unpack(self, ticket: BuildTicket, source: AgentSource) -> Path:
+        workdir = self._builds_dir / str(ticket.submission_id) / f"attempt-{ticket.attempt}"
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        try:
+            workdir.mkdir(parents=True)
+            for relative, content in source.files.items():
+                target = (workdir / relative).resolve()
+                if not target.is_relative_to(workdir.resolve()):  # inspect_upload refused these already
+                    raise BuildInfrastructureError(f"unsafe path {relative!r} reached the builder")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            prepare_workdir(workdir)
+        except OSError as error:
+            raise BuildInfrastructureError(f"could not unpack the build: {type(error).__name__}") from error
+        return workdir
+
+    def _install_requirements(self, workdir: Path) -> SandboxResult:
+        # Packages land in the agent's own folder, which the runtime puts first on sys.path.
+        return run_sandboxed(
+            [self.runtime.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-cache-dir",
+             "--target", str(workdir), "-r", str(workdir / "requirements.txt")],
+            cwd=workdir,
+            limits=INSTALL_LIMITS,
+        )  # fmt: skip
+
+    def _missing_requirements(self, source: AgentSource, workdir: Path) -> list[str]:
+        """Requirements the agent interpreter lacks (asked of that interpreter, in the sandbox)."""
+        if self._install or not source.requirements:
+            return []
+        names = [_distribution_name(line) for line in source.requirements]
+        names = [name for name in names if name]
+        script = (
+            "import json, sys, importlib.metadata as m\n"
+            "def has(n):\n"
+            "    try:\n        m.version(n)\n        return True\n"
+            "    except m.PackageNotFoundError:\n        return False\n"
+            "print(json.dumps([n for n in sys.argv[1:] if not has(n)]))\n"
+        )
+        result = run_sandboxed([self.runtime.python, "-I", "-c", script, *names], cwd=workdir, limits=PROBE_LIMITS)
+        try:
+            missing = json.loads(result.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError) as error:
+            raise BuildInfrastructureError(f"could not check requirements: {result.reason}") from error
+        return [str(name) for name in missing]
+
+
+def _distribution_name(requirement: str) -> str:
+    name = requirement.split(";", maxsplit=1)[0].split("[", maxsplit=1)[0].split("@", maxsplit=1)[0]
+    for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", " "):
+        name = name.split(separator)[0]
+    return name.strip() if not name.strip().startswith("-") else ""
+
+
+def _report(stdout: str) -> dict[str, object] | None:
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    return None
+
+
+def _join(lines: list[str]) -> str:
+    text = "\n".join(line for line in lines if line)
+    # Keep the tail: the end of a log is where the failure is.
+    return text if len(text) <= LOG_CAP else "[... earlier output cut ...]\n" + text[-LOG_CAP:]

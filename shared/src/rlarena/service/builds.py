@@ -1,0 +1,255 @@
+"""The build queue and pipeline: pending -> building -> validating -> active | failed.
+
+The queue is the submissions table itself: a build is claimed by moving its row from `pending`
+to `building` (highest priority, then oldest) while fewer than BUILD_CONCURRENCY builds run. An
+upload event only wakes the queue, so a redelivered event, a duplicate or one arriving out of
+order never starts a second build. Infrastructure failures put the build back in the queue up to
+three times; the user's own mistakes fail it at once with a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket
+from rlarena.adapters.db.models import Agent, Submission
+from rlarena.bootstrap import Platform
+from rlarena.domain.statuses import SubmissionStatus
+from rlarena.errors import EventRetry
+from rlarena.events.catalogue import (
+    BuildFailed,
+    BuildStarted,
+    BuildSucceeded,
+    EventType,
+    Payload,
+    Source,
+    make_event,
+)
+from rlarena.service.submissions import make_active, record_transition
+
+log = logging.getLogger(__name__)
+
+MAX_INFRA_FAILURES = 3
+RUNNING = (SubmissionStatus.BUILDING.value, SubmissionStatus.VALIDATING.value)
+QUEUE_LOCK = 7_340_101  # pg_advisory_xact_lock key: one claimer at a time keeps the cap exact
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    started: int
+    finished: int
+
+
+def run_queue(platform: Platform, *, max_builds: int = 100) -> QueueRun:
+    """Start pending builds up to the concurrency cap; a synchronous backend runs them here."""
+    requeue_stale_builds(platform)
+    started = finished = 0
+    while started < max_builds:
+        ticket = claim_next(platform)
+        if ticket is None:
+            break
+        started += 1
+        try:
+            outcome = platform.builder.build(ticket, functools.partial(mark_validating, platform, ticket))
+        except BuildInfrastructureError as error:
+            handle_infrastructure_failure(platform, ticket, str(error))
+            raise EventRetry(f"build of {ticket.submission_id} hit an infrastructure error") from error
+        if outcome is not None:
+            finish_build(platform, ticket, outcome)
+            finished += 1
+    return QueueRun(started=started, finished=finished)
+
+
+def claim_next(platform: Platform) -> BuildTicket | None:
+    now = platform.clock()
+    with platform.uow() as uow:
+        session = uow.session
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK)))
+        running = session.scalar(select(func.count()).select_from(Submission).where(Submission.status.in_(RUNNING)))
+        if (running or 0) >= platform.settings.build_concurrency:
+            return None
+        submission = session.scalars(
+            select(Submission)
+            .where(Submission.status == SubmissionStatus.PENDING.value)
+            .order_by(Submission.priority.desc(), Submission.created_at, Submission.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if submission is None:
+            return None
+        agent = session.get(Agent, submission.agent_id)
+        if agent is None or agent.deleted_at is not None:
+            submission.status = SubmissionStatus.FAILED.value
+            submission.error_message = "the agent was deleted"
+            record_transition(uow, submission, SubmissionStatus.FAILED, "the agent was deleted", now)
+            uow.commit()
+            return claim_next(platform)
+        submission.status = SubmissionStatus.BUILDING.value
+        submission.build_started_at = now
+        submission.updated_at = now
+        record_transition(uow, submission, SubmissionStatus.BUILDING, f"build attempt {submission.build_attempt}", now)
+        uow.commit()
+        ticket = BuildTicket(
+            submission_id=submission.id,
+            agent_id=agent.id,
+            user_id=agent.user_id,
+            environment_id=agent.environment_id,
+            version=submission.version,
+            attempt=submission.build_attempt,
+            source_key=submission.source_key or "",
+            source_filename=submission.source_filename or "",
+        )
+    _publish(
+        platform,
+        EventType.BUILD_STARTED,
+        BuildStarted(
+            submission_id=ticket.submission_id,
+            agent_id=ticket.agent_id,
+            user_id=ticket.user_id,
+            version=ticket.version,
+            status=SubmissionStatus.BUILDING.value,
+            message="build started",
+            build_attempt=ticket.attempt,
+        ),
+        f"build-started-{ticket.submission_id}-{ticket.attempt}",
+    )
+    return ticket
+
+
+def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> None:
+    """The code is in place and is being proven (the probe now, the validation match later)."""
+    now = platform.clock()
+    with platform.uow() as uow:
+        moved = _move(uow.session, ticket, (SubmissionStatus.BUILDING.value,), SubmissionStatus.VALIDATING, now)
+        if moved is not None:
+            record_transition(uow, moved, SubmissionStatus.VALIDATING, message, now)
+            uow.commit()
+
+
+def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome) -> None:
+    """Record the end of an attempt once; later reports of the same attempt change nothing."""
+    now = platform.clock()
+    with platform.uow() as uow:
+        session = uow.session
+        submission = _move(
+            session, ticket, RUNNING, SubmissionStatus.ACTIVE if outcome.ok else SubmissionStatus.FAILED, now
+        )
+        if submission is None:
+            log.info("ignoring a late report for %s attempt %d", ticket.submission_id, ticket.attempt)
+            return
+        submission.build_log = outcome.log
+        submission.build_finished_at = now
+        if outcome.ok:
+            submission.docker_image_url = outcome.image_url
+            submission.error_message = None
+            record_transition(
+                uow, submission, SubmissionStatus.ACTIVE, f"built and validated: {outcome.interface}", now
+            )
+            agent = session.get(Agent, ticket.agent_id)
+            if agent is not None and agent.deleted_at is None:
+                make_active(uow, agent, submission, now)
+        else:
+            submission.error_message = outcome.error
+            record_transition(uow, submission, SubmissionStatus.FAILED, outcome.error, now)
+        uow.commit()
+    if outcome.ok:
+        _publish(
+            platform,
+            EventType.BUILD_SUCCEEDED,
+            BuildSucceeded(
+                submission_id=ticket.submission_id,
+                agent_id=ticket.agent_id,
+                user_id=ticket.user_id,
+                version=ticket.version,
+                status=SubmissionStatus.ACTIVE.value,
+                message=f"version {ticket.version} is active",
+                environment_id=ticket.environment_id,
+                image_url=outcome.image_url,
+            ),
+            f"build-finished-{ticket.submission_id}-{ticket.attempt}",
+        )
+    else:
+        _publish(
+            platform,
+            EventType.BUILD_FAILED,
+            BuildFailed(
+                submission_id=ticket.submission_id,
+                agent_id=ticket.agent_id,
+                user_id=ticket.user_id,
+                version=ticket.version,
+                status=SubmissionStatus.FAILED.value,
+                message=outcome.error,
+                error_message=outcome.error or "the build failed",
+            ),
+            f"build-finished-{ticket.submission_id}-{ticket.attempt}",
+        )
+
+
+def handle_infrastructure_failure(platform: Platform, ticket: BuildTicket, reason: str) -> None:
+    """Queue the attempt again, or give up after MAX_INFRA_FAILURES and say so."""
+    now = platform.clock()
+    log.warning("build %s attempt %d: infrastructure failure: %s", ticket.submission_id, ticket.attempt, reason)
+    with platform.uow() as uow:
+        submission = uow.session.get(Submission, ticket.submission_id)
+        if submission is None or submission.status not in RUNNING or submission.build_attempt != ticket.attempt:
+            return
+        submission.infra_failures += 1
+        if submission.infra_failures >= MAX_INFRA_FAILURES:
+            message = (
+                "the build service failed repeatedly; nothing is wrong with your code as far as we know: rebuild later"
+            )
+            submission.status = SubmissionStatus.FAILED.value
+            submission.error_message = message
+            record_transition(uow, submission, SubmissionStatus.FAILED, message, now)
+        else:
+            submission.status = SubmissionStatus.PENDING.value
+            record_transition(uow, submission, SubmissionStatus.PENDING, f"retrying after: {reason}", now)
+        submission.updated_at = now
+        uow.commit()
+
+
+def requeue_stale_builds(platform: Platform) -> int:
+    """A build that outlived BUILD_TIMEOUT lost its worker: count it as an infrastructure failure."""
+    deadline = platform.clock() - platform.settings.build_timeout
+    with platform.uow() as uow:
+        stale = uow.session.scalars(
+            select(Submission).where(Submission.status.in_(RUNNING), Submission.build_started_at < deadline)
+        ).all()
+        tickets = [
+            BuildTicket(s.id, s.agent_id, uuid.UUID(int=0), "", s.version, s.build_attempt, s.source_key or "", "")
+            for s in stale
+        ]
+    for ticket in tickets:
+        handle_infrastructure_failure(platform, ticket, "the build did not finish in time")
+    return len(tickets)
+
+
+def _move(
+    session: Session, ticket: BuildTicket, from_statuses: tuple[str, ...], to: SubmissionStatus, now: datetime
+) -> Submission | None:
+    """Compare-and-set on (id, attempt, status): only the first report of an attempt moves it."""
+    result = session.execute(
+        update(Submission)
+        .where(
+            Submission.id == ticket.submission_id,
+            Submission.build_attempt == ticket.attempt,
+            Submission.status.in_(from_statuses),
+        )
+        .values(status=to.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return session.get(Submission, ticket.submission_id, populate_existing=True)
+
+
+def _publish(platform: Platform, event_type: EventType, payload: Payload, event_id: str) -> None:
+    platform.publisher.publish(make_event(event_type, Source.BUILDER, payload, event_id=event_id))

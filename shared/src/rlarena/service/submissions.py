@@ -1,0 +1,413 @@
+"""Use cases of submissions: intake (upload, URL, presigned), reading, activation, rebuilds.
+
+Intake validates everything before writing anything. The row and the object are written
+together: the object is stored inside the row's transaction and deleted again if the commit
+fails, so a rejected or failed upload leaves neither behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from rlarena.adapters.code_fetch import fetch_code
+from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
+from rlarena.bootstrap import Platform
+from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, upload_kind
+from rlarena.domain.statuses import SubmissionStatus
+from rlarena.errors import Conflict, Forbidden, NotFound, RateLimited, RLArenaError
+from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
+from rlarena.service.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+# Builds start in this order: an agent's first version (fast first feedback), then new versions,
+# then rebuilds; within a priority, oldest first.
+PRIORITY_FIRST_VERSION = 10
+PRIORITY_NEW_VERSION = 5
+PRIORITY_REBUILD = 0
+
+EXTENSIONS = {"py": "py", "zip": "zip", "tar.gz": "tar.gz"}
+
+
+@dataclass(frozen=True)
+class SubmissionView:
+    submission: Submission
+    agent: Agent
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    view: SubmissionView
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+def source_key(agent_id: uuid.UUID, submission_id: uuid.UUID, kind: str) -> str:
+    return f"submissions/{agent_id}/{submission_id}/source.{kind}"
+
+
+def limits_of(platform: Platform) -> ArchiveLimits:
+    settings = platform.settings
+    return ArchiveLimits(
+        max_bytes=settings.archive_max_bytes,
+        max_files=settings.archive_max_files,
+        max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+    )
+
+
+# -- intake --------------------------------------------------------------------------------------
+
+
+def submit_upload(
+    platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str, data: bytes
+) -> SubmissionView:
+    _check_owner_and_quota(platform, user_id, agent_id)
+    source = inspect_upload(filename, data, limits_of(platform))
+    return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None)
+
+
+def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, code_url: str) -> SubmissionView:
+    _check_owner_and_quota(platform, user_id, agent_id)
+    settings = platform.settings
+    fetched = fetch_code(
+        code_url,
+        max_bytes=settings.archive_max_bytes,
+        timeout=settings.code_url_timeout,
+        allow_private=settings.code_url_allow_private,
+    )
+    source = inspect_upload(fetched.filename, fetched.data, limits_of(platform))
+    return _store_and_enqueue(platform, agent_id, source, fetched.data, fetched.filename, code_url=code_url)
+
+
+def request_upload_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str) -> UploadTicket:
+    """Book a version and hand out a URL to PUT the archive to; its arrival starts the build."""
+    _check_owner_and_quota(platform, user_id, agent_id)
+    kind = upload_kind(filename)
+    now = platform.clock()
+    with platform.uow() as uow:
+        agent = _lock_agent(uow, agent_id)
+        submission = _new_submission(uow, agent, now, status=SubmissionStatus.UPLOADING)
+        submission.source_filename = filename[:255]
+        submission.source_key = source_key(agent.id, submission.id, kind)
+        record_transition(uow, submission, SubmissionStatus.UPLOADING, "waiting for the upload", now)
+        uow.commit()
+        view = SubmissionView(submission, agent)
+    expiry = platform.settings.upload_url_expiry
+    content_type = "application/octet-stream"
+    presigned = platform.store.presigned_put(submission.source_key, expiry, content_type=content_type)
+    url = presigned or f"/api/v1/submissions/{submission.id}/upload"
+    return UploadTicket(view, url, "PUT", {"Content-Type": content_type}, now + expiry)
+
+
+def receive_direct_upload(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID, data: bytes) -> None:
+    """Where a store cannot presign (the local folder), the function itself takes the PUT."""
+    with platform.uow() as uow:
+        view = _owned_submission(uow, submission_id, user_id)
+        if view.submission.status != SubmissionStatus.UPLOADING or not view.submission.source_key:
+            raise Conflict("this submission is not waiting for an upload")
+        key = view.submission.source_key
+    platform.store.put(key, data)
+
+
+def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
+    """A storage event: if it completes a presigned upload, check the archive and queue the build.
+
+    Objects the API stored itself (its row is already past `uploading`) and unknown keys are
+    ignored, so every redelivery and every foreign object is harmless.
+    """
+    with platform.uow() as uow:
+        submission = uow.session.scalars(
+            select(Submission).where(
+                Submission.source_key == key, Submission.status == SubmissionStatus.UPLOADING.value
+            )
+        ).first()
+        if submission is None:
+            return False
+        filename = submission.source_filename or key
+    data = platform.store.get(key)
+    try:
+        source = inspect_upload(filename, data, limits_of(platform))
+    except RLArenaError as rejected:  # the user's archive is at fault: fail it, keep nothing
+        _reject_uploaded(platform, submission.id, rejected.message)
+        platform.store.delete(key)
+        return True
+    now = platform.clock()
+    with platform.uow() as uow:
+        claimed = uow.session.execute(
+            update(Submission)
+            .where(Submission.id == submission.id, Submission.status == SubmissionStatus.UPLOADING.value)
+            .values(
+                status=SubmissionStatus.PENDING.value,
+                source_size=source.size,
+                source_sha256=source.sha256,
+                entry_point=source.entry_point,
+                build_attempt=1,
+                updated_at=now,
+            )
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return False  # a concurrent delivery got here first
+        current = uow.session.get(Submission, submission.id)
+        agent = uow.session.get(Agent, current.agent_id) if current else None
+        if current is None or agent is None:
+            return False
+        record_transition(uow, current, SubmissionStatus.PENDING, "uploaded; queued for build", now)
+        uow.commit()
+    publish_uploaded(platform, current, agent)
+    return True
+
+
+def _reject_uploaded(platform: Platform, submission_id: uuid.UUID, reason: str) -> None:
+    now = platform.clock()
+    with platform.uow() as uow:
+        submission = uow.session.get(Submission, submission_id)
+        if submission is None:
+            return
+        submission.status = SubmissionStatus.FAILED.value
+        submission.error_message = reason
+        submission.updated_at = now
+        record_transition(uow, submission, SubmissionStatus.FAILED, reason, now)
+        uow.commit()
+
+
+def _store_and_enqueue(
+    platform: Platform, agent_id: uuid.UUID, source: AgentSource, data: bytes, filename: str, *, code_url: str | None
+) -> SubmissionView:
+    now = platform.clock()
+    with platform.uow() as uow:
+        agent = _lock_agent(uow, agent_id)
+        submission = _new_submission(uow, agent, now, status=SubmissionStatus.PENDING)
+        submission.source_key = source_key(agent.id, submission.id, EXTENSIONS[source.kind])
+        submission.source_filename = filename[:255]
+        submission.source_size = source.size
+        submission.source_sha256 = source.sha256
+        submission.entry_point = source.entry_point
+        submission.code_url = code_url
+        submission.build_attempt = 1
+        record_transition(uow, submission, SubmissionStatus.PENDING, "uploaded; queued for build", now)
+        uow.flush()
+        platform.store.put(submission.source_key, data)
+        try:
+            uow.commit()
+        except Exception:
+            platform.store.delete(submission.source_key)
+            raise
+        view = SubmissionView(submission, agent)
+    publish_uploaded(platform, view.submission, view.agent)
+    return view
+
+
+def publish_uploaded(platform: Platform, submission: Submission, agent: Agent) -> None:
+    payload = SubmissionUploaded(
+        submission_id=submission.id,
+        agent_id=agent.id,
+        user_id=agent.user_id,
+        version=submission.version,
+        status=submission.status,
+        message="queued for build",
+        object_key=submission.source_key or "",
+        build_attempt=submission.build_attempt,
+    )
+    # Deterministic per attempt: a republished upload is recognisably the same event downstream.
+    event_id = f"uploaded-{submission.id}-{submission.build_attempt}"
+    event = make_event(EventType.SUBMISSION_UPLOADED, Source.SUBMISSIONS, payload, event_id=event_id)
+    platform.publisher.publish(event)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def get_submission(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+    with platform.uow() as uow:
+        return _owned_submission(uow, submission_id, user_id)
+
+
+def submissions_of(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> list[SubmissionView]:
+    with platform.uow() as uow:
+        agent = _owned_agent(uow, agent_id, user_id)
+        rows = uow.session.scalars(
+            select(Submission).where(Submission.agent_id == agent.id).order_by(Submission.version.desc())
+        ).all()
+        return [SubmissionView(s, agent) for s in rows]
+
+
+def transitions_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> list[SubmissionTransition]:
+    with platform.uow() as uow:
+        _owned_submission(uow, submission_id, user_id)
+        return list(
+            uow.session.scalars(
+                select(SubmissionTransition)
+                .where(SubmissionTransition.submission_id == submission_id)
+                .order_by(SubmissionTransition.created_at, SubmissionTransition.id)
+            )
+        )
+
+
+def source_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> tuple[SubmissionView, bytes]:
+    view = get_submission(platform, user_id, submission_id)
+    if not view.submission.source_key or view.submission.status == SubmissionStatus.UPLOADING:
+        raise NotFound("this submission has no code yet")
+    return view, platform.store.get(view.submission.source_key)
+
+
+# -- changes -------------------------------------------------------------------------------------
+
+
+def activate(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+    """Make a version that built and validated the agent's active one (e.g. roll back)."""
+    now = platform.clock()
+    with platform.uow() as uow:
+        view = _owned_submission(uow, submission_id, user_id)
+        submission, agent = view.submission, view.agent
+        if submission.build_finished_at is None or submission.status not in (
+            SubmissionStatus.ACTIVE,
+            SubmissionStatus.INACTIVE,
+        ):
+            raise Conflict(
+                f"only a version that built and validated can be activated; this one is {submission.status}",
+                details={"status": submission.status},
+            )
+        make_active(uow, agent, submission, now)
+        uow.commit()
+        return view
+
+
+def make_active(uow: UnitOfWork, agent: Agent, submission: Submission, now: datetime) -> None:
+    """The one place that switches an agent's active version."""
+    previous = uow.session.scalars(
+        select(Submission).where(
+            Submission.agent_id == agent.id, Submission.is_active.is_(True), Submission.id != submission.id
+        )
+    ).all()
+    for old in previous:
+        old.is_active = False
+        old.status = SubmissionStatus.INACTIVE.value
+        old.updated_at = now
+        record_transition(uow, old, SubmissionStatus.INACTIVE, f"replaced by version {submission.version}", now)
+    if submission.status != SubmissionStatus.ACTIVE:
+        record_transition(uow, submission, SubmissionStatus.ACTIVE, "activated", now)
+    submission.is_active = True
+    submission.status = SubmissionStatus.ACTIVE.value
+    submission.updated_at = now
+    agent.active_submission_id = submission.id
+    agent.updated_at = now
+
+
+def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+    now = platform.clock()
+    with platform.uow() as uow:
+        view = _owned_submission(uow, submission_id, user_id)
+        submission = view.submission
+        if submission.status != SubmissionStatus.FAILED:
+            raise Conflict(f"only a failed build can be rebuilt; this one is {submission.status}")
+        if not submission.source_key or submission.source_size is None:
+            raise Conflict("this submission's upload never arrived: submit the code again")
+        if submission.retry_count >= platform.settings.max_rebuilds:
+            raise Conflict(
+                f"this submission was rebuilt {submission.retry_count} times already (the limit); "
+                "fix the code and submit a new version",
+                code="rebuild_limit",
+            )
+        submission.retry_count += 1
+        submission.last_retry_at = now
+        submission.build_attempt += 1
+        submission.infra_failures = 0
+        submission.priority = PRIORITY_REBUILD
+        submission.status = SubmissionStatus.PENDING.value
+        submission.error_message = None
+        submission.updated_at = now
+        record_transition(uow, submission, SubmissionStatus.PENDING, f"rebuild {submission.retry_count} requested", now)
+        uow.commit()
+    publish_uploaded(platform, view.submission, view.agent)
+    return view
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+    settings = platform.settings
+    now = platform.clock()
+    with platform.uow() as uow:
+        _owned_agent(uow, agent_id, user_id)
+        day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        today = uow.session.scalar(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.agent_id == agent_id, Submission.created_at >= day_start)
+        )
+    if (today or 0) >= settings.submissions_per_agent_per_day:
+        resets = day_start + timedelta(days=1)
+        raise RateLimited(
+            f"this agent already has {settings.submissions_per_agent_per_day} submissions today; "
+            f"the quota resets at {resets.isoformat().replace('+00:00', 'Z')}",
+            retry_after_seconds=max(1, int((resets - now).total_seconds())),
+        )
+    platform.rate_limiter.hit(
+        f"submissions:{user_id}",
+        limit=settings.submission_rate_limit_per_minute,
+        window=timedelta(minutes=1),
+        now=now,
+        what="submissions",
+    )
+
+
+def _lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
+    # The row lock serialises version numbers per agent (SQLite: the one writer does).
+    agent = uow.agents.get(agent_id, for_update=True)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id}")
+    return agent
+
+
+def _new_submission(uow: UnitOfWork, agent: Agent, now: datetime, *, status: SubmissionStatus) -> Submission:
+    latest = uow.session.scalar(select(func.max(Submission.version)).where(Submission.agent_id == agent.id))
+    submission = Submission(
+        id=uuid.uuid4(),
+        agent_id=agent.id,
+        version=(latest or 0) + 1,
+        status=status.value,
+        priority=PRIORITY_NEW_VERSION if latest else PRIORITY_FIRST_VERSION,
+        retry_count=0,
+        build_attempt=0,
+        infra_failures=0,
+        is_active=False,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(submission)
+    return submission
+
+
+def record_transition(
+    uow: UnitOfWork, submission: Submission, status: SubmissionStatus, message: str | None, now: datetime
+) -> None:
+    uow.session.add(
+        SubmissionTransition(submission_id=submission.id, status=status.value, message=message, created_at=now)
+    )
+
+
+def _owned_agent(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
+    agent = uow.agents.get(agent_id)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id}")
+    if agent.user_id != user_id:
+        raise Forbidden("this agent belongs to another user")
+    return agent
+
+
+def _owned_submission(uow: UnitOfWork, submission_id: uuid.UUID, user_id: uuid.UUID) -> SubmissionView:
+    submission = uow.session.get(Submission, submission_id)
+    agent = uow.agents.get(submission.agent_id) if submission else None
+    if submission is None or agent is None:
+        raise NotFound(f"no submission {submission_id}")
+    if agent.user_id != user_id:
+        raise Forbidden("this submission belongs to another user")
+    return SubmissionView(submission, agent)

