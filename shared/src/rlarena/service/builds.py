@@ -124,6 +124,27 @@ def claim_next(platform: Platform) -> BuildTicket | None:
     return ticket
 
 
+def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> BuildTicket | None:
+    """The ticket of a build attempt that is still running, for backends that report by events."""
+    with platform.uow() as uow:
+        submission = uow.session.get(Submission, submission_id)
+        if submission is None or submission.build_attempt != attempt or submission.status not in RUNNING:
+            return None
+        agent = uow.session.get(Agent, submission.agent_id)
+        if agent is None:
+            return None
+        return BuildTicket(
+            submission_id=submission.id,
+            agent_id=agent.id,
+            user_id=agent.user_id,
+            environment_id=agent.environment_id,
+            version=submission.version,
+            attempt=submission.build_attempt,
+            source_key=submission.source_key or "",
+            source_filename=submission.source_filename or "",
+        )
+
+
 def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> None:
     """The code is in place and is being proven (the probe now, the validation match later)."""
     now = platform.clock()
