@@ -70,6 +70,8 @@ def start_platform(tmp_path: Path, **env: str) -> RunningPlatform:
         **os.environ,
         "DATA_DIR": str(tmp_path / "data"),
         "AUTH_RATE_LIMIT_PER_MINUTE": "1000",
+        "SUBMISSIONS_PER_AGENT_PER_DAY": "100",
+        "SUBMISSION_RATE_LIMIT_PER_MINUTE": "1000",
         "PING_INTERVAL_OVERRIDE": "1s",
         "LOG_LEVEL": "DEBUG",
         **env,
