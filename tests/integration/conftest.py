@@ -17,6 +17,7 @@ from tests.conftest import ROOT, make_settings
 from tests.support.api import ApiClient
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 from tests.support.postgres import throwaway_postgres
+from tests.support.seaweedfs import S3Server, throwaway_s3
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +26,13 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
         databases = PostgresDatabases(url)
         yield databases
         databases.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS) for the whole session, started by the harness."""
+    with throwaway_s3() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import os
 import threading
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from rlarena.adapters.storage.local import LocalFolderStore
 from rlarena.adapters.storage.s3 import S3Store
 from rlarena.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from tests.support.postgres import free_port
-from tests.support.seaweedfs import S3Server, throwaway_s3
+from tests.support.seaweedfs import S3Server
 
 BAD_KEYS = ["../x", "/abs", "a//b", "a\x00b", "a/../b", "a/./b", "", "a/", "a\\b", "é" * 513]
 
@@ -29,12 +29,6 @@ def md5(data: bytes) -> str:
 
 def fresh_bucket() -> str:
     return f"t-{uuid.uuid4().hex}"
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    with throwaway_s3() as server:
-        yield server
 
 
 def s3_store(server: S3Server, bucket: str, *, secret_key: str | None = None) -> S3Store:

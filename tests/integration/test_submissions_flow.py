@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import threading
+import urllib.parse
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from rlarena.events.publisher import RecordingPublisher
 from rlarena.platform import targets
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
+from tests.support.seaweedfs import S3Server
 
 GOOD_AGENT = b"def agent(observation, configuration):\n    return 0\n"
 CLASS_AGENT = b"class PongAgent:\n    def act(self, observation):\n        return 1\n"
@@ -473,3 +476,54 @@ def test_unknown_and_foreign_objects_are_ignored(platform: Platform, events: Rec
     from rlarena.service import submissions as service
 
     assert service.accept_stored_object(platform, f"submissions/{uuid.uuid4()}/x/source.zip", 10) is False
+
+
+class TestPresignedUploadsOnS3:
+    """The cluster's path: presigned PUT straight to S3, MinIO's webhook, the bridge, the build."""
+
+    @pytest.fixture
+    def settings_overrides(self, s3_server: S3Server) -> dict[str, object]:
+        return {
+            "S3_ENDPOINT": s3_server.endpoint,
+            "S3_ACCESS_KEY": s3_server.access_key,
+            "S3_SECRET_KEY": s3_server.secret_key,
+            "S3_BUCKET": f"t-{uuid.uuid4().hex}",
+            "STORAGE_WEBHOOK_TOKEN": "hook-token",
+            "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
+        }
+
+    def test_a_presigned_upload_builds_after_the_bucket_notification(
+        self, submissions_client: Any, owner: User, agent_id: str, events: Recorder, platform: Platform
+    ) -> None:
+        platform.store.ensure_bucket()
+        ticket = submissions_client.post(
+            "/api/v1/submissions/upload-url", json={"agentId": agent_id, "filename": "bot.zip"}, headers=owner.headers
+        ).json
+        assert ticket["uploadUrl"].startswith(f"http://{platform.settings.s3_endpoint}/")
+        request = urllib.request.Request(
+            ticket["uploadUrl"], data=zipped({"agent.py": GOOD_AGENT}), method="PUT", headers=ticket["headers"]
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert reply.status == 200
+        key = f"submissions/{agent_id}/{ticket['submission']['id']}/source.zip"
+        stored = platform.store.stat(key)
+        assert stored is not None
+        notification = {
+            "EventName": "s3:ObjectCreated:Put",
+            "Key": f"{platform.settings.s3_bucket}/{key}",
+            "Records": [
+                {
+                    "eventName": "s3:ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": platform.settings.s3_bucket},
+                        "object": {"key": urllib.parse.quote(key), "size": stored.size, "eTag": stored.etag},
+                    },
+                }
+            ],
+        }
+        accepted = submissions_client.post(
+            "/internal/storage-events", json=notification, headers={"Authorization": "Bearer hook-token"}
+        )
+        assert accepted.status_code == 202
+        settle(events)
+        assert submission(submissions_client, owner, ticket["submission"]["id"])["status"] == "active"
