@@ -209,7 +209,8 @@ def drive(port: int, path_of: Callable[[random.Random], str], *, requests: int, 
     threads = [threading.Thread(target=client, args=(n,), name=f"client-{n}") for n in range(CONCURRENCY)]
     for thread in threads:
         thread.start()
-    began = time.perf_counter()  # every thread is waiting at the barrier: they start together now
+    # No client passes the barrier before this thread reaches it, so every one sees this deadline.
+    began = time.perf_counter()
     deadline = began + duration
     start.wait()
     for thread in threads:

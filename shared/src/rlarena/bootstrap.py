@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -12,8 +12,6 @@ from sqlalchemy import Engine
 
 from rlarena.adapters.db.engine import make_engine
 from rlarena.adapters.db.rate_limits import RateLimiter
-from rlarena.adapters.passwords import PasswordHasher
-from rlarena.adapters.tokens import TokenService
 from rlarena.config import Settings
 from rlarena.errors import ConfigurationError
 from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, make_event
@@ -22,7 +20,9 @@ from rlarena.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from rlarena.adapters.builders.base import Builder
+    from rlarena.adapters.passwords import PasswordHasher
     from rlarena.adapters.storage.base import ObjectStore, StoredObject
+    from rlarena.adapters.tokens import TokenService
 
 
 def utc_now() -> datetime:
@@ -36,7 +36,6 @@ class Platform:
     settings: Settings
     publisher: Publisher
     clock: Callable[[], datetime] = utc_now
-    passwords: PasswordHasher = field(default_factory=PasswordHasher)
 
     @cached_property
     def engine(self) -> Engine:
@@ -47,7 +46,16 @@ class Platform:
         )
 
     @cached_property
+    def passwords(self) -> PasswordHasher:
+        # Only the auth function hashes: argon2 stays off the other functions' cold start.
+        from rlarena.adapters.passwords import PasswordHasher
+
+        return PasswordHasher()
+
+    @cached_property
     def tokens(self) -> TokenService:
+        from rlarena.adapters.tokens import TokenService
+
         return TokenService(self.settings.jwt_signing_key, self.settings.jwt_expiry)
 
     @cached_property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,11 +17,14 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+TIMESTAMPTZ_OID = 1184
+
+
 def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -28,6 +32,23 @@ def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2) -> Engin
         pool_recycle=300,
         pool_timeout=10,
     )
+    if engine.dialect.driver == "pg8000":
+        event.listen(engine, "connect", _fast_timestamps)
+    return engine
+
+
+def _fast_timestamps(dbapi_connection: Any, _record: Any) -> None:
+    # pg8000 parses timestamptz with strptime (~11 us each, a quarter of a leaderboard request's
+    # CPU); fromisoformat reads PostgreSQL's output ~70x faster. Anything else falls back.
+    from pg8000.converters import timestamptz_in
+
+    def parse(text: str) -> Any:
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            return timestamptz_in(text)
+
+    dbapi_connection.register_in_adapter(TIMESTAMPTZ_OID, parse)
 
 
 def _sqlite_engine(url: str) -> Engine:
