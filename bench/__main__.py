@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, read_throughput
+from bench import cold_start, read_throughput, uploads
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = ("cold-start", "read-throughput")
+BENCHMARKS = ("cold-start", "read-throughput", "uploads")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -78,6 +78,11 @@ def main(argv: list[str]) -> int:
         reports.append(read_throughput.report(results["read_throughput"]))
         trouble += read_throughput.problems(results["read_throughput"])
         results["load_average"]["after read throughput"] = load_average()
+    if "uploads" in chosen:
+        results["uploads"] = uploads.run(log=progress)
+        reports.append(uploads.report(results["uploads"]))
+        trouble += uploads.problems(results["uploads"])
+        results["load_average"]["after uploads"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]
