@@ -1,10 +1,10 @@
-"""Knative Services `submissions` (HTTP), `submissions-storage` and `builder` (CloudEvent targets)."""
+"""Knative Services `submissions` (HTTP), `submissions-storage`, `builder` and `builder-jobs` (CloudEvent targets)."""
 
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from rlarena.entrypoints.submissions import api, on_object_stored, on_submission_uploaded
+from rlarena.entrypoints.submissions import api, on_job_event, on_object_stored, on_submission_uploaded
 from rlarena.events.targets import serve
 
 
@@ -21,3 +21,8 @@ def submissions_on_stored(event: CloudEvent) -> None:
 @functions_framework.cloud_event
 def builder_on_uploaded(event: CloudEvent) -> None:
     serve(on_submission_uploaded, event)
+
+
+@functions_framework.cloud_event
+def builder_on_job_event(event: CloudEvent) -> None:
+    serve(on_job_event, event)

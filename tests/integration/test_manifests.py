@@ -42,6 +42,7 @@ def _knative_models() -> dict[tuple[str, str], type[BaseModel]]:
         ("eventing.knative.dev/v1", "Broker"): eventing.Broker,
         ("eventing.knative.dev/v1", "Trigger"): eventing.Trigger,
         ("sources.knative.dev/v1", "PingSource"): sources.PingSource,
+        ("sources.knative.dev/v1", "ApiServerSource"): sources.ApiServerSource,
     }
 
 
@@ -80,6 +81,45 @@ def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(rendered: l
     assert core
     for doc in core:
         kubernetes_validate.validate(doc, "1.33.0", strict=True)
+
+
+def test_rbac_kinds_validate_strictly_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) -> None:
+    rbac = [doc for doc in rendered if doc["apiVersion"] == "rbac.authorization.k8s.io/v1"]
+    assert {doc["kind"] for doc in rbac} == {"Role", "RoleBinding"}
+    for doc in rbac:
+        kubernetes_validate.validate(doc, "1.33.0", strict=True)
+
+
+def test_the_builder_may_only_run_jobs_and_read_their_pods(rendered: list[dict[str, Any]]) -> None:
+    roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
+    rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in roles["builder"]["rules"]}
+    assert rules == {
+        (("batch",), ("jobs",)): {"create", "get", "list", "watch", "delete"},
+        (("",), ("pods", "pods/log")): {"get", "list"},
+    }
+    watcher = roles["build-jobs-source"]["rules"]
+    assert watcher == [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]
+    services = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Service"}
+    for name in ("builder", "builder-jobs"):
+        assert services[name]["spec"]["template"]["spec"]["serviceAccountName"] == "builder", name
+    source = next(doc for doc in rendered if doc["kind"] == "ApiServerSource")
+    assert source["spec"]["serviceAccountName"] == "build-jobs-source"
+    bindings = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "RoleBinding"}
+    for name in ("builder", "build-jobs-source"):
+        assert bindings[name]["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": "rlarena"}]
+
+
+def test_the_job_watcher_sends_what_its_trigger_accepts(rendered: list[dict[str, Any]]) -> None:
+    source = next(doc for doc in rendered if doc["kind"] == "ApiServerSource")
+    (trigger,) = [found for found in triggers(load_documents(KNATIVE)) if found.subscriber == "builder-jobs"]
+    assert source["spec"]["mode"] == "Resource"
+    assert trigger.filters == {
+        "type": EventType.APISERVER_UPDATE.value,
+        **source["spec"]["ceOverrides"]["extensions"],
+    }
+    (watched,) = source["spec"]["resources"]
+    assert (watched["apiVersion"], watched["kind"]) == ("batch/v1", "Job")
+    assert watched["selector"]["matchLabels"] == {"app.kubernetes.io/part-of": "rlarena"}
 
 
 def test_knative_kinds_validate_against_the_knative_models(rendered: list[dict[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,6 @@ from sqlalchemy import Engine
 from rlarena.adapters.db.engine import make_engine
 from rlarena.adapters.db.rate_limits import RateLimiter
 from rlarena.config import Settings
-from rlarena.errors import ConfigurationError
 from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, make_event
 from rlarena.events.publisher import Publisher, publisher_for
 from rlarena.service.unit_of_work import UnitOfWork
@@ -71,10 +71,11 @@ class Platform:
     @cached_property
     def builder(self) -> Builder:
         if self.settings.use_k8s:
-            raise ConfigurationError(
-                "USE_K8S=true selects the Kaniko builder, which this version does not ship yet; "
-                "unset USE_K8S to build with the local builder"
-            )
+            # Imported here: the kubernetes client it loads is only for processes that build.
+            from rlarena.adapters.builders.kaniko import KanikoBuilder
+            from rlarena.service.builds import record_job
+
+            return KanikoBuilder(self.store, self.settings, record_job=functools.partial(record_job, self))
         from rlarena.adapters.builders.local import LocalBuilder
         from rlarena.adapters.builders.runtime import agent_python, default_builds_root
         from rlarena.service.submissions import limits_of

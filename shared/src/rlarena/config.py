@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     k8s_namespace: str = Field("rlarena", alias="K8S_NAMESPACE")
     container_registry_url: str = Field("localhost:5000/rlarena", alias="CONTAINER_REGISTRY_URL")
     container_registry_secret: str = Field("rlarena-registry", alias="CONTAINER_REGISTRY_SECRET")
+    agent_base_image: str = Field("python:3.11-slim", alias="AGENT_BASE_IMAGE", pattern=r"^[^\s]+$")
+    kaniko_image: str = Field("ghcr.io/osscontainertools/kaniko:latest", alias="KANIKO_IMAGE", pattern=r"^[^\s]+$")
+    kaniko_cache_repo: str | None = Field(None, alias="KANIKO_CACHE_REPO")
+    build_s3_secret: str = Field("rlarena-s3", alias="BUILD_S3_SECRET")
     knative_dir: Path | None = Field(None, alias="KNATIVE_DIR")
     ping_interval_override: timedelta | None = Field(None, alias="PING_INTERVAL_OVERRIDE")
     max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", ge=1024)
@@ -115,7 +119,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "jwt_secret", "k_sink", "s3_endpoint", "s3_access_key", "s3_secret_key", "storage_webhook_token", mode="before"
+        "jwt_secret",
+        "k_sink",
+        "s3_endpoint",
+        "s3_access_key",
+        "s3_secret_key",
+        "storage_webhook_token",
+        "kaniko_cache_repo",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import flask
@@ -12,7 +13,7 @@ from rlarena.adapters.storage.minio_events import check_bearer, parse_notificati
 from rlarena.entrypoints import runtime
 from rlarena.entrypoints.health import add_health
 from rlarena.entrypoints.views import submission_view, transition_view
-from rlarena.errors import InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from rlarena.errors import EventRejected, InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from rlarena.events.catalogue import (
     EventType,
     Source,
@@ -23,7 +24,7 @@ from rlarena.events.catalogue import (
 )
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_body
-from rlarena.service import builds, submissions
+from rlarena.service import build_jobs, builds, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 
 api = HttpApi("submissions", runtime.platform)
@@ -205,3 +206,17 @@ def on_submission_uploaded(event: CloudEvent) -> None:
     expect_type(event, EventType.SUBMISSION_UPLOADED)
     parse_payload(event, SubmissionUploaded)
     builds.run_queue(runtime.platform())
+
+
+def on_job_event(event: CloudEvent) -> None:
+    """Trigger `builder-jobs`: a build or validation Job changed (ApiServerSource, mode Resource)."""
+    expect_type(event, EventType.APISERVER_UPDATE)
+    data = event.get_data()
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise EventRejected("the event's data is not JSON") from None
+    if not isinstance(data, dict) or data.get("kind", "Job") != "Job":
+        raise EventRejected("the event's data is not a Job object (is the ApiServerSource in mode Resource?)")
+    build_jobs.handle_job_event(runtime.platform(), data)

@@ -26,6 +26,7 @@ EVENT_SERVICES: dict[str, str] = {
     "ratings": "rlarena.entrypoints.ratings:on_match_finished",
     "submissions-storage": "rlarena.entrypoints.submissions:on_object_stored",
     "builder": "rlarena.entrypoints.submissions:on_submission_uploaded",
+    "builder-jobs": "rlarena.entrypoints.submissions:on_job_event",
 }
 
 

@@ -49,6 +49,12 @@ class QueueRun:
 
 def run_queue(platform: Platform, *, max_builds: int = 100) -> QueueRun:
     """Start pending builds up to the concurrency cap; a synchronous backend runs them here."""
+    if platform.settings.use_k8s:
+        # Builds on Kubernetes end by Job events; catch up on any that were missed first, so their
+        # slots are free before new builds are claimed.
+        from rlarena.service.build_jobs import reconcile_jobs
+
+        reconcile_jobs(platform)
     requeue_stale_builds(platform)
     started = finished = 0
     while started < max_builds:
@@ -143,6 +149,18 @@ def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> Bu
             source_key=submission.source_key or "",
             source_filename=submission.source_filename or "",
         )
+
+
+def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
+    """Remember which Kubernetes Job builds this attempt (shown as buildJobName in build-status)."""
+    with platform.uow() as uow:
+        uow.session.execute(
+            update(Submission)
+            .where(Submission.id == ticket.submission_id, Submission.build_attempt == ticket.attempt)
+            .values(build_job_name=job_name)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
 
 
 def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> None:

@@ -1,0 +1,438 @@
+"""The Kubernetes builder (USE_K8S=true): a Kaniko Job builds the agent image, a second Job proves it.
+
+`build()` checks the upload, uploads a build context to the bucket, starts the Kaniko Job and
+returns None: the build goes on in the cluster and reports back through Job events
+(`service/build_jobs.py`), which call `start_validation` once the image is pushed and the
+`conclude_*` methods once a Job has ended.
+
+Every Job name is a function of (role, submission, version, attempt), so creating one twice is a
+409 that means "already started", never a second build. Failures of the Kubernetes API (anything
+but that 409) are `BuildInfrastructureError`: the platform failed, not the user's code.
+
+Imported lazily (by `Platform.builder` and the Job-event handler) because the kubernetes client it
+loads costs about 0.3 s, which no other function should pay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import urllib3.exceptions
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.job_status import (
+    JobState,
+    annotations_of,
+    container_end,
+    failure_of,
+    job_state,
+    name_of,
+    never_ran,
+    pod_of_job,
+    probe_report,
+)
+from rlarena.adapters.builders.kaniko_context import (
+    ENTRY_POINT_ANNOTATION,
+    IMAGE_ANNOTATION,
+    REQUIREMENTS_FAILED_MARKER,
+    build_context,
+    context_key,
+    our_jobs_selector,
+    requirement_problems,
+)
+from rlarena.adapters.builders.kaniko_jobs import (
+    KANIKO_LIMITS,
+    VALIDATION_DEADLINE_SECONDS,
+    VALIDATION_LIMITS,
+    build_job_name,
+    destination,
+    kaniko_deadline_seconds,
+    kaniko_job,
+    s3_endpoint_url,
+    validation_job,
+    validation_job_name,
+)
+from rlarena.adapters.storage.base import ObjectStore
+from rlarena.config import Settings
+from rlarena.domain.archives import ArchiveLimits, inspect_upload
+from rlarena.errors import RLArenaError
+
+log = logging.getLogger(__name__)
+
+ApiFactory = Callable[[], k8s.ApiClient]
+JobRecorder = Callable[[BuildTicket, str], None]
+
+LOG_CAP = 64 * 1024
+LOG_TAIL_LINES = 2000
+BUILD_LOG_SHARE = 32 * 1024  # of LOG_CAP, for Kaniko's output; the probe's gets the rest
+REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds): a hung API server must not hang the function
+_CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How an attempt ended on the cluster: an outcome (the user's success or mistake) or the
+    platform's failure, which queues the attempt again."""
+
+    outcome: BuildOutcome | None = None
+    infrastructure: str | None = None
+
+
+@dataclass(frozen=True)
+class PodOutput:
+    pod: Mapping[str, Any] | None
+    text: str | None  # None: the API could not give the log
+    problem: str = ""  # why there is no log
+
+
+def cluster_api_client() -> k8s.ApiClient:
+    """In a Pod, its service account; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    from kubernetes import config as k8s_config
+
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        try:
+            k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        except (k8s_config.ConfigException, OSError) as error:
+            raise BuildInfrastructureError(
+                f"USE_K8S=true but no Kubernetes credentials: not in a Pod, and no usable kubeconfig ({error})"
+            ) from error
+    return k8s.ApiClient(configuration)
+
+
+class KanikoBuilder:
+    def __init__(
+        self,
+        store: ObjectStore,
+        settings: Settings,
+        api_factory: ApiFactory = cluster_api_client,
+        *,
+        record_job: JobRecorder | None = None,
+    ) -> None:
+        s3_endpoint_url(settings)  # fail at start-up, not at the first build, without S3_ENDPOINT
+        self._store = store
+        self._settings = settings
+        self._api_factory = api_factory
+        self._record_job = record_job
+        self._namespace = settings.k8s_namespace
+        self._limits = ArchiveLimits(
+            max_bytes=settings.archive_max_bytes,
+            max_files=settings.archive_max_files,
+            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+        )
+        self._client: k8s.ApiClient | None = None
+        self._lock = threading.Lock()
+
+    # -- the Builder protocol --------------------------------------------------------------------
+
+    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome | None:
+        """Start the Kaniko Job and return None: it reports back by events. `validating` goes unused
+        here: the Job-event handler moves the attempt on once the image exists and is being proven."""
+        header = f"build of version {ticket.version}, attempt {ticket.attempt} on Kubernetes (Kaniko)"
+        try:
+            data = self._store.get(ticket.source_key)
+        except RLArenaError as error:
+            raise BuildInfrastructureError(f"could not read the upload: {error.message}") from error
+        try:
+            source = inspect_upload(ticket.source_filename, data, self._limits)
+        except RLArenaError as error:
+            return BuildOutcome(ok=False, log=f"{header}\n{error.message}", error=error.message)
+        problems = requirement_problems(source.requirements)
+        if problems:
+            message = "requirements.txt may only list packages from the package index: " + "; ".join(problems)
+            return BuildOutcome(ok=False, log=f"{header}\n{message}", error=message)
+        try:
+            context = build_context(source, self._settings.agent_base_image)
+        except ValueError as error:  # a path the upload allowed, too long once under agent/
+            message = f"the code cannot be packed for the image build: {error}; use shorter paths"
+            return BuildOutcome(ok=False, log=f"{header}\n{message}", error=message)
+        key = context_key(ticket.submission_id, ticket.attempt)
+        try:
+            self._store.put(key, context, content_type="application/gzip")
+        except RLArenaError as error:
+            raise BuildInfrastructureError(f"could not upload the build context: {error.message}") from error
+        job = kaniko_job(self._settings, ticket, source.entry_point)
+        name = build_job_name(ticket)
+        if self._create(job, name):
+            log.info("build %s attempt %d: started Job %s", ticket.submission_id, ticket.attempt, name)
+        else:
+            log.info("build %s attempt %d: Job %s already exists", ticket.submission_id, ticket.attempt, name)
+        if self._record_job is not None:
+            self._record_job(ticket, name)
+        return None
+
+    # -- what the Job-event handler uses ----------------------------------------------------------
+
+    def job(self, name: str) -> dict[str, Any] | None:
+        """The Job as it is now, or None if it is gone."""
+        batch = k8s.BatchV1Api(self._api())
+        try:
+            with _api_errors(f"read Job {name}"):
+                response = batch.read_namespaced_job(
+                    name, self._namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+                )
+        except _NotFound:
+            return None
+        return _json_object(response)
+
+    def list_jobs(self) -> list[dict[str, Any]]:
+        """Every Job of ours in the namespace (builds and validations)."""
+        batch = k8s.BatchV1Api(self._api())
+        try:
+            with _api_errors("list Jobs"):
+                response = batch.list_namespaced_job(
+                    self._namespace,
+                    label_selector=our_jobs_selector(),
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+        except _NotFound as error:
+            raise BuildInfrastructureError(str(error)) from error
+        return [item for item in _json_object(response).get("items") or [] if isinstance(item, dict)]
+
+    def start_validation(self, ticket: BuildTicket, build_job: Mapping[str, Any]) -> str:
+        """Create the validation Job for a built image (a second call is a harmless 409)."""
+        annotations = annotations_of(build_job)
+        image = str(annotations.get(IMAGE_ANNOTATION) or destination(self._settings, ticket))
+        entry_point = str(annotations.get(ENTRY_POINT_ANNOTATION) or "")
+        if not entry_point:
+            raise BuildInfrastructureError(f"Job {name_of(build_job)} does not say which file starts the agent")
+        name = validation_job_name(ticket)
+        self._create(validation_job(self._settings, ticket, image, entry_point), name)
+        return name
+
+    def conclude_build(self, ticket: BuildTicket, job: Mapping[str, Any]) -> Verdict:
+        """A failed Kaniko Job: the user's requirements, or the platform (registry, storage, nodes)?"""
+        name = name_of(job)
+        reason, message = failure_of(job)
+        output = self._pod_output(job)
+        end = container_end(output.pod)
+        lines = [f"build of version {ticket.version}, attempt {ticket.attempt} on Kubernetes (Kaniko)"]
+        lines.append(f"image build: Job {name} failed ({reason or 'no reason given'}) {message}".rstrip())
+        lines.append(_output_section("Kaniko output", output, BUILD_LOG_SHARE))
+        if never_ran(end):
+            return Verdict(infrastructure=f"the image build never ran ({end.reason}: {end.message or message})")
+        if end.reason == "OOMKilled":
+            error = (
+                f"building the image ran out of memory ({KANIKO_LIMITS['memory']}): "
+                "requirements.txt asks for more than a build can hold"
+            )
+            return Verdict(outcome=_failed(lines, error))
+        if reason == "DeadlineExceeded":
+            seconds = kaniko_deadline_seconds(self._settings)
+            error = f"building the image took longer than {seconds} seconds: trim requirements.txt"
+            return Verdict(outcome=_failed(lines, error))
+        if output.text is None:
+            return Verdict(infrastructure=f"the image build failed and its log could not be read: {output.problem}")
+        if REQUIREMENTS_FAILED_MARKER in output.text:
+            error = (
+                "installing requirements.txt failed; see the build log. Only packages published as wheels "
+                "for Linux and Python 3.11 can be installed"
+            )
+            return Verdict(outcome=_failed(lines, error))
+        return Verdict(infrastructure=f"Kaniko failed: {_last_line(output.text) or reason}")
+
+    def conclude_validation(self, ticket: BuildTicket, job: Mapping[str, Any]) -> Verdict:
+        """A finished validation Job: the agent's interface, or why it could not be loaded."""
+        state = job_state(job)
+        image = str(annotations_of(job).get(IMAGE_ANNOTATION) or destination(self._settings, ticket))
+        output = self._pod_output(job)  # first: without it there is no verdict
+        build = self._pod_output_of(build_job_name(ticket))
+        lines = [
+            f"build of version {ticket.version}, attempt {ticket.attempt} on Kubernetes (Kaniko)",
+            f"image build: Job {build_job_name(ticket)} pushed {image}",
+            _output_section("Kaniko output", build, BUILD_LOG_SHARE),
+            f"validation: Job {name_of(job)} {state.value}",
+            _output_section("agent output", output, LOG_CAP - BUILD_LOG_SHARE),
+        ]
+        if state is JobState.SUCCEEDED:
+            return Verdict(outcome=_validated(lines, output, image))
+        return _validation_failure(lines, job, output)
+
+    def discard(self, ticket: BuildTicket) -> None:
+        """Delete the attempt's Jobs so that running it again can create them afresh."""
+        batch = k8s.BatchV1Api(self._api())
+        for name in (validation_job_name(ticket), build_job_name(ticket)):
+            try:
+                with _api_errors(f"delete Job {name}"):
+                    # Background: the Job goes at once (its name is free again), its Pods soon after.
+                    batch.delete_namespaced_job(
+                        name, self._namespace, propagation_policy="Background", _request_timeout=REQUEST_TIMEOUT
+                    )
+            except _NotFound:
+                continue
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _api(self) -> k8s.ApiClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._api_factory()
+            return self._client
+
+    def _create(self, job: k8s.V1Job, name: str) -> bool:
+        """Create the Job; False if it exists already (409: this attempt was started before)."""
+        batch = k8s.BatchV1Api(self._api())
+        try:
+            with _api_errors(f"create Job {name}"):
+                batch.create_namespaced_job(self._namespace, job, _request_timeout=REQUEST_TIMEOUT)
+        except _Exists:
+            return False
+        except _NotFound as error:  # the namespace does not exist: the cluster is not set up
+            raise BuildInfrastructureError(f"{error} (does namespace {self._namespace} exist?)") from error
+        return True
+
+    def _pod_output_of(self, job_name: str) -> PodOutput:
+        """Another Job's output, for the build log only: whatever goes wrong is just reported."""
+        try:
+            job = self.job(job_name)
+            if job is None:
+                return PodOutput(None, None, f"Job {job_name} is gone")
+            return self._pod_output(job)
+        except BuildInfrastructureError as error:
+            return PodOutput(None, None, str(error))
+
+    def _pod_output(self, job: Mapping[str, Any]) -> PodOutput:
+        """The Job's Pod and the tail of its log; a log the API cannot give is reported, not raised.
+
+        Failing to list the Pods does raise: without the Pod, a failure cannot be told apart from
+        one that never ran, so the verdict waits for the event's redelivery or the reconciler.
+        """
+        name = name_of(job)
+        core = k8s.CoreV1Api(self._api())
+        try:
+            with _api_errors(f"list the Pods of Job {name}"):
+                response = core.list_namespaced_pod(
+                    self._namespace,
+                    label_selector=f"job-name={name}",
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+        except _NotFound as error:
+            raise BuildInfrastructureError(str(error)) from error
+        pods = [pod for pod in _json_object(response).get("items") or [] if isinstance(pod, dict)]
+        pod = pod_of_job(pods, job)
+        if pod is None:
+            return PodOutput(None, None, f"Job {name} has no Pod")
+        try:
+            with _api_errors(f"read the log of Pod {name_of(pod)}"):
+                raw = core.read_namespaced_pod_log(
+                    name_of(pod),
+                    self._namespace,
+                    tail_lines=LOG_TAIL_LINES,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            data = cast(Any, raw).data
+        except (BuildInfrastructureError, _NotFound) as error:
+            return PodOutput(pod, None, str(error))
+        text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else str(data)
+        return PodOutput(pod, text)
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Exists(Exception):
+    pass
+
+
+@contextmanager
+def _api_errors(what: str) -> Iterator[None]:
+    """404 and 409 as their own exceptions (callers decide what they mean); the rest is the platform's."""
+    try:
+        yield
+    except ApiException as error:
+        if error.status == 404:
+            raise _NotFound(f"could not {what}: not found") from error
+        if error.status == 409:
+            raise _Exists(f"could not {what}: it exists") from error
+        raise BuildInfrastructureError(
+            f"the Kubernetes API failed to {what}: {error.status} {error.reason or ''}".rstrip()
+        ) from error
+    except _CONNECTION_ERRORS as error:
+        raise BuildInfrastructureError(
+            f"the Kubernetes API could not be reached to {what}: {type(error).__name__}"
+        ) from error
+
+
+def _json_object(response: object) -> dict[str, Any]:
+    data = getattr(response, "data", b"")
+    try:
+        parsed = json.loads(data)
+    except (TypeError, ValueError) as error:
+        raise BuildInfrastructureError("the Kubernetes API answered with something that is not JSON") from error
+    if not isinstance(parsed, dict):
+        raise BuildInfrastructureError("the Kubernetes API answered with something that is not an object")
+    return parsed
+
+
+def _validated(lines: list[str], output: PodOutput, image: str) -> BuildOutcome:
+    """The probe exited 0; its report says which interface the agent offers."""
+    if output.text is None:
+        interface = "unknown: the probe's report could not be read"
+        lines = [*lines, f"the validation Job succeeded, but its log could not be read ({output.problem})"]
+    else:
+        report = probe_report(output.text)
+        if report is None or not report.get("ok"):
+            return _failed(lines, "the agent could not be loaded: the probe gave no report")
+        interface = f"{report.get('interface')} ({report.get('method')})"
+    lines = [*lines, f"agent interface: {interface}"]
+    return BuildOutcome(ok=True, log=_join(lines), image_url=image, interface=interface)
+
+
+def _validation_failure(lines: list[str], job: Mapping[str, Any], output: PodOutput) -> Verdict:
+    """The probe failed: the user's code (with its error and traceback), or a Pod that never ran."""
+    reason, message = failure_of(job)
+    end = container_end(output.pod)
+    report = probe_report(output.text) if output.text is not None else None
+    if never_ran(end):
+        return Verdict(infrastructure=f"the validation never ran ({end.reason}: {end.message or message})")
+    if end.reason == "OOMKilled":
+        error = f"the agent used more than {VALIDATION_LIMITS['memory']} of memory while loading"
+    elif report is not None and not report.get("ok"):
+        error = str(report.get("error") or "the agent could not be loaded")
+        lines = [*lines, str(report.get("traceback") or "")]
+    elif reason == "DeadlineExceeded":
+        error = f"loading the agent took longer than {VALIDATION_DEADLINE_SECONDS} seconds"
+    else:
+        code = f" (exit code {end.exit_code})" if end.exit_code is not None else ""
+        error = f"the agent could not be loaded{code}"
+        if output.text is None:
+            lines = [*lines, f"the agent's output could not be read: {output.problem}"]
+    return Verdict(outcome=_failed(lines, error))
+
+
+def _output_section(title: str, output: PodOutput, cap: int) -> str:
+    if output.text is None:
+        return f"{title}: not available ({output.problem})"
+    text = output.text.strip()
+    if len(text) > cap:
+        text = "[... earlier output cut ...]\n" + text[-cap:]
+    return f"{title}:\n{text}" if text else f"{title}: (none)"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:500] if lines else ""
+
+
+def _failed(lines: list[str], error: str) -> BuildOutcome:
+    return BuildOutcome(ok=False, log=_join([*lines, error]), error=error)
+
+
+def _join(lines: list[str]) -> str:
+    text = "\n".join(line for line in lines if line)
+    # Keep the tail: the end of a log is where the failure is.
+    return text if len(text) <= LOG_CAP else "[... earlier output cut ...]\n" + text[-LOG_CAP:]

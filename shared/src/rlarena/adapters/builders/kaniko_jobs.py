@@ -1,0 +1,213 @@
+"""The two Jobs of a Kubernetes build, as kubernetes client models: Kaniko, then the validation probe.
+
+Pure: no API calls. Imported only by the Kaniko builder, which is only loaded when USE_K8S=true,
+so the kubernetes client (about 0.3 s to import) never slows down any other function.
+
+Kaniko builds the image inside its own container, and for that it must be root there: it unpacks
+the base image's layers over its own filesystem with their owners and modes, and runs the
+Dockerfile's RUN steps. So its container runs as uid 0 with a writable root filesystem; what can be
+taken away is: every capability except the few that extracting and chowning files needs,
+privilege escalation (no setuid binary is run; dropping to another user is not an escalation), the
+service-account token, service links and any host namespace. The Dockerfile runs no user code
+(see `kaniko_context.dockerfile`), and the validation Job that does run it is non-root.
+"""
+
+from __future__ import annotations
+
+from kubernetes import client as k8s
+
+from rlarena.adapters.builders.base import BuildTicket
+from rlarena.adapters.builders.kaniko_context import (
+    AGENT_UID,
+    ENTRY_POINT_ANNOTATION,
+    IMAGE_ANNOTATION,
+    ROLE_BUILD,
+    ROLE_VALIDATE,
+    context_key,
+    image_reference,
+    job_labels,
+    job_name,
+    probe_args,
+)
+from rlarena.config import Settings
+from rlarena.errors import ConfigurationError
+
+# Finished Jobs (and their Pods, hence their logs) stay this long: the reconciler must still see a
+# Job whose event was missed, and the logs must still be there when the outcome is recorded.
+JOB_TTL_SECONDS = 3600
+VALIDATION_DEADLINE_SECONDS = 180
+MIN_KANIKO_DEADLINE_SECONDS = 60
+DOCKER_CONFIG_DIR = "/kaniko/.docker"
+S3_ACCESS_KEY_KEY = "access-key"
+S3_SECRET_KEY_KEY = "secret-key"  # noqa: S105 - the name of a key in the Secret
+KANIKO_CACHE_TTL = "24h"
+# What extracting image layers needs as root: set owners (CHOWN), modes and times of files it
+# does not own (FOWNER), keep setuid/setgid bits (FSETID), write into folders owned by others
+# (DAC_OVERRIDE), file capabilities (SETFCAP), and switching to a base image's USER for a RUN step
+# (SETUID, SETGID). The rest of the default set (NET_RAW, MKNOD, KILL, ...) is dropped.
+KANIKO_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETFCAP", "SETGID", "SETUID"]
+# Sizes: Kaniko holds the whole image filesystem and pip's work; the probe gets the local
+# builder's probe limits (1 GiB, about a CPU).
+KANIKO_REQUESTS = {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}
+KANIKO_LIMITS = {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "10Gi"}
+VALIDATION_REQUESTS = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"}
+VALIDATION_LIMITS = {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "256Mi"}
+
+
+def kaniko_deadline_seconds(settings: Settings) -> int:
+    """What is left of BUILD_TIMEOUT once the validation's own deadline is set aside.
+
+    The queue presumes an attempt lost once BUILD_TIMEOUT has passed since it was claimed; build
+    and validation together fit in it, so a slow but healthy build is never counted as lost.
+    """
+    total = int(settings.build_timeout.total_seconds())
+    return max(MIN_KANIKO_DEADLINE_SECONDS, total - VALIDATION_DEADLINE_SECONDS)
+
+
+def build_job_name(ticket: BuildTicket) -> str:
+    return job_name(ROLE_BUILD, ticket.submission_id, ticket.version, ticket.attempt)
+
+
+def validation_job_name(ticket: BuildTicket) -> str:
+    return job_name(ROLE_VALIDATE, ticket.submission_id, ticket.version, ticket.attempt)
+
+
+def destination(settings: Settings, ticket: BuildTicket) -> str:
+    return image_reference(settings.container_registry_url, ticket.agent_id, ticket.submission_id, ticket.version)
+
+
+def cache_repo(settings: Settings) -> str:
+    return settings.kaniko_cache_repo or f"{settings.container_registry_url.rstrip('/')}/cache"
+
+
+def s3_endpoint_url(settings: Settings) -> str:
+    if not settings.s3_endpoint:
+        raise ConfigurationError("USE_K8S=true needs S3_ENDPOINT: Kaniko reads the build context from the bucket")
+    scheme = "https" if settings.s3_secure else "http"
+    return f"{scheme}://{settings.s3_endpoint}"
+
+
+def kaniko_job(settings: Settings, ticket: BuildTicket, entry_point: str) -> k8s.V1Job:
+    """The Job that builds and pushes the agent image from the context in the bucket."""
+    name = build_job_name(ticket)
+    image = destination(settings, ticket)
+    labels = job_labels(ROLE_BUILD, ticket.submission_id, ticket.attempt)
+    container = k8s.V1Container(
+        name="kaniko",
+        image=settings.kaniko_image,
+        args=[
+            "--dockerfile=Dockerfile",
+            f"--context=s3://{settings.s3_bucket}/{context_key(ticket.submission_id, ticket.attempt)}",
+            f"--destination={image}",
+            "--cache=true",
+            f"--cache-ttl={KANIKO_CACHE_TTL}",
+            f"--cache-repo={cache_repo(settings)}",
+        ],
+        env=[
+            # Kaniko's S3 client (the AWS SDK) reads these; the keys come from a Secret, never inline.
+            k8s.V1EnvVar(name="S3_ENDPOINT", value=s3_endpoint_url(settings)),
+            k8s.V1EnvVar(name="S3_FORCE_PATH_STYLE", value="true"),
+            k8s.V1EnvVar(name="AWS_REGION", value=settings.s3_region),
+            _secret_env("AWS_ACCESS_KEY_ID", settings.build_s3_secret, S3_ACCESS_KEY_KEY),
+            _secret_env("AWS_SECRET_ACCESS_KEY", settings.build_s3_secret, S3_SECRET_KEY_KEY),
+            k8s.V1EnvVar(name="DOCKER_CONFIG", value=DOCKER_CONFIG_DIR),
+        ],
+        volume_mounts=[k8s.V1VolumeMount(name="registry-credentials", mount_path=DOCKER_CONFIG_DIR, read_only=True)],
+        resources=k8s.V1ResourceRequirements(requests=dict(KANIKO_REQUESTS), limits=dict(KANIKO_LIMITS)),
+        security_context=k8s.V1SecurityContext(
+            run_as_user=0,  # Kaniko cannot build as anyone else; see the module docstring
+            run_as_non_root=False,
+            privileged=False,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=False,
+            capabilities=k8s.V1Capabilities(drop=["ALL"], add=list(KANIKO_CAPABILITIES)),
+        ),
+    )
+    credentials = k8s.V1Volume(
+        name="registry-credentials",
+        secret=k8s.V1SecretVolumeSource(
+            secret_name=settings.container_registry_secret,
+            items=[k8s.V1KeyToPath(key=".dockerconfigjson", path="config.json")],
+            default_mode=0o400,
+        ),
+    )
+    pod = _pod_spec(container, volumes=[credentials])
+    annotations = {IMAGE_ANNOTATION: image, ENTRY_POINT_ANNOTATION: entry_point}
+    return _job(name, settings, labels, pod, deadline=kaniko_deadline_seconds(settings), annotations=annotations)
+
+
+def validation_job(settings: Settings, ticket: BuildTicket, image: str, entry_point: str) -> k8s.V1Job:
+    """The Job that runs the built image's probe: does the agent load, and through which interface?
+
+    This runs the user's code, so it gets nothing: non-root, read-only filesystem but a small /tmp,
+    no capabilities, no token. Egress is closed by a NetworkPolicy on `rlarena.dev/role: validate`.
+    """
+    name = validation_job_name(ticket)
+    labels = job_labels(ROLE_VALIDATE, ticket.submission_id, ticket.attempt)
+    container = k8s.V1Container(
+        name="probe",
+        image=image,
+        # A rebuild pushes the same tag again: never run a node's stale copy of an earlier attempt.
+        image_pull_policy="Always",
+        args=probe_args(entry_point),
+        volume_mounts=[k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],  # noqa: S108 - the container's own /tmp
+        resources=k8s.V1ResourceRequirements(requests=dict(VALIDATION_REQUESTS), limits=dict(VALIDATION_LIMITS)),
+        security_context=k8s.V1SecurityContext(
+            run_as_user=AGENT_UID,
+            run_as_group=AGENT_UID,
+            run_as_non_root=True,
+            privileged=False,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+    )
+    scratch = k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="64Mi"))
+    pod = _pod_spec(container, volumes=[scratch], pull_secret=settings.container_registry_secret)
+    return _job(name, settings, labels, pod, deadline=VALIDATION_DEADLINE_SECONDS)
+
+
+def _secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
+    return k8s.V1EnvVar(
+        name=name, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key))
+    )
+
+
+def _pod_spec(
+    container: k8s.V1Container, *, volumes: list[k8s.V1Volume], pull_secret: str | None = None
+) -> k8s.V1PodSpec:
+    return k8s.V1PodSpec(
+        containers=[container],
+        volumes=volumes,
+        restart_policy="Never",
+        automount_service_account_token=False,
+        enable_service_links=False,
+        termination_grace_period_seconds=10,
+        image_pull_secrets=[k8s.V1LocalObjectReference(name=pull_secret)] if pull_secret else None,
+        security_context=k8s.V1PodSecurityContext(seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+    )
+
+
+def _job(
+    name: str,
+    settings: Settings,
+    labels: dict[str, str],
+    pod: k8s.V1PodSpec,
+    *,
+    deadline: int,
+    annotations: dict[str, str] | None = None,
+) -> k8s.V1Job:
+    return k8s.V1Job(
+        api_version="batch/v1",
+        kind="Job",
+        metadata=k8s.V1ObjectMeta(
+            name=name, namespace=settings.k8s_namespace, labels=dict(labels), annotations=annotations
+        ),
+        spec=k8s.V1JobSpec(
+            # Retries are the platform's (bounded, and counted per submission), never the Job's.
+            backoff_limit=0,
+            active_deadline_seconds=deadline,
+            ttl_seconds_after_finished=JOB_TTL_SECONDS,
+            template=k8s.V1PodTemplateSpec(metadata=k8s.V1ObjectMeta(labels=dict(labels)), spec=pod),
+        ),
+    )
