@@ -103,16 +103,7 @@ def claim_next(platform: Platform) -> BuildTicket | None:
         submission.updated_at = now
         record_transition(uow, submission, SubmissionStatus.BUILDING, f"build attempt {submission.build_attempt}", now)
         uow.commit()
-        ticket = BuildTicket(
-            submission_id=submission.id,
-            agent_id=agent.id,
-            user_id=agent.user_id,
-            environment_id=agent.environment_id,
-            version=submission.version,
-            attempt=submission.build_attempt,
-            source_key=submission.source_key or "",
-            source_filename=submission.source_filename or "",
-        )
+        ticket = _ticket(submission, agent)
     _publish(
         platform,
         EventType.BUILD_STARTED,
@@ -139,16 +130,7 @@ def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> Bu
         agent = uow.session.get(Agent, submission.agent_id)
         if agent is None:
             return None
-        return BuildTicket(
-            submission_id=submission.id,
-            agent_id=agent.id,
-            user_id=agent.user_id,
-            environment_id=agent.environment_id,
-            version=submission.version,
-            attempt=submission.build_attempt,
-            source_key=submission.source_key or "",
-            source_filename=submission.source_filename or "",
-        )
+        return _ticket(submission, agent)
 
 
 def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
@@ -269,6 +251,19 @@ def requeue_stale_builds(platform: Platform) -> int:
     for ticket in tickets:
         handle_infrastructure_failure(platform, ticket, "the build did not finish in time")
     return len(tickets)
+
+
+def _ticket(submission: Submission, agent: Agent) -> BuildTicket:
+    return BuildTicket(
+        submission_id=submission.id,
+        agent_id=agent.id,
+        user_id=agent.user_id,
+        environment_id=agent.environment_id,
+        version=submission.version,
+        attempt=submission.build_attempt,
+        source_key=submission.source_key or "",
+        source_filename=submission.source_filename or "",
+    )
 
 
 def _move(
