@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-unit test-integration test-e2e check lint typecheck format migrate bench clean
+.PHONY: protos dev test test-unit test-integration test-e2e check lint typecheck format migrate bench clean
 
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,dev]"
 	touch $(STAMP)
 
 dev: $(STAMP)  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)
@@ -39,6 +39,9 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+protos: $(STAMP)  ## regenerate shared/src/rlarena/grpc_gen from protos/*.proto
+	$(BIN)/python protos/generate.py
 
 migrate: $(STAMP)  ## upgrade $$DATABASE_URL to the latest schema (production: run before rollout)
 	$(BIN)/rlarena migrate
