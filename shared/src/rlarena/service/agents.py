@@ -121,8 +121,12 @@ def leaderboard(
 
 
 def environments(platform: Platform) -> Sequence[Environment]:
+    """The seeded environments the platform can actually run (those in the game registry)."""
+    from rlarena.environments.registry import available
+
+    runnable = {spec.id for spec in available()}
     with platform.uow() as uow:
-        return uow.environments.list_active()
+        return [e for e in uow.environments.list_active() if e.id in runnable]
 
 
 def _existing(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
