@@ -122,3 +122,22 @@ def error_body(error: RLArenaError) -> dict[str, Any]:
     if error.details is not None:
         body["details"] = error.details
     return body
+
+
+# The same errors over gRPC (the executor): status code names, derived from the HTTP table.
+GRPC_CODE_BY_HTTP = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    409: "ALREADY_EXISTS",
+    413: "RESOURCE_EXHAUSTED",
+    415: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+    503: "UNAVAILABLE",
+}
+
+
+def grpc_code_name(error: RLArenaError) -> str:
+    return GRPC_CODE_BY_HTTP.get(http_status(error), "INTERNAL")
