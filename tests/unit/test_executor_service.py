@@ -33,7 +33,10 @@ class FakeRunner:
             match_id=order.match_id,
             status="SUCCESS",
             winner_agent_id=a.agent_id,
-            agent_results=[AgentOutcome(a.agent_id, 1.0, "OK"), AgentOutcome(b.agent_id, 0.0, "INVALID", "illegal move")],
+            agent_results=[
+                AgentOutcome(a.agent_id, 1.0, "OK"),
+                AgentOutcome(b.agent_id, 0.0, "INVALID", "illegal move"),
+            ],
             total_steps=5,
         )
         return Played(report, {"metadata": {"match_id": order.match_id}, "frames": [], "version": 1})
@@ -54,7 +57,9 @@ def make(tmp_path: Path, runner: FakeRunner, published: RecordingPublisher, max_
     return ExecutorService(runner, published, store, max_concurrent=max_concurrent, version="test")
 
 
-def test_a_match_runs_once_and_a_repeat_returns_the_stored_result(tmp_path: Path, published: RecordingPublisher) -> None:
+def test_a_match_runs_once_and_a_repeat_returns_the_stored_result(
+    tmp_path: Path, published: RecordingPublisher
+) -> None:
     runner = FakeRunner()
     service = make(tmp_path, runner, published)
     wanted = order(tmp_path)

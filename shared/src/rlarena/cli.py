@@ -15,10 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
     commands.add_parser("migrate", help="upgrade DATABASE_URL to the latest schema")
+    executor = commands.add_parser("executor", help="serve the match executor over gRPC (h2c)")
+    executor.add_argument(
+        "--address", default=None, help="host:port to listen on (default: [::] and the port of EXECUTOR_URL)"
+    )
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "dev":
             return _dev(arguments.host, arguments.port)
+        if arguments.command == "executor":
+            return _executor(arguments.address)
         return _migrate()
     except ConfigurationError as error:
         print(f"rlarena: {error.message}", file=sys.stderr)
@@ -40,6 +46,32 @@ def _dev(host: str, port: int | None) -> int:
     print(f"  database: {_redacted(settings.resolved_database_url)}", flush=True)
     uvicorn.run(asgi_app(local), host=host, port=port, log_level="warning", lifespan="on")
     print("RL Arena stopped.", flush=True)
+    return 0
+
+
+def _executor(address: str | None) -> int:
+    import signal
+    import threading
+
+    from rlarena.config import load_settings
+    from rlarena.executor.app import build_servicer
+    from rlarena.executor.grpc_server import start_server
+    from rlarena.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, structured=settings.is_production)
+    service, servicer = build_servicer(settings)
+    default_port = settings.executor_url.rsplit(":", 1)[-1]
+    server, port = start_server(servicer, address or f"[::]:{default_port}")
+    print(f"RL Arena executor listening on port {port} (gRPC, plaintext h2c)", flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    # Graceful: refuse new matches, let running ones finish and publish, then close.
+    service.shutdown(grace_seconds=60)
+    server.stop(grace=5).wait()
+    print("RL Arena executor stopped.", flush=True)
     return 0
 
 

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     agent_python: str | None = Field(None, alias="AGENT_PYTHON")
     local_build_install_requirements: bool = Field(False, alias="LOCAL_BUILD_INSTALL_REQUIREMENTS")
     executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
+    executor_max_matches: int = Field(2, alias="EXECUTOR_MAX_MATCHES", ge=1, le=64)
     k_sink: str | None = Field(None, alias="K_SINK")
     use_k8s: bool = Field(False, alias="USE_K8S")
     k8s_namespace: str = Field("rlarena", alias="K8S_NAMESPACE")

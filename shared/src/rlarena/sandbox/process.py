@@ -35,8 +35,8 @@ keep every rlimit but escape the final SIGKILL).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
+import json
 import os
 import resource
 import selectors
@@ -44,11 +44,11 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rlarena.errors import ServiceUnavailable
 
@@ -62,10 +62,6 @@ SANDBOX_UID = 65534
 SANDBOX_GID = 65534
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWUSER = 0x10000000
-_PR_SET_PDEATHSIG = 1
-_PR_SET_NO_NEW_PRIVS = 38
 _READ_CHUNK = 64 * KiB
 # Without a pidfd the supervisor polls for the child's exit this often.
 _POLL_SECONDS = 0.05
@@ -162,35 +158,9 @@ def run_sandboxed(
     result, never raised. ServiceUnavailable is raised for the platform's own problems: the
     program is missing or not executable by the sandbox user, or the limits could not be applied.
     """
-    if not argv:
-        raise ValueError("argv must name a program")
-    workdir = Path(os.path.abspath(cwd))
-    child_env = _child_environment(workdir, env)
-    drop = os.geteuid() == 0
-    method = None if limits.network else _isolation_method()
-    if drop:
-        _require_reachable(argv[0], workdir, child_env["PATH"])
-    setup = _child_setup(limits, drop=drop, isolation=method)
     started = time.monotonic()
-    try:
-        process = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell line
-            list(argv),
-            cwd=workdir,
-            env=child_env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-            # The hook only makes syscalls on objects built before the fork (see _child_setup).
-            preexec_fn=setup,  # noqa: PLW1509
-        )
-    except OSError as error:
-        raise ServiceUnavailable(f"the sandbox could not start {argv[0]!r}: {error.strerror or error}") from error
-    except subprocess.SubprocessError as error:
-        raise ServiceUnavailable(
-            "the sandbox could not apply its limits in the child (setrlimit, unshare or setuid failed)"
-        ) from error
+    child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=stdin is not None)
+    process = child.process
     supervisor = _Supervisor(process, stdin, limits.output_cap_bytes)
     try:
         timed_out = supervisor.run(deadline=started + limits.wall_seconds)
@@ -199,7 +169,7 @@ def run_sandboxed(
     elapsed = time.monotonic() - started
     returncode = process.returncode
     assert returncode is not None  # finish() reaped it
-    isolated = method is not None
+    isolated = child.network_isolated
     reason = _describe(returncode, timed_out, limits, cpu_used)
     if not limits.network and not isolated:
         reason += "; network isolation unavailable"
@@ -214,8 +184,66 @@ def run_sandboxed(
         wall_seconds=elapsed,
         reason=reason,
         network_isolated=isolated,
-        uid=SANDBOX_UID if drop else os.getuid(),
+        uid=child.uid,
     )
+
+
+@dataclass(frozen=True)
+class SpawnedChild:
+    """A child started by `spawn_sandboxed`; the caller owns its pipes and must end it with
+    `kill_process_group(process.pid)` and reap it."""
+
+    process: subprocess.Popen[bytes]
+    network_isolated: bool
+    uid: int
+
+
+def spawn_sandboxed(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    limits: SandboxLimits,
+    env: Mapping[str, str] | None = None,
+    stdin: bool = True,
+) -> SpawnedChild:
+    """Start `argv` with every layer of `run_sandboxed` but leave the pipes to the caller, for
+    long-lived children such as an agent serving moves (`limits.wall_seconds` is not enforced
+    here: the caller supervises time). stdout and stderr are pipes; stdin too when asked.
+
+    Raises ServiceUnavailable, as `run_sandboxed` does, for the platform's own problems.
+    """
+    if not argv:
+        raise ValueError("argv must name a program")
+    workdir = Path(os.path.abspath(cwd))
+    child_env = _child_environment(workdir, env)
+    drop = os.geteuid() == 0
+    method = None if limits.network else _isolation_method()
+    if drop:
+        _require_reachable(argv[0], workdir, child_env["PATH"])
+    try:
+        process = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell line
+            [*_launcher(limits, drop=drop, isolation=method), *argv],
+            cwd=workdir,
+            env=child_env,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as error:
+        raise ServiceUnavailable(f"the sandbox could not start {argv[0]!r}: {error.strerror or error}") from error
+    except subprocess.SubprocessError as error:
+        raise ServiceUnavailable(
+            "the sandbox could not apply its limits in the child (setrlimit, unshare or setuid failed)"
+        ) from error
+    return SpawnedChild(process, network_isolated=method is not None, uid=SANDBOX_UID if drop else os.getuid())
+
+
+def kill_process_group(pgid: int) -> None:
+    """SIGKILL every process of a sandboxed child's group (its pid is the group id); call it
+    before reaping the child, so the id cannot have been reused by then."""
+    _kill_group(pgid)
 
 
 def _child_environment(workdir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -243,76 +271,31 @@ def _hand_over(fd: int, owner: tuple[int, int] | None, *, folder: bool) -> None:
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL | None:
-    try:
-        return ctypes.CDLL(None, use_errno=True)
-    except OSError:  # pragma: no cover - a platform without a C library to dlopen
-        return None
-
-
-def _libc_function(name: str) -> Any:
-    """The libc function, looked up now: the child must not dlsym between fork and exec."""
-    libc = _libc()
-    return getattr(libc, name, None) if libc is not None else None
-
-
-@functools.cache
-def _prctl() -> Any:
-    prctl = _libc_function("prctl")
-    if prctl is not None:  # variadic in C: say how the arguments are passed
-        prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-        prctl.restype = ctypes.c_int
-    return prctl
-
-
-def _unshare(flags: int) -> None:
-    unshare = _libc_function("unshare")
-    if unshare is None or unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare failed")
-
-
-def _drop_privileges() -> None:
-    os.setgroups([])
-    os.setgid(SANDBOX_GID)
-    os.setuid(SANDBOX_UID)
-
-
-@functools.cache
 def _isolation_method() -> str | None:
     """How `network=False` is enforced: "netns" (root makes a plain network namespace), "userns"
     (a user namespace holding one, for an unprivileged child) or None. Tried once, in a child."""
-    if _libc_function("unshare") is None:
-        return None
-    root = os.geteuid() == 0
-    if root and _succeeds_in_child(lambda: _unshare(_CLONE_NEWNET)):
+    if os.geteuid() == 0 and _probe("netns"):
         return "netns"
-
-    def userns() -> None:
-        if root:
-            _drop_privileges()
-        _unshare(_CLONE_NEWUSER | _CLONE_NEWNET)
-
-    return "userns" if _succeeds_in_child(userns) else None
+    return "userns" if _probe("userns") else None
 
 
-def _succeeds_in_child(action: Callable[[], None]) -> bool:
-    # A bare fork, not subprocess: there is nothing to exec, and the child only makes syscalls
-    # before os._exit, so it never runs the parent's Python code (pytest, servers) a second time.
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked child, invisible to coverage
-        code = 1
-        try:
-            action()
-            code = 0
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+def _probe(method: str) -> bool:
+    command = [
+        sys.executable,
+        "-I",
+        "-m",
+        "rlarena.sandbox.launch",
+        "--probe",
+        method,
+        str(SANDBOX_UID),
+        str(SANDBOX_GID),
+    ]
+    return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0  # noqa: S603
 
 
-def _child_setup(limits: SandboxLimits, *, drop: bool, isolation: str | None) -> Callable[[], None]:
-    """Build the preexec hook. Everything it needs is computed here, in the parent, so the child
-    only calls setrlimit, unshare, setuid and prctl between fork and exec."""
+def _launcher(limits: SandboxLimits, *, drop: bool, isolation: str | None) -> list[str]:
+    """argv prefix that applies the limits in a fresh interpreter and then execs the program
+    (see rlarena.sandbox.launch: no Python runs between fork and exec, safe beside threads)."""
     early = [
         (resource.RLIMIT_CORE, 0, 0),  # a 1 GiB core file in the work folder helps nobody
         # SIGXCPU at the soft limit, SIGKILL a second later for a child that catches SIGXCPU.
@@ -322,29 +305,17 @@ def _child_setup(limits: SandboxLimits, *, drop: bool, isolation: str | None) ->
     ]
     if drop:
         early.append((resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes))
-    settings = [_within_hard_limit(*setting) for setting in early]
-    address_space = _within_hard_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
-    unshare = _libc_function("unshare")
-    prctl = _prctl()
-
-    def setup() -> None:
-        for which, value in settings:
-            resource.setrlimit(which, value)
-        if isolation == "netns" and unshare(_CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
-        if drop:
-            _drop_privileges()
-        if isolation == "userns" and unshare(_CLONE_NEWUSER | _CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER | CLONE_NEWNET) failed")
-        if prctl is not None:
-            prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-            # If the platform dies, so does the child. Set after setuid, which clears it; it fires
-            # when the forking thread exits, and run_sandboxed keeps that thread until the end.
-            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        # Last: the forked child still carries the parent's address space, which may exceed it.
-        resource.setrlimit(*address_space)
-
-    return setup
+    rlimits = [[which, *values] for which, values in (_within_hard_limit(*setting) for setting in early)]
+    which, (soft, hard) = _within_hard_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
+    config = {
+        "rlimits": rlimits,
+        "address_space": [which, soft, hard],
+        "isolation": isolation,
+        "drop": drop,
+        "uid": SANDBOX_UID,
+        "gid": SANDBOX_GID,
+    }
+    return [sys.executable, "-I", "-m", "rlarena.sandbox.launch", json.dumps(config), "--"]
 
 
 def _within_hard_limit(which: int, soft: int, hard: int) -> tuple[int, tuple[int, int]]:
@@ -378,6 +349,19 @@ def _require_reachable(program: str, workdir: Path, path_variable: str) -> None:
                 "closed to it. Keep the interpreter and work folders where other users can read them "
                 "(not under /root or a 0700 folder), or run the platform as an unprivileged user"
             )
+
+
+def require_readable_tree(path: Path, what: str) -> None:
+    """ServiceUnavailable when the sandbox user could not read the folder `path` (e.g. a copy of
+    the agent runtime under a 0700 folder): the platform's fault, better said before a child
+    fails with ModuleNotFoundError. A no-op unless the platform is root (no uid drop otherwise)."""
+    if os.geteuid() != 0:
+        return
+    blocked = _blocked_part(Path(os.path.abspath(path)), _READ | _EXECUTE)
+    if blocked is not None:
+        raise ServiceUnavailable(
+            f"the sandbox user (uid {SANDBOX_UID}) cannot reach the {what} {path}: {blocked} is closed to it"
+        )
 
 
 def _blocked_part(path: Path, need: int) -> Path | None:

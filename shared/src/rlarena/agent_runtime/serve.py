@@ -1,0 +1,143 @@
+"""`python -I -m rlarena.agent_runtime.serve <folder> <entry_point> <player_id>`: play moves.
+
+A long-lived child that loads the agent once and then answers the match runner, one request at
+a time, over its stdin and stdout. Frames are a 4-byte big-endian length then that many bytes of
+UTF-8 JSON.
+
+First frame out, once the agent is loaded:
+    {"ok": true, "ready": true, "interface": "function", "target": "..."}
+or, when it cannot be loaded (the process then exits 1):
+    {"ok": false, "error": "what to fix", "traceback": "..."}
+Requests in:
+    {"type": "act", "observation": ..., "configuration": {...}, "remaining_overage": 12.5}
+    {"type": "close"}
+Responses out, one per "act":
+    {"ok": true, "action": 4}                                   (the action as given, see below)
+    {"ok": false, "error": "ValueError: ...", "traceback": "..."}  (act raised)
+
+The protocol uses private copies of the original descriptors 0 and 1; fd 0 then reads
+/dev/null and fd 1 is stderr, so the agent's prints (even from C code) go to the captured stderr
+and cannot corrupt or forge a frame by accident. Nothing here is trusted: the agent's code shares
+this process, so the runner treats every frame as untrusted input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, load_agent
+
+USAGE = "usage: python -I -m rlarena.agent_runtime.serve <folder> <entry_point> <player_id>"
+HEADER = struct.Struct(">I")
+# Requests carry at most a chess observation (~40 KB); anything near this is a broken runner.
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+
+
+def main(argv: list[str]) -> int:
+    sys.stdout.flush()
+    requests, responses = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    if len(argv) != 3 or not argv[2].lstrip("-").isdigit():
+        write_frame(responses, {"ok": False, "error": USAGE, "traceback": ""})
+        return 2
+    try:
+        agent = load_agent(Path(argv[0]), argv[1], int(argv[2]))
+    except AgentLoadError as error:
+        write_frame(responses, {"ok": False, "error": error.message, "traceback": error.user_traceback})
+        return 1
+    except BaseException as error:  # a bug of ours or something exotic: still one frame
+        write_frame(
+            responses,
+            {"ok": False, "error": f"the agent could not be loaded: {error!r}", "traceback": traceback.format_exc()},
+        )
+        return 1
+    write_frame(responses, {"ok": True, "ready": True, "interface": agent.interface, "target": agent.target})
+    while True:
+        request = read_frame(requests)
+        if request is None or not isinstance(request, dict) or request.get("type") != "act":
+            return 0  # "close", end of input, or a runner we do not understand: stop
+        configuration = request.get("configuration")
+        try:
+            action = agent.act(request.get("observation"), configuration if isinstance(configuration, dict) else {})
+        except (Exception, SystemExit) as error:
+            write_frame(
+                responses,
+                {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": format_user_traceback(error)},
+            )
+            continue
+        finally:
+            with contextlib.suppress(Exception):  # the agent may have replaced or closed sys.stdout
+                sys.stdout.flush()
+        write_frame(responses, {"ok": True, "action": plain_action(action)})
+
+
+def plain_action(action: Any) -> Any:
+    """An integer-like action (numpy scalars, a 0-d array) as int; anything else as JSON can
+    carry it, so the runner sees what was returned and rules it invalid itself."""
+    if isinstance(action, bool) or action is None or isinstance(action, str | float | list | dict):
+        return action
+    if isinstance(action, int):
+        return int(action)
+    index = getattr(action, "__index__", None)  # numpy integers implement __index__, floats do not
+    if callable(index):
+        with contextlib.suppress(Exception):
+            return int(index())
+    with contextlib.suppress(Exception):
+        if getattr(action, "shape", None) == () and callable(getattr(action, "item", None)):
+            return plain_action(action.item())
+    return repr(action)[:200]
+
+
+def read_frame(fd: int) -> Any:
+    """The next request, or None at end of input (or a frame too large to be ours)."""
+    header = _read_exactly(fd, HEADER.size)
+    if header is None:
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > MAX_REQUEST_BYTES:
+        return None
+    body = _read_exactly(fd, length)
+    return None if body is None else json.loads(body.decode("utf-8"))
+
+
+def write_frame(fd: int, message: dict[str, Any]) -> None:
+    try:
+        body = json.dumps(message).encode("utf-8")
+    except (TypeError, ValueError):  # NaN is fine for json; a non-serialisable value is not
+        body = json.dumps({"ok": True, "action": repr(message.get("action"))[:200]}).encode("utf-8")
+    data = HEADER.pack(len(body)) + body
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = os.read(fd, size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+if __name__ == "__main__":
+    code = 1
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        # Skip interpreter shutdown: threads or atexit hooks the agent left behind must not keep
+        # the process alive.
+        os._exit(code)

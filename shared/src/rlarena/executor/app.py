@@ -1,0 +1,55 @@
+"""Wiring the executor process: the sandboxed runner, the service, the gRPC server."""
+
+from __future__ import annotations
+
+from rlarena import __version__
+from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, default_builds_root, install_runtime
+from rlarena.adapters.storage.factory import object_store_for
+from rlarena.config import Settings
+from rlarena.events.publisher import Publisher, publisher_for
+from rlarena.executor.grpc_server import ExecutorServicer
+from rlarena.executor.runner import AgentSpec, run_match
+from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
+
+
+def sandboxed_runner(runtime: AgentRuntime) -> Runner:
+    """Each agent in its own sandboxed process; see rlarena.executor.runner."""
+
+    def run(order: MatchOrder) -> Played:
+        result = run_match(
+            order.environment,
+            [AgentSpec(a.agent_id, a.folder, a.entry_point) for a in order.agents],
+            order.seed,
+            runtime,
+            record_replay=order.record_replay,
+            match_id=order.match_id,
+        )
+        report = MatchReport(
+            match_id=order.match_id,
+            status=result.status,
+            winner_agent_id=result.winner_agent_id,
+            agent_results=[
+                AgentOutcome(r.agent_id, r.score, r.status, r.error_message, r.stderr) for r in result.agent_results
+            ],
+            total_steps=result.total_steps,
+            execution_time_sec=result.execution_time_sec,
+            error_message=result.error_message,
+        )
+        return Played(report, result.replay)
+
+    return run
+
+
+def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tuple[ExecutorService, ExecutorServicer]:
+    runtime = install_runtime(
+        settings.builds_dir or default_builds_root(settings.data_dir), agent_python(settings.agent_python)
+    )
+    run = sandboxed_runner(runtime)
+    service = ExecutorService(
+        run,
+        publisher or publisher_for(settings),
+        object_store_for(settings),
+        max_concurrent=settings.executor_max_matches,
+        version=__version__,
+    )
+    return service, ExecutorServicer(service, run)

@@ -1,0 +1,452 @@
+"""Play one match between sandboxed agents and report it with a replay.
+
+Each agent runs as its own `SandboxSession` (`python -I -m rlarena.agent_runtime.serve`) in a
+private working folder holding a copy of its code only, so agents cannot read each other's files
+through their folders. The runner then drives the environment (`rlarena.environments.base`):
+
+- start-up: both agents load concurrently; each must send its ready frame within
+  `startup_timeout_s`;
+- moves: every player in `to_act()` is sent its observation at once and has `move_timeout_s`
+  plus what is left of its overage pool (Kaggle style: time beyond `move_timeout_s` is charged to
+  the pool, banked over the match); the deadline is enforced while waiting;
+- the match wall clock (`match_timeout_s`, from the start of start-up) bounds everything.
+
+An agent that crashes (exits, closes its pipes, reports an exception), runs out of time, sends
+a malformed frame or plays an illegal or non-integer action loses: its status is ERROR, TIMEOUT
+or INVALID with a reason, and the other agent wins. When every player failing in a step fails,
+the match is a draw (scores 0.5) with all their statuses recorded. Agent misbehaviour never
+raises; the platform's own failures (the sandbox cannot start, the environment breaks) give a
+result with status "ERROR". Every process is killed and every working folder removed at the end.
+
+Replay: `{"metadata": {...}, "frames": [...], "version": 1}`. Frame 0 is the position after
+`reset` (actions all None); frame n follows step n, so a finished game has `total_steps + 1`
+frames. A step an agent failed is not played, so it adds no frame. `actions` and `rewards` are
+per player, None for a player who did not act. `info` is `env.frame()`. For chess the
+observations drop the 8x8x111 planes and the 4672-entry mask (~35 KB a ply) and keep the rest
+(fen, legal moves): `info` already draws the board.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import selectors
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rlarena.adapters.builders.runtime import AgentRuntime
+from rlarena.environments import registry
+from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
+from rlarena.sandbox.process import GiB, MiB, SandboxLimits, prepare_workdir, require_readable_tree
+from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
+
+OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"
+MATCH_SUCCESS, MATCH_ERROR = "SUCCESS", "ERROR"
+SERVE_MODULE = "rlarena.agent_runtime.serve"
+# Observation keys too bulky to repeat in every replay frame, per environment (see docstring).
+_TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observation", "action_mask")}
+_AGENT_FOLDER = "agent"
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    agent_id: str
+    folder: Path  # the agent's code; copied, never run in place
+    entry_point: str  # relative to folder, e.g. "main.py"
+
+
+@dataclass(frozen=True)
+class MatchLimits:
+    """Time limits (from the environment's spec unless overridden) and per-agent sandbox limits.
+
+    Sandbox limits are per process (see rlarena.sandbox.process): `cpu_seconds` is the agent's
+    CPU budget for the whole match, since one process serves every move."""
+
+    move_timeout_s: float
+    overage_s: float
+    startup_timeout_s: float
+    match_timeout_s: float
+    memory_bytes: int = 2 * GiB
+    cpu_seconds: int | None = None  # None: the match wall clock, rounded up
+    max_processes: int = 64
+    max_file_bytes: int = 16 * MiB
+    stderr_cap_chars: int = 10_000  # as Kaggle keeps of an agent's logs
+
+    @classmethod
+    def from_spec(cls, spec: EnvironmentSpec, **overrides: Any) -> MatchLimits:
+        values: dict[str, Any] = {
+            "move_timeout_s": spec.move_timeout_s,
+            "overage_s": spec.overage_s,
+            "startup_timeout_s": spec.startup_timeout_s,
+            "match_timeout_s": spec.match_timeout_s,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def sandbox(self) -> SandboxLimits:
+        return SandboxLimits(
+            wall_seconds=self.match_timeout_s,  # not enforced by sessions; the runner is the clock
+            cpu_seconds=self.cpu_seconds or math.ceil(self.match_timeout_s),
+            memory_bytes=self.memory_bytes,
+            max_file_bytes=self.max_file_bytes,
+            max_processes=self.max_processes,
+            network=False,
+        )
+
+
+@dataclass
+class AgentResult:
+    agent_id: str
+    score: float = 0.0
+    status: str = OK
+    error_message: str = ""
+    stderr: str = ""
+    move_times: list[float] = field(default_factory=list)  # seconds per answered request
+
+
+@dataclass
+class MatchResult:
+    status: str  # MATCH_SUCCESS, or MATCH_ERROR when the platform failed
+    winner_agent_id: str  # "" for a draw (and for a platform error)
+    agent_results: list[AgentResult]
+    total_steps: int
+    execution_time_sec: float
+    seed: int
+    replay: dict[str, Any] | None
+    outcome_reason: str = ""  # "three in a row", "ERROR by agent b", ...
+    error_message: str = ""  # the platform's error, when status is MATCH_ERROR
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: str
+    message: str
+
+
+def run_match(
+    environment_id: str,
+    agents: list[AgentSpec],
+    seed: int,
+    runtime: AgentRuntime,
+    *,
+    record_replay: bool = True,
+    limits: MatchLimits | None = None,
+    match_id: str | None = None,
+) -> MatchResult:
+    """Play `agents` (player 0, player 1) at `environment_id`; see the module docstring."""
+    match = _Match(
+        environment_id=environment_id,
+        agents=agents,
+        seed=seed,
+        runtime=runtime,
+        record_replay=record_replay,
+        limits=limits,
+        match_id=match_id or uuid.uuid4().hex,
+    )
+    return match.play()
+
+
+class _Match:
+    def __init__(
+        self,
+        *,
+        environment_id: str,
+        agents: list[AgentSpec],
+        seed: int,
+        runtime: AgentRuntime,
+        record_replay: bool,
+        limits: MatchLimits | None,
+        match_id: str,
+    ) -> None:
+        self.spec = registry.spec_of(environment_id)  # an unknown id is the caller's error: raise
+        if len(agents) != self.spec.players:
+            raise ValueError(f"{self.spec.id} needs {self.spec.players} agents, got {len(agents)}")
+        self.agents = agents
+        self.seed = seed
+        self.runtime = runtime
+        self.record_replay = record_replay
+        self.limits = limits or MatchLimits.from_spec(self.spec)
+        self.match_id = match_id
+        self.results = [AgentResult(agent.agent_id) for agent in agents]
+        self.sessions: list[SandboxSession] = []
+        self.folders: list[Path] = []
+        self.frames: list[dict[str, Any]] = []
+        self.overage = [self.limits.overage_s for _ in agents]
+        self.steps = 0
+
+    def play(self) -> MatchResult:
+        started_at = datetime.now(UTC)
+        self.started = time.monotonic()
+        self.deadline = self.started + self.limits.match_timeout_s
+        status, winner, reason, error = MATCH_SUCCESS, "", "", ""
+        try:
+            env = registry.create(self.spec.id)
+            env.reset(self.seed)
+            self._record(env, [None] * len(self.agents))
+            failures = self._start_agents()
+            if not failures:
+                failures = self._play_moves(env)
+            winner, reason = self._judge(env, failures)
+        except Exception as problem:  # the platform's fault (sandbox, environment): report it
+            status, winner, reason = MATCH_ERROR, "", "platform error"
+            error = f"{type(problem).__name__}: {problem}"
+            for result in self.results:
+                result.score = 0.0
+        finally:
+            self._tear_down()
+        elapsed = time.monotonic() - self.started
+        replay = None
+        if self.record_replay:
+            replay = {
+                "metadata": {
+                    "match_id": self.match_id,
+                    "environment": self.spec.versioned_id,
+                    "agents": [agent.agent_id for agent in self.agents],
+                    "start_time": started_at.isoformat(),
+                    "end_time": datetime.now(UTC).isoformat(),
+                    "total_steps": self.steps,
+                    "winner": winner,
+                    "status": status,
+                    "seed": self.seed,
+                },
+                "frames": self.frames,
+                "version": 1,
+            }
+        return MatchResult(
+            status=status,
+            winner_agent_id=winner,
+            agent_results=self.results,
+            total_steps=self.steps,
+            execution_time_sec=elapsed,
+            seed=self.seed,
+            replay=replay,
+            outcome_reason=reason,
+            error_message=error,
+        )
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    def _start_agents(self) -> dict[int, _Failure]:
+        sandbox = self.limits.sandbox()
+        require_readable_tree(self.runtime.path, "agent runtime")
+        for player, agent in enumerate(self.agents):
+            folder = Path(tempfile.mkdtemp(prefix="rlarena-match-"))
+            self.folders.append(folder)
+            code = folder / _AGENT_FOLDER
+            # symlinks=True copies links as links: one pointing out of the upload stays a dead end.
+            shutil.copytree(agent.folder, code, symlinks=True)
+            prepare_workdir(folder)
+            argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player))
+            self.sessions.append(
+                SandboxSession(argv, cwd=code, limits=sandbox, stderr_cap_bytes=self.limits.stderr_cap_chars * 4)
+            )
+        deadline = min(time.monotonic() + self.limits.startup_timeout_s, self.deadline)
+        replies = self._await({player: deadline for player in range(len(self.agents))}, "start-up")
+        failures: dict[int, _Failure] = {}
+        for player, reply in replies.items():
+            if isinstance(reply, _Failure):
+                failures[player] = reply
+                continue
+            frame, _ = reply
+            if not isinstance(frame, dict) or frame.get("ok") is not True or frame.get("ready") is not True:
+                failures[player] = _agent_error(frame, "the agent could not be loaded")
+        return failures
+
+    # --- the game ------------------------------------------------------------------------------
+
+    def _play_moves(self, env: Environment) -> dict[int, _Failure]:
+        while not env.done():
+            failures: dict[int, _Failure] = {}
+            sent, deadlines = self._send_requests(env, failures)
+            actions = self._collect_actions(sent, deadlines, failures)
+            for player, action in actions.items():
+                if isinstance(action, bool) or not isinstance(action, int):
+                    failures[player] = _Failure(INVALID, f"the action {_shown(action)} is not an integer")
+                elif action not in env.legal_actions(player):
+                    failures[player] = _Failure(INVALID, f"the action {action} is not legal in this position")
+            if failures:
+                return failures
+            try:
+                env.step(actions)
+            except IllegalAction as illegal:  # a rule the legal list did not capture
+                return {illegal.player: _Failure(INVALID, str(illegal))}
+            self.steps = env.steps
+            self._record(env, [actions.get(player) for player in range(len(self.agents))])
+        return {}
+
+    def _send_requests(
+        self, env: Environment, failures: dict[int, _Failure]
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """Send each player to act its observation; when each was sent and its deadline."""
+        sent: dict[int, float] = {}
+        deadlines: dict[int, float] = {}
+        for player in env.to_act():
+            request = {
+                "type": "act",
+                "observation": env.observation(player),
+                "configuration": self._configuration(player, env.steps),
+                "remaining_overage": self.overage[player],
+            }
+            start = time.monotonic()
+            # Writing counts against the move: a child that stops reading cannot stall the match.
+            deadline = min(start + self.limits.move_timeout_s + max(self.overage[player], 0.0), self.deadline)
+            try:
+                self.sessions[player].send(request, timeout=max(deadline - start, 0.0))
+            except TimeoutError:
+                failures[player] = self._timeout_failure(player, deadline)
+            except SessionError as problem:
+                failures[player] = _Failure(ERROR, f"the agent crashed: {problem}")
+            else:
+                sent[player], deadlines[player] = start, deadline
+        return sent, deadlines
+
+    def _collect_actions(
+        self, sent: dict[int, float], deadlines: dict[int, float], failures: dict[int, _Failure]
+    ) -> dict[int, Any]:
+        """The actions that arrived in time, as sent; everything else goes into `failures`."""
+        actions: dict[int, Any] = {}
+        for player, reply in self._await(deadlines, "move").items():
+            if isinstance(reply, _Failure):
+                failures[player] = reply
+                continue
+            frame, arrived = reply
+            elapsed = arrived - sent[player]
+            self.results[player].move_times.append(elapsed)
+            self.overage[player] -= max(elapsed - self.limits.move_timeout_s, 0.0)
+            if self.overage[player] < 0:
+                failures[player] = _Failure(TIMEOUT, "the agent used up its overage time")
+            elif not isinstance(frame, dict) or frame.get("ok") is not True or "action" not in frame:
+                failures[player] = _agent_error(frame, "the agent's act raised")
+            else:
+                actions[player] = frame["action"]
+        return actions
+
+    def _configuration(self, player: int, step: int) -> dict[str, Any]:
+        return {
+            "environment": self.spec.versioned_id,
+            "player": player,
+            "step": step,
+            "max_steps": self.spec.max_steps,
+            "move_timeout_s": self.limits.move_timeout_s,
+            "overage_s": self.limits.overage_s,
+        }
+
+    def _await(self, deadlines: dict[int, float], stage: str) -> dict[int, tuple[Any, float] | _Failure]:
+        """Wait for one frame from each player in `deadlines`, together, so each one's arrival
+        time is its own. A frame is (message, arrival time)."""
+        replies: dict[int, tuple[Any, float] | _Failure] = {}
+        pending = dict(deadlines)
+        with selectors.DefaultSelector() as selector:
+            for player in pending:
+                selector.register(self.sessions[player].fileno(), selectors.EVENT_READ, player)
+            while pending:
+                now = time.monotonic()
+                for player in list(pending):
+                    session = self.sessions[player]
+                    try:
+                        frame = session.take_frame()
+                    except SessionError as problem:
+                        replies[player] = _Failure(ERROR, f"the agent crashed during {stage}: {problem}")
+                    else:
+                        if frame is not NO_FRAME:
+                            replies[player] = (frame, now)
+                        elif now >= pending[player]:
+                            replies[player] = self._timeout_failure(player, pending[player], stage)
+                    if player in replies:
+                        del pending[player]
+                        selector.unregister(session.fileno())
+                if not pending:
+                    break
+                for key, _ in selector.select(max(min(pending.values()) - time.monotonic(), 0.0)):
+                    self.sessions[key.data].read_available()
+        return replies
+
+    def _timeout_failure(self, player: int, deadline: float, stage: str = "move") -> _Failure:
+        session = self.sessions[player]
+        if session.exit_status() is not None:  # dead, with a descendant holding its pipe open
+            return _Failure(ERROR, f"the agent crashed during {stage} ({session.describe_exit()})")
+        if deadline >= self.deadline:
+            return _Failure(TIMEOUT, f"the match exceeded its {self.limits.match_timeout_s:g} s time limit")
+        if stage == "start-up":
+            return _Failure(TIMEOUT, f"the agent was not ready within {self.limits.startup_timeout_s:g} s")
+        return _Failure(
+            TIMEOUT,
+            f"no action within {self.limits.move_timeout_s:g} s plus the overage pool "
+            f"({self.limits.overage_s:g} s for the match)",
+        )
+
+    # --- the end -------------------------------------------------------------------------------
+
+    def _judge(self, env: Environment, failures: dict[int, _Failure]) -> tuple[str, str]:
+        for player, failure in failures.items():
+            result = self.results[player]
+            result.status, result.error_message = failure.status, failure.message
+        if failures:
+            survivors = [player for player in range(len(self.agents)) if player not in failures]
+            if len(survivors) == 1:
+                self.results[survivors[0]].score = 1.0
+                blamed = ", ".join(f"{failures[p].status} by {self.agents[p].agent_id}" for p in sorted(failures))
+                return self.agents[survivors[0]].agent_id, blamed
+            for result in self.results:
+                result.score = 0.5
+            return "", "every agent failed in the same step"
+        outcome = env.outcome()
+        for result, score in zip(self.results, outcome.scores, strict=True):
+            result.score = score
+        winner = "" if outcome.winner is None else self.agents[outcome.winner].agent_id
+        return winner, outcome.reason
+
+    def _record(self, env: Environment, actions: list[Any]) -> None:
+        if not self.record_replay:
+            return
+        trimmed = _TRIMMED_OBSERVATION_KEYS.get(self.spec.id, ())
+        observations = [
+            {key: value for key, value in env.observation(player).items() if key not in trimmed}
+            for player in range(len(self.agents))
+        ]
+        rewards: list[float | None] = list(env.last_rewards())
+        self.frames.append(
+            {
+                "frame_number": len(self.frames),
+                "observations": observations,
+                "actions": actions,
+                "rewards": rewards,
+                "done": env.done(),
+                "info": env.frame(),
+            }
+        )
+
+    def _tear_down(self) -> None:
+        for player, session in enumerate(self.sessions):
+            with contextlib.suppress(Exception):  # a teardown problem must not hide the result
+                session.kill()
+            text = session.stderr_text()
+            cap = self.limits.stderr_cap_chars
+            self.results[player].stderr = text[:cap] + ("\n[stderr truncated]" if len(text) > cap else "")
+            if session.stderr_truncated and len(text) <= cap:
+                self.results[player].stderr += "\n[stderr truncated]"
+        for folder in self.folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _agent_error(frame: Any, fallback: str) -> _Failure:
+    """An error frame from the agent (load failure, act raised), or a frame that is no answer."""
+    if isinstance(frame, dict) and frame.get("ok") is False:
+        message = str(frame.get("error") or fallback)
+        trace = frame.get("traceback")
+        if isinstance(trace, str) and trace:
+            message += "\n" + trace[-4000:]
+        return _Failure(ERROR, message)
+    return _Failure(ERROR, f"the agent sent a malformed frame: {_shown(frame)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
