@@ -185,6 +185,32 @@ def test_an_agent_that_crashes_on_import_fails_with_its_traceback(
     assert refused.status_code == 409
 
 
+def test_an_agent_that_crashes_on_its_first_move_fails_the_validation_match(
+    submissions_client: Any, owner: User, agent_id: str, events: Recorder
+) -> None:
+    code = b"def agent(observation, configuration):\n    return 1 / 0\n"
+    created = upload(submissions_client, owner, agent_id, "agent.py", code).json["submission"]
+    settle(events)
+    failed = submission(submissions_client, owner, created["id"])
+    assert failed["status"] == "failed"
+    assert "validation match failed (ERROR)" in failed["errorMessage"]
+    logs = submissions_client.get(f"/api/v1/submissions/{created['id']}/build-logs", headers=owner.headers).json
+    assert "ZeroDivisionError" in logs["buildLog"]
+    assert "validation match against itself" in logs["buildLog"]
+
+
+def test_an_agent_that_plays_illegal_moves_fails_the_validation_match(
+    submissions_client: Any, api: ApiClient, owner: User, events: Recorder
+) -> None:
+    board = str(api.create_agent(owner, "cheater", "tic-tac-toe")["id"])
+    code = b"def agent(observation, configuration):\n    return 4\n"  # the centre, every move
+    created = upload(submissions_client, owner, board, "agent.py", code).json["submission"]
+    settle(events)
+    failed = submission(submissions_client, owner, created["id"])
+    assert failed["status"] == "failed"
+    assert "INVALID" in failed["errorMessage"]
+
+
 def test_an_agent_without_an_interface_fails_saying_which_forms_are_accepted(
     submissions_client: Any, owner: User, agent_id: str, events: Recorder
 ) -> None:

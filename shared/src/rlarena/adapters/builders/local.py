@@ -20,6 +20,8 @@ from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdi
 
 LOG_CAP = 64 * 1024
 PROBE_LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, memory_bytes=1024 * 1024 * 1024)
+# The validation match is a full game, but never longer than this.
+VALIDATION_MATCH_SECONDS = 60.0
 # Halite's compile limits: generous, but bounded; the package index is the only reason for network.
 INSTALL_LIMITS = SandboxLimits(
     wall_seconds=600, cpu_seconds=600, memory_bytes=2 * 1024**3, max_file_bytes=512 * 1024**2, network=True
@@ -70,9 +72,18 @@ class LocalBuilder:
                 message = f"installing requirements.txt failed ({installed.reason}); see the build log"
                 return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
         validating("loading the agent in the sandbox")
+        interface, failure = self._probe(workdir, source.entry_point, log)
+        if failure is None:
+            failure = self._validation_match(ticket, workdir, source.entry_point, log)
+        if failure is not None:
+            return BuildOutcome(ok=False, log=_join(log), error=failure)
+        return BuildOutcome(ok=True, log=_join(log), image_url=f"local://{workdir}", interface=interface)
+
+    def _probe(self, workdir: Path, entry_point: str, log: list[str]) -> tuple[str, str | None]:
+        """Load the agent in the sandbox: (its interface, None) or ("", what the user must fix)."""
         log.append("loading the agent in the sandbox")
         result = run_sandboxed(
-            self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), source.entry_point),
+            self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), entry_point),
             cwd=workdir,
             limits=PROBE_LIMITS,
         )
@@ -81,14 +92,44 @@ class LocalBuilder:
         report = _report(result.stdout)
         if report is None:
             message = f"the agent could not be loaded: {result.reason}"
-            return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
+            log.append(message)
+            return "", message
         if not report.get("ok"):
             message = str(report.get("error") or "the agent could not be loaded")
-            trace = str(report.get("traceback") or "")
-            return BuildOutcome(ok=False, log=_join([*log, message, trace]), error=message)
+            log.extend([message, str(report.get("traceback") or "")])
+            return "", message
         interface = f"{report.get('interface')} ({report.get('method')})"
         log.append(f"agent interface: {interface}")
-        return BuildOutcome(ok=True, log=_join(log), image_url=f"local://{workdir}", interface=interface)
+        return interface, None
+
+    def _validation_match(self, ticket: BuildTicket, workdir: Path, entry_point: str, log: list[str]) -> str | None:
+        """As Kaggle does: a match against a copy of itself, in the sandbox. The user's error, or None."""
+        from rlarena.environments.registry import spec_of
+        from rlarena.executor.runner import AgentSpec, MatchLimits, run_match
+
+        spec = spec_of(ticket.environment_id)
+        limits = MatchLimits.from_spec(spec, match_timeout_s=min(spec.match_timeout_s, VALIDATION_MATCH_SECONDS))
+        played = run_match(
+            ticket.environment_id,
+            [AgentSpec("player 1", workdir, entry_point), AgentSpec("player 2", workdir, entry_point)],
+            seed=ticket.attempt,
+            runtime=self.runtime,
+            record_replay=False,
+            limits=limits,
+        )
+        if played.status != "SUCCESS":
+            raise BuildInfrastructureError(f"the validation match could not run: {played.error_message}")
+        log.append(
+            f"validation match against itself ({ticket.environment_id}): {played.total_steps} steps, "
+            f"{played.outcome_reason or 'finished'}"
+        )
+        for result in played.agent_results:
+            if result.status != "OK":
+                if result.stderr.strip():
+                    log.append(f"{result.agent_id} output:\n{result.stderr.strip()}")
+                log.append(f"{result.agent_id}: {result.status}: {result.error_message}")
+                return f"the validation match failed ({result.status}): {result.error_message}"
+        return None
 
     def _unpack(self, ticket: BuildTicket, source: AgentSource) -> Path:
         workdir = self._builds_dir / str(ticket.submission_id) / f"attempt-{ticket.attempt}"
