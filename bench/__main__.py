@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, read_throughput, uploads
+from bench import cold_start, matches, read_throughput, uploads
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = ("cold-start", "read-throughput", "uploads")
+BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -83,6 +83,11 @@ def main(argv: list[str]) -> int:
         reports.append(uploads.report(results["uploads"]))
         trouble += uploads.problems(results["uploads"])
         results["load_average"]["after uploads"] = load_average()
+    if "matches" in chosen:
+        results["matches"] = matches.run(log=progress)
+        reports.append(matches.report(results["matches"]))
+        trouble += matches.problems(results["matches"])
+        results["load_average"]["after matches"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]
