@@ -98,6 +98,7 @@ class Settings(BaseSettings):
     ping_interval_override: timedelta | None = Field(None, alias="PING_INTERVAL_OVERRIDE")
     max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", ge=1024)
     auth_rate_limit_per_minute: int = Field(5, alias="AUTH_RATE_LIMIT_PER_MINUTE", ge=1)
+    replay_rate_limit_per_minute: int = Field(20, alias="REPLAY_RATE_LIMIT_PER_MINUTE", ge=1)
     trust_forwarded_for: bool = Field(False, alias="TRUST_FORWARDED_FOR")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 

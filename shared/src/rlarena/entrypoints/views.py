@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rlarena.adapters.db.models import Agent, Environment, Submission, SubmissionTransition, User
+from rlarena.adapters.db.models import Agent, Environment, Match, Submission, SubmissionTransition, User
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
 
 
@@ -110,3 +110,33 @@ def submission_view(submission: Submission, agent: Agent) -> dict[str, Any]:
 
 def transition_view(transition: SubmissionTransition) -> dict[str, Any]:
     return {"status": transition.status, "message": transition.message, "at": timestamp(transition.created_at)}
+
+
+def _id(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+def match_view(match: Match) -> dict[str, Any]:
+    """replayUrl/replayHtmlUrl are this API's download paths (the stored key stays internal)."""
+    replay = f"/api/v1/matches/{match.id}/replay" if match.replay_url else None
+    return {
+        "id": str(match.id),
+        "environmentId": match.environment_id,
+        "agent1Id": str(match.agent1_id),
+        "agent2Id": str(match.agent2_id),
+        "agent1SubmissionId": _id(match.agent1_submission_id),
+        "agent2SubmissionId": _id(match.agent2_submission_id),
+        "status": match.status,
+        "winnerId": _id(match.winner_id),
+        "agent1Score": match.agent1_score,
+        "agent2Score": match.agent2_score,
+        "agent1EloChange": match.agent1_elo_change,
+        "agent2EloChange": match.agent2_elo_change,
+        "isPublic": match.is_public,
+        "replayUrl": f"{replay}?format=json" if replay else None,
+        "replayHtmlUrl": f"{replay}?format=html" if replay else None,
+        "errorMessage": match.error_message,
+        "startedAt": timestamp(match.started_at),
+        "completedAt": timestamp(match.completed_at),
+        "createdAt": timestamp(match.created_at),
+    }

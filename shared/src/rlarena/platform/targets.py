@@ -19,6 +19,7 @@ HTTP_SERVICES: dict[str, str] = {
     "auth": "rlarena.entrypoints.auth:api",
     "agents": "rlarena.entrypoints.agents:api",
     "submissions": "rlarena.entrypoints.submissions:api",
+    "matchmaker": "rlarena.entrypoints.matches:api",
 }
 
 # Knative Service name -> "module:attribute" of the CloudEvent handler it runs.

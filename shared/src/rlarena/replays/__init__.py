@@ -1,0 +1,1 @@
+"""Replays: rendering a recorded match (the executor's replay JSON) for people to watch."""

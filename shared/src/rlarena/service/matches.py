@@ -1,0 +1,143 @@
+"""Use cases of reading matches and their replays (the matchmaker function's read side).
+
+Only public matches are shown: a private match reads as missing, whoever asks.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import StringConstraints
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from rlarena.adapters.db.models import Agent, Match
+from rlarena.bootstrap import Platform
+from rlarena.domain.statuses import MatchStatus
+from rlarena.errors import InvalidInput, NotFound
+from rlarena.service.commands import PageQuery, Query, Text
+
+REPLAY_WINDOW = timedelta(minutes=1)
+STATUSES = [s.value for s in MatchStatus]
+
+
+class MatchListQuery(PageQuery):
+    environment_id: Annotated[Text, StringConstraints(max_length=50)] | None = None
+    agent_id: uuid.UUID | None = None
+    status: Annotated[Text, StringConstraints(max_length=20)] | None = None
+
+
+class ReplaysQuery(PageQuery):
+    agent_id: uuid.UUID
+
+
+class ReplayFormatQuery(Query):
+    format: Literal["json", "html"] = "json"
+
+
+def list_matches(platform: Platform, query: MatchListQuery) -> tuple[list[Match], int]:
+    scope: list[ColumnElement[bool]] = [Match.is_public.is_(True)]
+    if query.environment_id:
+        scope.append(Match.environment_id == query.environment_id)
+    if query.agent_id is not None:
+        scope.append(_involves(query.agent_id))
+    if query.status:
+        if query.status not in STATUSES:
+            raise InvalidInput(
+                f"unknown status {query.status!r}: use one of {', '.join(STATUSES)}",
+                details={"field": "status", "allowed": STATUSES},
+            )
+        scope.append(Match.status == query.status)
+    with platform.uow() as uow:
+        return _page(uow.session, scope, query)
+
+
+def get_match(platform: Platform, match_id: uuid.UUID) -> Match:
+    with platform.uow() as uow:
+        return _public_match(uow.session, match_id)
+
+
+def matches_of_agent(platform: Platform, agent_id: uuid.UUID, page: PageQuery) -> tuple[list[Match], int]:
+    """The agent's public matches, newest first; a deleted agent's history stays readable."""
+    with platform.uow() as uow:
+        _known_agent(uow.session, agent_id)
+        return _page(uow.session, [Match.is_public.is_(True), _involves(agent_id)], page)
+
+
+def replays(platform: Platform, query: ReplaysQuery) -> tuple[list[Match], int]:
+    """The agent's completed public matches that have a replay, newest first."""
+    with platform.uow() as uow:
+        _known_agent(uow.session, query.agent_id)
+        scope = [
+            Match.is_public.is_(True),
+            _involves(query.agent_id),
+            Match.status == MatchStatus.COMPLETED.value,
+            Match.replay_url.is_not(None),
+        ]
+        return _page(uow.session, scope, query)
+
+
+def limit_replay_downloads(platform: Platform, client_ip: str) -> None:
+    """Count one replay download for this address; 429 past the per-minute limit."""
+    platform.rate_limiter.hit(
+        f"replay:{client_ip}",
+        limit=platform.settings.replay_rate_limit_per_minute,
+        window=REPLAY_WINDOW,
+        now=platform.clock(),
+        what="replay downloads",
+    )
+
+
+def replay_key_of(platform: Platform, match_id: uuid.UUID) -> str:
+    """The object-store key of the match's replay; 404 saying why when there is none."""
+    with platform.uow() as uow:
+        match = _public_match(uow.session, match_id)
+        if not match.replay_url:
+            raise NotFound(f"match {match_id} has no replay (its status is {match.status})", code="no_replay")
+        return match.replay_url
+
+
+def replay_of(platform: Platform, match_id: uuid.UUID) -> dict[str, Any]:
+    key = replay_key_of(platform, match_id)
+    try:
+        data = platform.store.get(key)
+    except NotFound:
+        raise NotFound(f"the replay of match {match_id} is missing from storage", code="no_replay") from None
+    replay = json.loads(data)
+    if not isinstance(replay, dict):
+        raise NotFound(f"the replay of match {match_id} is unreadable", code="no_replay")
+    return replay
+
+
+def _involves(agent_id: uuid.UUID) -> ColumnElement[bool]:
+    return (Match.agent1_id == agent_id) | (Match.agent2_id == agent_id)
+
+
+def _page(session: Session, scope: list[ColumnElement[bool]], page: PageQuery) -> tuple[list[Match], int]:
+    total = session.scalar(select(func.count()).select_from(Match).where(*scope)) or 0
+    rows = session.scalars(
+        select(Match)
+        .where(*scope)
+        .order_by(Match.created_at.desc(), Match.id.desc())
+        .offset(page.offset)
+        .limit(page.page_size)
+    ).all()
+    return list(rows), total
+
+
+def _public_match(session: Session, match_id: uuid.UUID) -> Match:
+    match = session.get(Match, match_id)
+    if match is None or not match.is_public:
+        raise NotFound(f"no match {match_id}")
+    return match
+
+
+def _known_agent(session: Session, agent_id: uuid.UUID) -> Agent:
+    # Deleted agents included: their rows stay so that match history keeps naming them.
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        raise NotFound(f"no agent {agent_id}")
+    return agent
