@@ -78,7 +78,12 @@ def _client(target: str, function: str) -> Any:
 @pytest.fixture
 def api(platform: Platform) -> ApiClient:
     """The HTTP functions through functions-framework, each from its own main.py."""
-    return ApiClient(auth=_client("auth_http", "auth"), agents=_client("agents_http", "agents"))
+    return ApiClient(
+        auth=_client("auth_http", "auth"),
+        agents=_client("agents_http", "agents"),
+        submissions=_client("submissions_http", "submissions"),
+        matchmaker=_client("matchmaker_http", "matchmaker"),
+    )
 
 
 @pytest.fixture

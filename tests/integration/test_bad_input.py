@@ -27,6 +27,11 @@ ROUTES = [
     ("GET", "/api/v1/leaderboard/environment/pong", False, False),
     ("GET", "/api/v1/environments", False, False),
     ("GET", "/health", False, False),
+    ("POST", "/api/v1/submissions", True, True),
+    ("POST", "/api/v1/submissions/upload-url", True, True),
+    ("GET", "/api/v1/submissions/agent/{agent}", False, True),
+    ("GET", "/api/v1/matches", False, False),
+    ("GET", "/api/v1/matches/agent/{agent}", False, False),
 ]
 BODY_ROUTES = [r for r in ROUTES if r[2]]
 TOKEN_ROUTES = [r for r in ROUTES if r[3]]

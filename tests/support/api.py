@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _counter = itertools.count()
@@ -24,13 +24,20 @@ class User:
 
 @dataclass
 class ApiClient:
+    """Routes each path to its function as the gateway's HTTPRoute does."""
+
     auth: Any
     agents: Any
-    _prefixes: dict[str, str] = field(default_factory=dict)
+    submissions: Any = None
+    matchmaker: Any = None
 
     def client_for(self, path: str) -> Any:
         if path.startswith(("/api/v1/auth", "/api/v1/users")):
             return self.auth
+        if path.startswith("/api/v1/submissions"):
+            return self.submissions
+        if path.startswith("/api/v1/matches"):
+            return self.matchmaker
         return self.agents
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
