@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.job_status import probe_report
 from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload
@@ -89,7 +90,7 @@ class LocalBuilder:
         )
         if result.stderr.strip():
             log.append("agent output:\n" + result.stderr.strip())
-        report = _report(result.stdout)
+        report = probe_report(result.stdout)
         if report is None:
             message = f"the agent could not be loaded: {result.reason}"
             log.append(message)
@@ -183,17 +184,6 @@ def _distribution_name(requirement: str) -> str:
     for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", " "):
         name = name.split(separator)[0]
     return name.strip() if not name.strip().startswith("-") else ""
-
-
-def _report(stdout: str) -> dict[str, object] | None:
-    for line in reversed(stdout.strip().splitlines()):
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            return parsed
-    return None
 
 
 def _join(lines: list[str]) -> str:
