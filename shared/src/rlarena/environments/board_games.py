@@ -8,6 +8,7 @@ imported when a game is created, never when this module is.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -130,11 +131,12 @@ class BoardGame:
         return {}
 
 
-class _GridGame(BoardGame):
+class _GridGame(BoardGame, ABC):
     """Tic-tac-toe and connect-four: add the board as rows, 0 empty / 1 own / 2 opponent."""
 
+    @abstractmethod
     def _rows(self, planes: list[list[list[int]]]) -> list[list[int]]:
-        raise NotImplementedError
+        """The PettingZoo planes as rows, as the players see the board."""
 
     def _extras(self, player: int, view: dict[str, Any]) -> dict[str, Any]:
         return {"board": self._rows(view["observation"].tolist())}

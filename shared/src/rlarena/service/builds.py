@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -108,10 +109,7 @@ def claim_next(platform: Platform) -> BuildTicket | None:
         platform,
         EventType.BUILD_STARTED,
         BuildStarted(
-            submission_id=ticket.submission_id,
-            agent_id=ticket.agent_id,
-            user_id=ticket.user_id,
-            version=ticket.version,
+            **_addressed(ticket),
             status=SubmissionStatus.BUILDING.value,
             message="build started",
             build_attempt=ticket.attempt,
@@ -186,10 +184,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             platform,
             EventType.BUILD_SUCCEEDED,
             BuildSucceeded(
-                submission_id=ticket.submission_id,
-                agent_id=ticket.agent_id,
-                user_id=ticket.user_id,
-                version=ticket.version,
+                **_addressed(ticket),
                 status=SubmissionStatus.ACTIVE.value,
                 message=f"version {ticket.version} is active",
                 environment_id=ticket.environment_id,
@@ -202,10 +197,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             platform,
             EventType.BUILD_FAILED,
             BuildFailed(
-                submission_id=ticket.submission_id,
-                agent_id=ticket.agent_id,
-                user_id=ticket.user_id,
-                version=ticket.version,
+                **_addressed(ticket),
                 status=SubmissionStatus.FAILED.value,
                 message=outcome.error,
                 error_message=outcome.error or "the build failed",
@@ -283,6 +275,16 @@ def _move(
     if getattr(result, "rowcount", 0) != 1:
         return None
     return session.get(Submission, ticket.submission_id, populate_existing=True)
+
+
+def _addressed(ticket: BuildTicket) -> dict[str, Any]:
+    """What every build event carries so the relay can address the owner."""
+    return {
+        "submission_id": ticket.submission_id,
+        "agent_id": ticket.agent_id,
+        "user_id": ticket.user_id,
+        "version": ticket.version,
+    }
 
 
 def _publish(platform: Platform, event_type: EventType, payload: Payload, event_id: str) -> None:
