@@ -19,12 +19,14 @@ import pytest
 from functions_framework import create_app
 from sqlalchemy import func, select
 
+from rlarena.adapters.builders.base import BuildOutcome
 from rlarena.adapters.db.models import Submission
 from rlarena.bootstrap import Platform
 from rlarena.events.broker import InProcessBroker
 from rlarena.events.manifests import load_documents, triggers
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.platform import targets
+from rlarena.service import builds
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
 from tests.support.seaweedfs import S3Server
@@ -166,6 +168,25 @@ def test_a_new_version_replaces_the_old_and_the_old_can_be_activated_again(
     listed = submissions_client.get(f"/api/v1/submissions/agent/{agent_id}", headers=owner.headers).json
     assert [s["version"] for s in listed["submissions"]] == [2, 1]
     assert listed["total"] == 2
+
+
+def test_builds_that_finish_out_of_order_leave_the_newest_version_active(
+    submissions_client: Any, owner: User, agent_id: str, platform: Platform
+) -> None:
+    # No broker here: the uploads wait in the queue and the builds are finished by hand, v2 first.
+    first = upload(submissions_client, owner, agent_id, "agent.py", GOOD_AGENT).json["submission"]
+    second = upload(submissions_client, owner, agent_id, "agent.py", GOOD_AGENT).json["submission"]
+    tickets = {str(t.submission_id): t for t in (builds.claim_next(platform), builds.claim_next(platform)) if t}
+    assert set(tickets) == {first["id"], second["id"]}
+    built = BuildOutcome(ok=True, log="ok", interface="agent(observation, configuration)")
+    builds.finish_build(platform, tickets[second["id"]], built)
+    builds.finish_build(platform, tickets[first["id"]], built)
+    assert submission(submissions_client, owner, second["id"])["status"] == "active"
+    late = submission(submissions_client, owner, first["id"])
+    assert late["status"] == "inactive"
+    assert not late["isActive"]
+    history = submissions_client.get(f"/api/v1/submissions/{first['id']}/build-status", headers=owner.headers).json
+    assert "newer version 2 stays active" in str(history)
 
 
 def test_an_agent_that_crashes_on_import_fails_with_its_traceback(
@@ -312,6 +333,8 @@ def test_concurrent_uploads_get_distinct_versions(
     with platform.uow() as uow:
         active = uow.session.scalars(select(Submission).where(Submission.is_active.is_(True))).all()
     assert len(active) == 1
+    # Builds finish in any order; the newest upload is the one left active.
+    assert active[0].version == 12
 
 
 class TestQuota:

@@ -33,7 +33,7 @@ from rlarena.events.catalogue import (
     Source,
     make_event,
 )
-from rlarena.service.submissions import make_active, record_transition
+from rlarena.service.submissions import activate_if_newest, record_transition
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
         submission = _move(
             session, ticket, RUNNING, SubmissionStatus.ACTIVE if outcome.ok else SubmissionStatus.FAILED, now
         )
+        became_active = False
         if submission is None:
             log.info("ignoring a late report for %s attempt %d", ticket.submission_id, ticket.attempt)
             return
@@ -169,12 +170,12 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
         if outcome.ok:
             submission.docker_image_url = outcome.image_url
             submission.error_message = None
-            record_transition(
-                uow, submission, SubmissionStatus.ACTIVE, f"built and validated: {outcome.interface}", now
-            )
+            reason = f"built and validated: {outcome.interface}"
             agent = session.get(Agent, ticket.agent_id)
             if agent is not None and agent.deleted_at is None:
-                make_active(uow, agent, submission, now)
+                became_active = activate_if_newest(uow, agent, submission, now, reason)
+            else:
+                record_transition(uow, submission, SubmissionStatus.ACTIVE, reason, now)
         else:
             submission.error_message = outcome.error
             record_transition(uow, submission, SubmissionStatus.FAILED, outcome.error, now)
@@ -185,8 +186,12 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             EventType.BUILD_SUCCEEDED,
             BuildSucceeded(
                 **_addressed(ticket),
-                status=SubmissionStatus.ACTIVE.value,
-                message=f"version {ticket.version} is active",
+                status=(SubmissionStatus.ACTIVE if became_active else SubmissionStatus.INACTIVE).value,
+                message=(
+                    f"version {ticket.version} is active"
+                    if became_active
+                    else f"version {ticket.version} built and validated; a newer version stays active"
+                ),
                 environment_id=ticket.environment_id,
                 image_url=outcome.image_url,
             ),

@@ -280,17 +280,26 @@ def activate(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -
 
 
 def make_active(uow: UnitOfWork, agent: Agent, submission: Submission, now: datetime) -> None:
-    """The one place that switches an agent's active version."""
+    """The one place that switches an agent's active version.
+
+    The agent's row is locked first, so two switches for one agent (two builds finishing at
+    once, or a build and a manual activation) run one after the other and each sees what the
+    other wrote: never two active versions.
+    """
+    lock_agent(uow, agent.id)
     previous = uow.session.scalars(
-        select(Submission).where(
-            Submission.agent_id == agent.id, Submission.is_active.is_(True), Submission.id != submission.id
-        )
+        select(Submission)
+        .where(Submission.agent_id == agent.id, Submission.is_active.is_(True), Submission.id != submission.id)
+        .execution_options(populate_existing=True)
     ).all()
     for old in previous:
         old.is_active = False
         old.status = SubmissionStatus.INACTIVE.value
         old.updated_at = now
         record_transition(uow, old, SubmissionStatus.INACTIVE, f"replaced by version {submission.version}", now)
+    # The old version must be switched off before the new one is switched on: the schema
+    # allows one active row per agent and checks it per statement.
+    uow.session.flush()
     if submission.status != SubmissionStatus.ACTIVE:
         record_transition(uow, submission, SubmissionStatus.ACTIVE, "activated", now)
     submission.is_active = True
@@ -298,6 +307,39 @@ def make_active(uow: UnitOfWork, agent: Agent, submission: Submission, now: date
     submission.updated_at = now
     agent.active_submission_id = submission.id
     agent.updated_at = now
+
+
+def activate_if_newest(uow: UnitOfWork, agent: Agent, submission: Submission, now: datetime, reason: str) -> bool:
+    """A build that just finished becomes active unless a newer version already is.
+
+    Builds of one agent can finish out of order (a small v3 before a large v2); the newest
+    upload is what the owner meant to play, so v2 then stays built but inactive.
+    """
+    lock_agent(uow, agent.id)
+    newer = uow.session.scalar(
+        select(Submission.version).where(
+            Submission.agent_id == agent.id,
+            Submission.is_active.is_(True),
+            Submission.version > submission.version,
+        )
+    )
+    if newer is not None:
+        submission.is_active = False
+        submission.status = SubmissionStatus.INACTIVE.value
+        submission.updated_at = now
+        record_transition(
+            uow, submission, SubmissionStatus.INACTIVE, f"{reason}; the newer version {newer} stays active", now
+        )
+        return False
+    record_transition(uow, submission, SubmissionStatus.ACTIVE, reason, now)
+    submission.status = SubmissionStatus.ACTIVE.value
+    make_active(uow, agent, submission, now)
+    return True
+
+
+def lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> None:
+    """Serialise changes to one agent's versions (a row lock on PostgreSQL; SQLite has one writer)."""
+    uow.session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
 
 
 def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:

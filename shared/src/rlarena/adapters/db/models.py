@@ -133,6 +133,14 @@ class Submission(Timestamped, Base):
         UniqueConstraint("agent_id", "version"),
         CheckConstraint(f"status IN ({sql_in(SubmissionStatus)})", name="status_known"),
         Index("ix_submissions_queue", "status", "priority", "created_at"),
+        # At most one active version per agent, whatever the code above it does.
+        Index(
+            "uq_submissions_one_active",
+            "agent_id",
+            unique=True,
+            sqlite_where=text("is_active"),
+            postgresql_where=text("is_active"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

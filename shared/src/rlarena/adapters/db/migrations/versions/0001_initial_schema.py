@@ -270,6 +270,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_submissions_agent_id"), "submissions", ["agent_id"], unique=False)
     op.create_index("ix_submissions_queue", "submissions", ["status", "priority", "created_at"], unique=False)
+    op.create_index(
+        "uq_submissions_one_active",
+        "submissions",
+        ["agent_id"],
+        unique=True,
+        sqlite_where=sa.text("is_active"),
+        postgresql_where=sa.text("is_active"),
+    )
     op.create_table(
         "submission_transitions",
         sa.Column("id", sa.Uuid(), nullable=False),
