@@ -121,6 +121,9 @@ class Agent(Timestamped, Base):
     draws: Mapped[int] = mapped_column(Integer, default=0)
     total_matches: Mapped[int] = mapped_column(Integer, default=0)
     rated_matches: Mapped[int] = mapped_column(Integer, default=0)
+    # The uncertainty-aware estimate beside Elo (openskill's defaults: mu 25, sigma 25/3).
+    skill_mu: Mapped[float] = mapped_column(Float, default=25.0)
+    skill_sigma: Mapped[float] = mapped_column(Float, default=25.0 / 3)
     active_submission_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("submissions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -226,6 +229,11 @@ class MatchmakingQueueEntry(Base):
     status: Mapped[str] = mapped_column(String(20), default=QueueStatus.WAITING.value)
     enqueued_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # What the matchmaker needs without a query per agent: cooldown, side alternation, daily cap.
+    last_match_at: Mapped[datetime | None] = mapped_column()
+    last_side: Mapped[int | None] = mapped_column(Integer)  # 1 or 2: the side it played last
+    day_started_at: Mapped[datetime | None] = mapped_column()
+    day_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class MatchmakingHistory(Base):
@@ -250,6 +258,10 @@ class RatingHistory(Base):
     elo_before: Mapped[int] = mapped_column(Integer)
     elo_after: Mapped[int] = mapped_column(Integer)
     elo_change: Mapped[int] = mapped_column(Integer)
+    skill_mu_before: Mapped[float | None] = mapped_column(Float)
+    skill_sigma_before: Mapped[float | None] = mapped_column(Float)
+    skill_mu_after: Mapped[float | None] = mapped_column(Float)
+    skill_sigma_after: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
