@@ -1,11 +1,19 @@
-"""Knative Service `matchmaker`: binds the functions-framework target to the shared library's handler."""
+"""Knative Services `matchmaker` (HTTP) and `matchmaker-events` (CloudEvents): bind the targets to the library."""
 
 import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
 from rlarena.entrypoints.matches import api
+from rlarena.entrypoints.matchmaker import on_event
+from rlarena.events.targets import serve
 
 
 @functions_framework.http
 def matchmaker_http(request: flask.Request) -> flask.Response:
     return api.handle(request)
+
+
+@functions_framework.cloud_event
+def matchmaker_events(event: CloudEvent) -> None:
+    serve(on_event, event)

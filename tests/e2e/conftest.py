@@ -74,6 +74,7 @@ def start_platform(tmp_path: Path, **env: str) -> RunningPlatform:
         "SUBMISSION_RATE_LIMIT_PER_MINUTE": "1000",
         "PING_INTERVAL_OVERRIDE": "1s",
         "LOG_LEVEL": "DEBUG",
+        "EXECUTOR_URL": f"127.0.0.1:{free_port()}",
         **env,
     }
     environment.pop("DATABASE_URL", None)

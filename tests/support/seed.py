@@ -65,3 +65,68 @@ def insert_match(
         )
         uow.commit()
     return str(match_id)
+
+
+def seed_arena(
+    platform: Platform, environment: str, ratings: list[int], *, games: list[int] | None = None
+) -> list[uuid.UUID]:
+    """One user with one agent per rating, each with an active version, inserted in bulk."""
+    from sqlalchemy import insert
+
+    from rlarena.adapters.db.models import User
+
+    now = datetime.now(UTC)
+    owner = uuid.uuid4()
+    agents = [uuid.uuid4() for _ in ratings]
+    submissions = [uuid.uuid4() for _ in ratings]
+    with platform.uow() as uow:
+        session = uow.session
+        session.execute(
+            insert(User).values(
+                id=owner,
+                username=f"seed-{owner.hex[:12]}",
+                email=f"{owner.hex[:12]}@seed.example",
+                password_hash="x",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.execute(
+            insert(Agent),
+            [
+                {
+                    "id": agent,
+                    "user_id": owner,
+                    "environment_id": environment,
+                    "name": f"agent-{index}",
+                    "elo": rating,
+                    "total_matches": games[index] if games else 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for index, (agent, rating) in enumerate(zip(agents, ratings, strict=True))
+            ],
+        )
+        session.execute(
+            insert(Submission),
+            [
+                {
+                    "id": submission,
+                    "agent_id": agent,
+                    "version": 1,
+                    "status": SubmissionStatus.ACTIVE.value,
+                    "is_active": True,
+                    "docker_image_url": "local:///nonexistent",
+                    "entry_point": "agent.py",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for agent, submission in zip(agents, submissions, strict=True)
+            ],
+        )
+        session.execute(
+            update(Agent),
+            [{"id": a, "active_submission_id": s} for a, s in zip(agents, submissions, strict=True)],
+        )
+        uow.commit()
+    return agents

@@ -20,6 +20,7 @@ from rlarena.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from rlarena.adapters.builders.base import Builder
+    from rlarena.adapters.executor_client import MatchDispatcher
     from rlarena.adapters.passwords import PasswordHasher
     from rlarena.adapters.storage.base import ObjectStore, StoredObject
     from rlarena.adapters.tokens import TokenService
@@ -88,6 +89,12 @@ class Platform:
             python=agent_python(self.settings.agent_python),
         )
 
+    @cached_property
+    def executor(self) -> MatchDispatcher:
+        from rlarena.adapters.executor_client import GrpcExecutorClient
+
+        return GrpcExecutorClient(self.settings.executor_url, self.settings.executor_dispatch_timeout.total_seconds())
+
     def _announce_stored(self, stored: StoredObject) -> None:
         """The local folder store's stand-in for MinIO's bucket notification."""
         payload = StorageObjectCreated(
@@ -104,6 +111,8 @@ class Platform:
         return UnitOfWork(self.engine)
 
     def close(self) -> None:
+        if "executor" in self.__dict__:
+            self.executor.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
 

@@ -40,8 +40,8 @@ def _dev(host: str, port: int | None) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level, structured=settings.is_production)
-    local = build(settings)
     port = port or settings.port
+    local = build(settings, port=port)
     print(f"RL Arena is running on http://{host}:{port}  (API under /api/v1, Ctrl-C to stop)", flush=True)
     print(f"  database: {_redacted(settings.resolved_database_url)}", flush=True)
     uvicorn.run(asgi_app(local), host=host, port=port, log_level="warning", lifespan="on")

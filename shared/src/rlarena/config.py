@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secret", "development"}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# A Kubernetes resource quantity as used for CPU and memory: 500m, 1, 1.5, 512Mi, 2G.
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -85,15 +87,44 @@ class Settings(BaseSettings):
     local_build_install_requirements: bool = Field(False, alias="LOCAL_BUILD_INSTALL_REQUIREMENTS")
     executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
     executor_max_matches: int = Field(2, alias="EXECUTOR_MAX_MATCHES", ge=1, le=64)
+    executor_dispatch_timeout: timedelta = Field(timedelta(seconds=10), alias="EXECUTOR_DISPATCH_TIMEOUT")
+    local_executor: bool = Field(True, alias="LOCAL_EXECUTOR")
+    match_deadline_slack: timedelta = Field(timedelta(minutes=2), alias="MATCH_DEADLINE_SLACK")
+    manual_match_rate_limit_per_minute: int = Field(10, alias="MANUAL_MATCH_RATE_LIMIT_PER_MINUTE", ge=1)
+    manual_matches_rated: bool = Field(False, alias="MANUAL_MATCHES_RATED")
+    matchmaker_cooldown: timedelta = Field(timedelta(minutes=5), alias="MATCHMAKER_COOLDOWN")
+    matchmaker_daily_cap: int = Field(100, alias="MATCHMAKER_DAILY_CAP", ge=1)
+    matchmaker_initial_window: int = Field(100, alias="MATCHMAKER_INITIAL_WINDOW", ge=0)
+    matchmaker_window_step: int = Field(100, alias="MATCHMAKER_WINDOW_STEP", ge=0)
+    matchmaker_max_window: int = Field(500, alias="MATCHMAKER_MAX_WINDOW", ge=0)
+    matchmaker_wait_interval: timedelta = Field(timedelta(seconds=30), alias="MATCHMAKER_WAIT_INTERVAL")
+    matchmaker_rematch_after: timedelta = Field(timedelta(minutes=30), alias="MATCHMAKER_REMATCH_AFTER")
+    matchmaker_new_agent_games: int = Field(10, alias="MATCHMAKER_NEW_AGENT_GAMES", ge=0)
+    matchmaker_max_matches_per_tick: int = Field(200, alias="MATCHMAKER_MAX_MATCHES_PER_TICK", ge=1)
     k_sink: str | None = Field(None, alias="K_SINK")
     use_k8s: bool = Field(False, alias="USE_K8S")
     k8s_namespace: str = Field("rlarena", alias="K8S_NAMESPACE")
+    match_runner_image: str = Field("rlarena/executor:latest", alias="MATCH_RUNNER_IMAGE", pattern=r"^[^\s]+$")
+    match_agent_cpu: str = Field("1", alias="MATCH_AGENT_CPU", pattern=_QUANTITY)
+    match_agent_memory: str = Field("1Gi", alias="MATCH_AGENT_MEMORY", pattern=_QUANTITY)
+    match_runner_cpu: str = Field("500m", alias="MATCH_RUNNER_CPU", pattern=_QUANTITY)
+    match_runner_memory: str = Field("512Mi", alias="MATCH_RUNNER_MEMORY", pattern=_QUANTITY)
+    match_pod_start_timeout: timedelta = Field(timedelta(minutes=2), alias="MATCH_POD_START_TIMEOUT")
     container_registry_url: str = Field("localhost:5000/rlarena", alias="CONTAINER_REGISTRY_URL")
     container_registry_secret: str = Field("rlarena-registry", alias="CONTAINER_REGISTRY_SECRET")
     agent_base_image: str = Field("python:3.11-slim", alias="AGENT_BASE_IMAGE", pattern=r"^[^\s]+$")
     kaniko_image: str = Field("ghcr.io/osscontainertools/kaniko:latest", alias="KANIKO_IMAGE", pattern=r"^[^\s]+$")
     kaniko_cache_repo: str | None = Field(None, alias="KANIKO_CACHE_REPO")
     build_s3_secret: str = Field("rlarena-s3", alias="BUILD_S3_SECRET")
+    trivy_enabled: bool = Field(False, alias="TRIVY_ENABLED")
+    # A repository without a tag (a registry port is fine), and a tag, a tag@digest or a bare digest.
+    trivy_image: str = Field(
+        "ghcr.io/aquasecurity/trivy", alias="TRIVY_IMAGE", pattern=r"^[^\s:@/]+(:\d+)?(/[^\s:@/]+)+$"
+    )
+    trivy_version: str = Field(
+        "0.70.0", alias="TRIVY_VERSION", pattern=r"^(\w[\w.-]*(@sha256:[0-9a-f]{64})?|sha256:[0-9a-f]{64})$"
+    )
+    trivy_fail_on_critical: bool = Field(False, alias="TRIVY_FAIL_ON_CRITICAL")
     knative_dir: Path | None = Field(None, alias="KNATIVE_DIR")
     ping_interval_override: timedelta | None = Field(None, alias="PING_INTERVAL_OVERRIDE")
     max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", ge=1024)
@@ -103,7 +134,18 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
     @field_validator(
-        "jwt_expiry", "ping_interval_override", "code_url_timeout", "upload_url_expiry", "build_timeout", mode="before"
+        "jwt_expiry",
+        "ping_interval_override",
+        "code_url_timeout",
+        "upload_url_expiry",
+        "build_timeout",
+        "match_pod_start_timeout",
+        "executor_dispatch_timeout",
+        "match_deadline_slack",
+        "matchmaker_cooldown",
+        "matchmaker_wait_interval",
+        "matchmaker_rematch_after",
+        mode="before",
     )
     @classmethod
     def _duration(cls, value: object) -> object:

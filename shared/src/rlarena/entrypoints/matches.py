@@ -1,4 +1,4 @@
-"""The matchmaker function's read side: /api/v1/matches* (lists, one match, replays)."""
+"""The matchmaker function's HTTP side: /api/v1/matches* (manual matches, lists, one match, replays)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from rlarena.adapters.db.models import Match
 from rlarena.entrypoints import runtime
 from rlarena.entrypoints.health import add_health
 from rlarena.entrypoints.views import match_view
-from rlarena.http.api import Context, HttpApi, Reply
-from rlarena.service import matches
-from rlarena.service.commands import PageQuery
+from rlarena.http.api import Context, HttpApi, Reply, parse_uuid
+from rlarena.service import manual_matches, matches
+from rlarena.service.commands import CreateMatch, PageQuery
 from rlarena.service.matches import MatchListQuery, ReplayFormatQuery, ReplaysQuery
 
 api = HttpApi("matchmaker", runtime.platform)
@@ -26,6 +26,16 @@ def list_matches(ctx: Context) -> Reply:
     query = ctx.query(MatchListQuery)
     found, total = matches.list_matches(ctx.platform, query)
     return _page_reply(found, total, query)
+
+
+@api.route("/api/v1/matches", "POST")
+def create_match(ctx: Context) -> Reply:
+    """A manual match: 202 with the pending match at once; the result arrives by events."""
+    user_id = ctx.user_id()
+    command = ctx.body(CreateMatch)
+    first, second = parse_uuid(command.agent1_id, "agent1Id"), parse_uuid(command.agent2_id, "agent2Id")
+    match = manual_matches.create_manual_match(ctx.platform, user_id, first, second)
+    return Reply({"match": match_view(match)}, 202)
 
 
 @api.route("/api/v1/matches/replays", "GET")

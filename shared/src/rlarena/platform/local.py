@@ -8,6 +8,7 @@ cluster share one source of truth. Only the adapters differ (SQLite, a local fol
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from rlarena.events.manifests import RouteTable, Trigger, load_documents, ping_s
 from rlarena.events.ping import PingTimer
 from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
 from rlarena.platform import targets
+from rlarena.platform.executor_child import ExecutorChild
 
 log = logging.getLogger("rlarena.local")
 
@@ -48,6 +50,7 @@ class LocalPlatform:
     routes: RouteTable
     services: dict[str, HttpApi]
     broker_triggers: list[Trigger]
+    executor: ExecutorChild | None = None
 
     def gateway(self) -> flask.Flask:
         """A WSGI app that forwards each request to the function the HTTPRoute names."""
@@ -95,16 +98,24 @@ class LocalPlatform:
             ", ".join(sorted(self.services)),
             len(self.broker_triggers),
         )
+        if self.executor is not None:
+            self.executor.start()
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()
+        if self.executor is not None:
+            self.executor.stop()
         self.broker.close()
         runtime.install(None)
 
 
-def build(settings: Settings) -> LocalPlatform:
-    """Migrate, wire the broker and timer from the manifests, and install the shared Platform."""
+def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
+    """Migrate, wire the broker and timer from the manifests, and install the shared Platform.
+
+    Given the port it will serve on, it also runs the executor as a child process (LOCAL_EXECUTOR)
+    that reports to this port's broker ingress.
+    """
     documents = load_documents(settings.resolved_knative_dir)
     routes = route_table(documents)
     services = targets.http_services()
@@ -122,9 +133,30 @@ def build(settings: Settings) -> LocalPlatform:
     upgrade_to_head(platform.engine)
     runtime.install(platform)
     timer = PingTimer(ping_sources(documents), broker.publish, interval_override=settings.ping_interval_override)
+    executor = None
+    if settings.local_executor and port is not None:
+        executor = ExecutorChild(
+            settings.executor_url,
+            f"http://127.0.0.1:{port}{BROKER_INGRESS_PATH}",
+            on_restart=functools.partial(_fail_lost_matches, platform),
+        )
     return LocalPlatform(
-        platform=platform, broker=broker, timer=timer, routes=routes, services=services, broker_triggers=subscriptions
+        platform=platform,
+        broker=broker,
+        timer=timer,
+        routes=routes,
+        services=services,
+        broker_triggers=subscriptions,
+        executor=executor,
     )
+
+
+def _fail_lost_matches(platform: Platform) -> None:
+    from rlarena.service.match_lifecycle import fail_lost_matches
+
+    lost = fail_lost_matches(platform, platform.clock(), "the executor stopped while this match was open")
+    if lost:
+        log.warning("failed %d match(es) the stopped executor was running; their agents are queued again", lost)
 
 
 def asgi_app(local: LocalPlatform) -> Starlette:

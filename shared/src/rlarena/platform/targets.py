@@ -28,6 +28,7 @@ EVENT_SERVICES: dict[str, str] = {
     "submissions-storage": "rlarena.entrypoints.submissions:on_object_stored",
     "builder": "rlarena.entrypoints.submissions:on_submission_uploaded",
     "builder-jobs": "rlarena.entrypoints.submissions:on_job_event",
+    "matchmaker-events": "rlarena.entrypoints.matchmaker:on_event",
 }
 
 

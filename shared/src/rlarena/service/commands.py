@@ -150,3 +150,8 @@ class SubmitCodeUrl(Command):
 class RequestUploadUrl(Command):
     agent_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
     filename: Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+
+
+class CreateMatch(Command):
+    agent1_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    agent2_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)]

@@ -232,6 +232,9 @@ class MatchmakingQueueEntry(Base):
     # What the matchmaker needs without a query per agent: cooldown, side alternation, daily cap.
     last_match_at: Mapped[datetime | None] = mapped_column()
     last_side: Mapped[int | None] = mapped_column(Integer)  # 1 or 2: the side it played last
+    last_opponent_id: Mapped[uuid.UUID | None] = mapped_column()  # no immediate rematch
+    # The match a `matched` entry waits on: only that match's end puts the agent back.
+    match_id: Mapped[uuid.UUID | None] = mapped_column()
     day_started_at: Mapped[datetime | None] = mapped_column()
     day_count: Mapped[int] = mapped_column(Integer, default=0)
 

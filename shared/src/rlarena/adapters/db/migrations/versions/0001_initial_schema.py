@@ -207,6 +207,8 @@ def upgrade() -> None:
         sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_match_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_side", sa.Integer(), nullable=True),
+        sa.Column("last_opponent_id", sa.Uuid(), nullable=True),
+        sa.Column("match_id", sa.Uuid(), nullable=True),
         sa.Column("day_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("day_count", sa.Integer(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,229 @@
+"""Who plays whom in one matchmaking tick: pure rules, no I/O.
+
+Each waiting agent accepts opponents within a rating window that starts at +-initial_window and
+widens by window_step for every wait_interval it has waited, up to +-max_window. A pair is
+allowed when the rating difference is inside both agents' windows and neither has the other
+among its recent opponents.
+
+Agents are served in priority order (new agents first, then the longest waiting), and each takes
+the closest allowed opponent still free. Windows come in a handful of sizes, so the free agents
+are kept in one rating-sorted list per window size; the closest allowed opponent in a list is
+found by bisection plus "next free" pointers. Skipping over an agent happens only for a recent
+opponent, so a tick costs O(n log n) for n candidates (times the number of window sizes, a
+constant of the policy).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    agent_id: uuid.UUID
+    rating: int  # Elo
+    waited: float  # seconds since it joined the queue
+    games_played: int  # the agent's total matches
+    last_side: int | None  # 1 or 2: the side it played in its last match
+    recent_opponents: frozenset[uuid.UUID]  # no immediate rematch against these
+
+
+@dataclass(frozen=True)
+class PairingPolicy:
+    initial_window: int = 100
+    window_step: int = 100
+    max_window: int = 500
+    wait_interval: float = 30.0  # seconds per widening step
+    new_agent_games: int = 10  # agents below this many games are matched first
+
+    def __post_init__(self) -> None:
+        if self.initial_window < 0 or self.window_step < 0:
+            raise ValueError("rating windows cannot be negative")
+        if self.max_window < self.initial_window:
+            raise ValueError("max_window must be at least initial_window")
+        if not self.wait_interval > 0:
+            raise ValueError("wait_interval must be a positive number of seconds")
+
+
+@dataclass(frozen=True)
+class Pairing:
+    first: uuid.UUID  # plays side 1
+    second: uuid.UUID  # plays side 2
+
+
+def window_of(candidate: Candidate, policy: PairingPolicy) -> int:
+    """The +- rating distance this candidate accepts now."""
+    if policy.window_step == 0:
+        return policy.initial_window
+    steps_to_max = math.ceil((policy.max_window - policy.initial_window) / policy.window_step)
+    waited = _waited(candidate)
+    steps = steps_to_max if math.isinf(waited) else min(steps_to_max, int(waited // policy.wait_interval))
+    return min(policy.max_window, policy.initial_window + steps * policy.window_step)
+
+
+def allowed(a: Candidate, b: Candidate, policy: PairingPolicy) -> bool:
+    """Whether a and b may be paired: distinct, within both windows, not recent opponents."""
+    return (
+        a.agent_id != b.agent_id
+        and abs(a.rating - b.rating) <= min(window_of(a, policy), window_of(b, policy))
+        and not _recent(a, b)
+    )
+
+
+def pair(candidates: Sequence[Candidate], policy: PairingPolicy) -> list[Pairing]:
+    """Pairings for one tick, highest-priority seeker first; each agent appears at most once.
+
+    The result depends only on the candidates, not on their order in `candidates`.
+    """
+    ordered = sorted(candidates, key=lambda c: _priority(c, policy))
+    # From here on an agent is its index in priority order: ints hash far faster than UUIDs.
+    index = {c.agent_id.int: i for i, c in enumerate(ordered)}
+    if len(index) != len(ordered):
+        raise ValueError("each agent may be a candidate only once")
+    field = _Field(ordered, index, policy)
+    taken = bytearray(len(ordered))
+    pairings: list[Pairing] = []
+    for seeker in range(len(ordered)):
+        if taken[seeker]:
+            continue
+        taken[seeker] = 1
+        field.remove(seeker)
+        opponent = field.closest(seeker)
+        if opponent is not None:
+            taken[opponent] = 1
+            field.remove(opponent)
+            pairings.append(_sides(ordered[seeker], ordered[opponent]))
+    return pairings
+
+
+def _waited(candidate: Candidate) -> float:
+    # A negative (clock skew) or NaN wait counts as none.
+    return candidate.waited if candidate.waited > 0 else 0.0
+
+
+def _priority(candidate: Candidate, policy: PairingPolicy) -> tuple[bool, float, int, int]:
+    """New agents first, then the longest waiting, then the fewest games; the id settles ties."""
+    is_new = candidate.games_played < policy.new_agent_games
+    return (not is_new, -_waited(candidate), candidate.games_played, candidate.agent_id.int)
+
+
+def _recent(a: Candidate, b: Candidate) -> bool:
+    return b.agent_id in a.recent_opponents or a.agent_id in b.recent_opponents
+
+
+def _sides(seeker: Candidate, opponent: Candidate) -> Pairing:
+    """Each agent wants the side it did not play last; if both want the same, the seeker gets it."""
+    seeker_wants_second = seeker.last_side == 1
+    opponent_wants_first = opponent.last_side == 2 and seeker.last_side != 2
+    if seeker_wants_second or opponent_wants_first:
+        return Pairing(first=opponent.agent_id, second=seeker.agent_id)
+    return Pairing(first=seeker.agent_id, second=opponent.agent_id)
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+class _Field:
+    """The free candidates, in one rating-sorted pool per window size."""
+
+    def __init__(self, ordered: list[Candidate], index: dict[int, int], policy: PairingPolicy) -> None:
+        self._ratings = [c.rating for c in ordered]
+        self._ids = [c.agent_id.int for c in ordered]
+        self._windows = [window_of(c, policy) for c in ordered]
+        # Recent opponents as indices, both ways: a rematch is refused whoever remembers it.
+        self._recent: dict[int, set[int]] = {}
+        for i, candidate in enumerate(ordered):
+            for other in candidate.recent_opponents:
+                j = index.get(other.int)
+                if j is not None and j != i:
+                    self._recent.setdefault(i, set()).add(j)
+                    self._recent.setdefault(j, set()).add(i)
+        by_window: dict[int, list[int]] = {}
+        for i, window in enumerate(self._windows):
+            by_window.setdefault(window, []).append(i)
+        # Widest window first: at equal distance the opponent who has waited longer is preferred.
+        self._pools = [
+            (window, _Pool(sorted(members, key=lambda i: (self._ratings[i], self._ids[i])), self._ratings))
+            for window, members in sorted(by_window.items(), reverse=True)
+        ]
+        self._pool_of = {window: pool for window, pool in self._pools}
+
+    def remove(self, member: int) -> None:
+        self._pool_of[self._windows[member]].remove(member)
+
+    def closest(self, seeker: int) -> int | None:
+        """The free, allowed opponent nearest in rating. At equal distance: the one with the wider
+        window (it has waited longer), then the lower rating, then the lower id."""
+        rating, own_window, recent = self._ratings[seeker], self._windows[seeker], self._recent.get(seeker, _NONE)
+        best: tuple[int, int] | None = None  # (distance, member)
+        for window, pool in self._pools:
+            radius = min(own_window, window) if best is None else min(own_window, window, best[0] - 1)
+            if radius < 0:
+                break
+            found = pool.nearest(rating, radius, recent)
+            if found is not None:
+                best = found
+        return None if best is None else best[1]
+
+
+class _Pool:
+    """Candidates of one window size, sorted by rating, with near-constant removal and
+    nearest-free lookups.
+
+    `_right[s]` / `_left[s + 1]` point towards the nearest free slot at or after / at or before
+    slot s (path-compressed, as in union-find); slot n on the right and slot -1 on the left are
+    sentinels that are never taken.
+    """
+
+    def __init__(self, members: list[int], ratings: list[int]) -> None:
+        self._members = members
+        self._ratings = [ratings[m] for m in members]
+        self._slot = {m: s for s, m in enumerate(members)}
+        self._right = list(range(len(members) + 1))
+        self._left = list(range(len(members) + 1))
+
+    def remove(self, member: int) -> None:
+        slot = self._slot[member]
+        self._right[slot] = slot + 1
+        self._left[slot + 1] = slot
+
+    def nearest(self, rating: int, radius: int, recent: set[int] | frozenset[int]) -> tuple[int, int] | None:
+        """(distance, member) of the nearest free member within `radius` that is not in `recent`;
+        at equal distance the lower rating, then the lower id. Each skip costs one recent pair."""
+        best: tuple[int, int] | None = None
+        start = bisect_left(self._ratings, rating)
+        slot = self._find_right(start)
+        while slot < len(self._members) and self._ratings[slot] - rating <= radius:
+            if self._members[slot] not in recent:
+                best = (self._ratings[slot] - rating, self._members[slot])
+                radius = best[0]  # below wins a tie
+                break
+            slot = self._find_right(slot + 1)
+        slot = self._find_left(start - 1)
+        while slot >= 0 and rating - self._ratings[slot] <= radius:
+            if self._members[slot] not in recent:
+                return (rating - self._ratings[slot], self._members[slot])
+            slot = self._find_left(slot - 1)
+        return best
+
+    def _find_right(self, slot: int) -> int:
+        root = slot
+        while self._right[root] != root:
+            root = self._right[root]
+        while self._right[slot] != root:
+            self._right[slot], slot = root, self._right[slot]
+        return root
+
+    def _find_left(self, slot: int) -> int:
+        """The nearest free slot at or before `slot`, or -1."""
+        root = slot + 1
+        while self._left[root] != root:
+            root = self._left[root]
+        node = slot + 1
+        while self._left[node] != root:
+            self._left[node], node = root, self._left[node]
+        return root - 1

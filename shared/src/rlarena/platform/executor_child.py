@@ -1,0 +1,124 @@
+"""The local platform's executor: `rlarena executor` as a supervised child process.
+
+Agent code never runs in the platform's process: the executor is its own process (as it is its
+own Service on a cluster), reached over real gRPC at EXECUTOR_URL, and it reports results to the
+local broker's ingress exactly as it would to K_SINK on a cluster. If it dies, the supervisor
+starts it again; the matches it was running are failed by the reaper at their deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from rlarena.errors import ConfigurationError
+
+log = logging.getLogger("rlarena.local.executor")
+
+RESTART_DELAY_S = 1.0
+READY_TIMEOUT_S = 60.0
+STOP_GRACE_S = 10.0
+
+
+def listen_address(executor_url: str) -> str:
+    host, _, port = executor_url.rpartition(":")
+    if not port.isdigit() or not host:
+        raise ConfigurationError(f"EXECUTOR_URL must be host:port for the local executor, not {executor_url!r}")
+    return f"127.0.0.1:{port}" if host in ("localhost", "127.0.0.1") else f"{host}:{port}"
+
+
+class ExecutorChild:
+    def __init__(self, executor_url: str, broker_url: str, on_restart: Callable[[], None] | None = None) -> None:
+        self._on_restart = on_restart
+        self._address = listen_address(executor_url)
+        self._url = executor_url
+        self._broker_url = broker_url
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        with self._lock:
+            return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        self._spawn()
+        self.wait_ready()
+        self._supervisor = threading.Thread(target=self._supervise, name="executor-supervisor", daemon=True)
+        self._supervisor.start()
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+        """Block until the executor answers HealthCheck (it installs the agent runtime first)."""
+        import grpc
+
+        from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
+
+        deadline = time.monotonic() + timeout
+        with grpc.insecure_channel(self._url) as channel:
+            stub = executor_pb2_grpc.ExecutorStub(channel)  # type: ignore[no-untyped-call]
+            while True:
+                try:
+                    stub.HealthCheck(executor_pb2.HealthCheckRequest(), timeout=2)
+                    log.info("executor ready at %s (pid %s)", self._url, self.pid)
+                    return
+                except grpc.RpcError:
+                    with self._lock:
+                        exited = self._process is not None and self._process.poll() is not None
+                    if exited or time.monotonic() > deadline:
+                        raise ConfigurationError(
+                            f"the local executor did not start on {self._address}: is the port free? "
+                            "(set EXECUTOR_URL to another port, or LOCAL_EXECUTOR=false to run it yourself)"
+                        ) from None
+                    time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()  # graceful: running matches finish and publish within the grace
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _spawn(self) -> None:
+        environment = dict(os.environ, K_SINK=self._broker_url, EXECUTOR_URL=self._url)
+        command = [sys.executable, "-m", "rlarena.cli", "executor", "--address", self._address]
+        with self._lock:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed argv
+                command, env=environment, stdin=subprocess.DEVNULL
+            )
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                process = self._process
+            if process is None:
+                return
+            code = process.wait()
+            if self._stopping.is_set():
+                return
+            log.warning("the executor exited (code %s); starting it again", code)
+            if self._on_restart is not None:
+                try:
+                    self._on_restart()
+                except Exception:  # the restart matters more than the bookkeeping
+                    log.exception("could not fail the matches the executor was running")
+            time.sleep(RESTART_DELAY_S)
+            if self._stopping.is_set():
+                return
+            try:
+                self._spawn()
+                self.wait_ready()
+            except ConfigurationError as error:
+                log.error("%s", error.message)

@@ -1,0 +1,302 @@
+"""Automatic matchmaking: who waits, who may play, who plays whom, and booking it safely.
+
+A tick matches every environment the platform can run. Per environment it runs in one
+transaction that first takes that environment's lock (a transaction-level advisory lock on
+PostgreSQL, skipped rather than waited for: an overlapping tick on another replica simply leaves
+that environment to the one already on it; SQLite has a single writer), reads the waiting queue
+in one query, pairs in memory in O(n log n) (rlarena.domain.pairing), and writes the matches and
+queue changes in bulk. Dispatch happens after commit (rlarena.service.match_booking).
+
+Rule for results of replaced versions: an agent is the rated entity, so a match counts for the
+agent whichever of its versions played; the match records the submission ids that played, and
+queued matches keep the version that was active when they were booked.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+
+from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
+from rlarena.bootstrap import Platform
+from rlarena.domain.pairing import Candidate, Pairing, PairingPolicy, pair
+from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus
+from rlarena.environments.registry import REGISTRATIONS
+from rlarena.service import match_booking, match_lifecycle
+from rlarena.service.match_booking import Booking, Player
+from rlarena.service.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)
+Queue = MatchmakingQueueEntry
+
+
+@dataclass(frozen=True)
+class TickReport:
+    environments: int
+    waiting: int
+    eligible: int
+    booked: int
+    dispatched: int
+    skipped: tuple[str, ...] = ()  # environments another replica was already matching
+
+
+def tick(platform: Platform, *, environment_id: str | None = None, dispatch: bool = True) -> TickReport:
+    """Reap, then match every runnable environment (or just one) and dispatch the new matches."""
+    match_lifecycle.reap(platform)
+    bookings: list[Booking] = []
+    waiting = eligible = 0
+    skipped: list[str] = []
+    environments = [environment_id] if environment_id else runnable_environments(platform)
+    for env in environments:
+        result = match_environment(platform, env)
+        if result is None:
+            skipped.append(env)
+            continue
+        bookings += result.bookings
+        waiting += result.waiting
+        eligible += result.eligible
+    dispatched = match_booking.dispatch(platform, bookings) if dispatch else 0
+    report = TickReport(len(environments), waiting, eligible, len(bookings), dispatched, tuple(skipped))
+    if bookings:
+        log.info("matchmaking tick: %s", report)
+    return report
+
+
+def runnable_environments(platform: Platform) -> list[str]:
+    """Environments that are enabled in the database and that this platform has a game for."""
+    known = {registration.spec.id for registration in REGISTRATIONS}
+    with platform.uow() as uow:
+        enabled = uow.session.scalars(select(Environment.id).where(Environment.is_active.is_(True))).all()
+    return sorted(env for env in enabled if env in known)
+
+
+def enqueue(platform: Platform, agent_id: uuid.UUID) -> bool:
+    """Put an agent with an active version in its environment's queue (no-op if it is there)."""
+    now = platform.clock()
+    with platform.uow() as uow:
+        agent = uow.session.get(Agent, agent_id)
+        if agent is None or agent.deleted_at is not None or agent.active_submission_id is None:
+            return False
+        if uow.session.get(Queue, agent_id) is not None:
+            return False
+        uow.session.add(
+            Queue(
+                agent_id=agent_id,
+                environment_id=agent.environment_id,
+                status=QueueStatus.WAITING.value,
+                enqueued_at=now,
+                updated_at=now,
+                day_count=0,
+            )
+        )
+        try:
+            uow.commit()
+        except IntegrityError:  # a concurrent twin enqueued it first
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class EnvironmentRound:
+    waiting: int
+    eligible: int
+    bookings: list[Booking]
+
+
+def match_environment(platform: Platform, environment_id: str) -> EnvironmentRound | None:
+    settings = platform.settings
+    now = platform.clock()
+    with platform.uow() as uow:
+        if not _lock_environment(uow, environment_id):
+            return None
+        _enqueue_missing(uow, environment_id, now)
+        rows = _waiting(uow, environment_id)
+        busy = _busy_agents(uow, environment_id)
+        candidates: list[Candidate] = []
+        players: dict[uuid.UUID, Player] = {}
+        state: dict[uuid.UUID, Any] = {}
+        for row in rows:
+            if row.agent_id in busy or not _rested(row, now, settings.matchmaker_cooldown):
+                continue
+            if _played_today(row, now) >= settings.matchmaker_daily_cap:
+                continue
+            candidates.append(
+                Candidate(
+                    agent_id=row.agent_id,
+                    rating=row.elo,
+                    waited=_waited(row, now, settings.matchmaker_cooldown),
+                    games_played=row.total_matches,
+                    last_side=row.last_side,
+                    recent_opponents=_recent_opponents(row, now, settings.matchmaker_rematch_after),
+                )
+            )
+            players[row.agent_id] = Player(
+                agent_id=row.agent_id,
+                submission_id=row.submission_id,
+                version=row.version,
+                image=row.image or "",
+                entry_point=row.entry_point or "agent.py",
+            )
+            state[row.agent_id] = row
+        pairings = _first(pair(candidates, policy_of(platform)), candidates, settings.matchmaker_max_matches_per_tick)
+        bookings = [
+            match_booking.new_booking(environment_id, players[p.first], players[p.second], is_rated=True)
+            for p in pairings
+        ]
+        match_booking.write_bookings(uow, bookings, now, settings.match_deadline_slack)
+        _mark_booked(uow, bookings, state, now)
+        uow.commit()
+    return EnvironmentRound(waiting=len(rows), eligible=len(candidates), bookings=bookings)
+
+
+def policy_of(platform: Platform) -> PairingPolicy:
+    s = platform.settings
+    return PairingPolicy(
+        initial_window=s.matchmaker_initial_window,
+        window_step=s.matchmaker_window_step,
+        max_window=s.matchmaker_max_window,
+        wait_interval=s.matchmaker_wait_interval.total_seconds(),
+        new_agent_games=s.matchmaker_new_agent_games,
+    )
+
+
+# -- steps ---------------------------------------------------------------------------------------
+
+
+def _lock_environment(uow: UnitOfWork, environment_id: str) -> bool:
+    if uow.session.get_bind().dialect.name != "postgresql":
+        return True
+    key = zlib.crc32(f"matchmaking:{environment_id}".encode())
+    return bool(uow.session.scalar(select(func.pg_try_advisory_xact_lock(key))))
+
+
+def _enqueue_missing(uow: UnitOfWork, environment_id: str, now: datetime) -> None:
+    """Agents with an active version but no queue entry (their build event was lost) join now."""
+    missing = select(
+        Agent.id,
+        Agent.environment_id,
+        literal(QueueStatus.WAITING.value),
+        literal(now),
+        literal(now),
+        literal(0),
+    ).where(
+        Agent.environment_id == environment_id,
+        Agent.deleted_at.is_(None),
+        Agent.active_submission_id.is_not(None),
+        ~exists().where(Queue.agent_id == Agent.id),
+    )
+    uow.session.execute(
+        insert(Queue).from_select(
+            ["agent_id", "environment_id", "status", "enqueued_at", "updated_at", "day_count"], missing
+        )
+    )
+
+
+def _waiting(uow: UnitOfWork, environment_id: str) -> list[Any]:
+    query = (
+        select(
+            Queue.agent_id,
+            Queue.enqueued_at,
+            Queue.last_match_at,
+            Queue.last_side,
+            Queue.last_opponent_id,
+            Queue.day_started_at,
+            Queue.day_count,
+            Agent.elo,
+            Agent.total_matches,
+            Submission.id.label("submission_id"),
+            Submission.version,
+            Submission.docker_image_url.label("image"),
+            Submission.entry_point,
+        )
+        .join(Agent, Agent.id == Queue.agent_id)
+        .join(Submission, and_(Submission.id == Agent.active_submission_id, Submission.is_active.is_(True)))
+        .where(
+            Queue.environment_id == environment_id,
+            Queue.status == QueueStatus.WAITING.value,
+            Agent.deleted_at.is_(None),
+            Submission.status == SubmissionStatus.ACTIVE.value,
+        )
+        .with_for_update(of=Queue, skip_locked=True)
+    )
+    return list(uow.session.execute(query).all())
+
+
+def _busy_agents(uow: UnitOfWork, environment_id: str) -> set[uuid.UUID]:
+    """Agents in a pending or running match of any kind (manual ones included)."""
+    open_matches = select(Match.agent1_id, Match.agent2_id).where(
+        Match.environment_id == environment_id,
+        Match.status.in_((MatchStatus.PENDING.value, MatchStatus.RUNNING.value)),
+    )
+    busy: set[uuid.UUID] = set()
+    for first, second in uow.session.execute(open_matches):
+        busy.update((first, second))
+    return busy
+
+
+def _rested(row: Any, now: datetime, cooldown: timedelta) -> bool:
+    return row.last_match_at is None or now - row.last_match_at >= cooldown
+
+
+def _waited(row: Any, now: datetime, cooldown: timedelta) -> float:
+    """Seconds it has been both queued and rested: the window widens from then on."""
+    since = row.enqueued_at if row.last_match_at is None else max(row.enqueued_at, row.last_match_at + cooldown)
+    return max(0.0, float((now - since).total_seconds()))
+
+
+def _recent_opponents(row: Any, now: datetime, rematch_after: timedelta) -> frozenset[uuid.UUID]:
+    """The last opponent, until REMATCH_AFTER has passed (so two lone agents still meet again)."""
+    if row.last_opponent_id is None or row.last_match_at is None or now - row.last_match_at >= rematch_after:
+        return frozenset()
+    return frozenset([row.last_opponent_id])
+
+
+def _played_today(row: Any, now: datetime) -> int:
+    if row.day_started_at is None or now - row.day_started_at >= DAY:
+        return 0
+    return int(row.day_count)
+
+
+def _first(pairings: list[Pairing], candidates: list[Candidate], limit: int) -> list[Pairing]:
+    """At most `limit` pairings: new agents and the longest waiting first."""
+    if len(pairings) <= limit:
+        return pairings
+    by_id = {c.agent_id: c for c in candidates}
+
+    def urgency(p: Pairing) -> tuple[int, float]:
+        a, b = by_id[p.first], by_id[p.second]
+        return (min(a.games_played, b.games_played), -max(a.waited, b.waited))
+
+    return sorted(pairings, key=urgency)[:limit]
+
+
+def _mark_booked(uow: UnitOfWork, bookings: list[Booking], state: dict[uuid.UUID, Any], now: datetime) -> None:
+    updates: list[dict[str, Any]] = []
+    for booking in bookings:
+        for side, me, opponent in ((1, booking.first, booking.second), (2, booking.second, booking.first)):
+            row = state[me.agent_id]
+            fresh_day = row.day_started_at is None or now - row.day_started_at >= DAY
+            updates.append(
+                {
+                    "agent_id": me.agent_id,
+                    "status": QueueStatus.MATCHED.value,
+                    "match_id": booking.match_id,
+                    "last_match_at": now,
+                    "last_side": side,
+                    "last_opponent_id": opponent.agent_id,
+                    "day_started_at": now if fresh_day else row.day_started_at,
+                    "day_count": 1 if fresh_day else row.day_count + 1,
+                    "updated_at": now,
+                }
+            )
+    if updates:
+        uow.session.execute(update(Queue), updates)

@@ -1,0 +1,149 @@
+"""End to end on `rlarena dev`: three users upload tic-tac-toe agents and the platform plays itself.
+
+The fast development schedule (a tick every second, a one-second cooldown) makes matches run on
+their own within seconds; the executor is the platform's child process over real gRPC, the
+agents run sandboxed. Killing the executor mid-match fails that match, frees its agents, and
+play continues once the supervisor has started the executor again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import RunningPlatform, start_platform, stop_platform
+from tests.e2e.test_local_submissions import upload, wait_for
+
+FIRST_LEGAL = b"""
+def agent(observation, configuration):
+    return observation["action_mask"].index(1)
+"""
+# Slow enough (about 0.25 s a move) that a match is still running when the test kills the executor.
+SLOW_RANDOM = b"""
+import random, time
+
+def agent(observation, configuration):
+    time.sleep(0.25)
+    legal = [i for i, ok in enumerate(observation["action_mask"]) if ok]
+    return random.choice(legal)
+"""
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]:
+    running = start_platform(
+        tmp_path_factory.mktemp("arena"),
+        MATCHMAKER_COOLDOWN="1s",
+        MATCHMAKER_REMATCH_AFTER="1s",
+        MATCH_DEADLINE_SLACK="30s",
+    )
+    yield running
+    stop_platform(running)
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def matches(arena: RunningPlatform, **filters: str) -> list[dict[str, Any]]:
+    query = "&".join(f"{k}={v}" for k, v in {"pageSize": "100", **filters}.items())
+    return list(arena.request("GET", f"/api/v1/matches?{query}").body["matches"])
+
+
+def executor_pid(arena: RunningPlatform) -> int:
+    """The platform's child running `rlarena.cli executor`."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == arena.process.pid and b"executor" in command:
+            return int(entry.name)
+    raise AssertionError("the platform has no executor child")
+
+
+@pytest.fixture(scope="module")
+def agents(arena: RunningPlatform) -> dict[str, tuple[str, str]]:
+    """Three users' agents, active: name -> (token, agent id)."""
+    found: dict[str, tuple[str, str]] = {}
+    for name, code in (("alice", FIRST_LEGAL), ("bob", FIRST_LEGAL), ("carol", SLOW_RANDOM)):
+        user = arena.request(
+            "POST", "/api/v1/auth/register", {"username": name, "email": f"{name}@e.io", "password": "long enough"}
+        )
+        token = user.body["token"]
+        agent = arena.request("POST", "/api/v1/agents", {"name": f"{name}-bot", "environmentId": "tic-tac-toe"}, token)
+        agent_id = agent.body["agent"]["id"]
+        status, body = upload(arena, token, agent_id, "agent.py", code)
+        assert status == 201, body
+        assert wait_for(arena, token, body["submission"]["id"], {"active", "failed"})["status"] == "active"
+        found[name] = (token, agent_id)
+    return found
+
+
+def test_matches_run_by_themselves_and_ratings_agree_with_the_match_table(
+    arena: RunningPlatform, agents: dict[str, tuple[str, str]]
+) -> None:
+    eventually(lambda: len(matches(arena, status="completed")) >= 6, 90, "six completed matches")
+    # Freeze the picture: compare each agent with the completed matches it played.
+    completed = matches(arena, status="completed")
+    ids = {agent_id for _, agent_id in agents.values()}
+    assert all(m["agent1Id"] in ids and m["agent2Id"] in ids for m in completed)
+    for _, agent_id in agents.values():
+        mine = [m for m in completed if agent_id in (m["agent1Id"], m["agent2Id"])]
+        agent = arena.request("GET", f"/api/v1/agents/{agent_id}").body["agent"]
+        if agent["totalMatches"] != len(mine):  # a result landed between the two reads
+            continue
+        change = sum(m["agent1EloChange"] if m["agent1Id"] == agent_id else m["agent2EloChange"] for m in mine)
+        assert agent["elo"] == 1500 + change
+        assert agent["wins"] == sum(m["winnerId"] == agent_id for m in mine)
+        assert agent["draws"] == sum(m["winnerId"] is None for m in mine)
+        assert agent["wins"] + agent["losses"] + agent["draws"] == agent["totalMatches"]
+    board = arena.request("GET", "/api/v1/leaderboard/environment/tic-tac-toe").body
+    assert board["total"] == 3
+    elos = [row["elo"] for row in board["leaderboard"]]
+    assert elos == sorted(elos, reverse=True)
+    assert any(m["replayUrl"] for m in completed)
+    replay = arena.request("GET", f"/api/v1/matches/{completed[0]['id']}/replay")
+    assert replay.status == 200 and replay.body["frames"]
+
+
+def test_killing_the_executor_fails_its_match_and_play_continues(
+    arena: RunningPlatform, agents: dict[str, tuple[str, str]]
+) -> None:
+    carol = agents["carol"][1]
+
+    def carol_running() -> dict[str, Any] | None:
+        running = [m for m in matches(arena, status="running") if carol in (m["agent1Id"], m["agent2Id"])]
+        return running[0] if running else None
+
+    victim = eventually(carol_running, 90, "a running match of the slow agent")
+    os.kill(executor_pid(arena), signal.SIGKILL)
+    failed = eventually(
+        lambda: next((m for m in matches(arena, status="failed") if m["id"] == victim["id"]), None),
+        30,
+        "the interrupted match to fail",
+    )
+    assert "executor stopped" in failed["errorMessage"]
+    before = {m["id"] for m in matches(arena, status="completed")}
+    eventually(
+        lambda: any(m["id"] not in before for m in matches(arena, status="completed")),
+        90,
+        "a new match to complete after the executor came back",
+    )
+    assert "starting it again" in arena.log()
