@@ -119,6 +119,16 @@ def test_matches_run_by_themselves_and_ratings_agree_with_the_match_table(
     elos = [row["elo"] for row in board["leaderboard"]]
     assert elos == sorted(elos, reverse=True)
     assert any(m["replayUrl"] for m in completed)
+    # Each owner reads its own agent's logs of a match, and only its own.
+    tokens = {agent_id: token for token, agent_id in agents.values()}
+    played = completed[0]
+    first, second = played["agent1Id"], played["agent2Id"]
+    logs = arena.request("GET", f"/api/v1/matches/{played['id']}/logs", token=tokens[first]).body
+    assert "logs" in logs, logs
+    assert [(entry["agentId"], entry["status"]) for entry in logs["logs"]] == [(first, "OK")]
+    outsider = next(token for agent_id, token in tokens.items() if agent_id not in (first, second))
+    assert arena.request("GET", f"/api/v1/matches/{played['id']}/logs", token=outsider).status == 403
+    assert arena.request("GET", f"/api/v1/matches/{played['id']}/logs").status == 401
     replay = arena.request("GET", f"/api/v1/matches/{completed[0]['id']}/replay")
     assert replay.status == 200 and replay.body["frames"]
 

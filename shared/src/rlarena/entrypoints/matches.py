@@ -64,6 +64,14 @@ def get_match(ctx: Context) -> Reply:
     return Reply({"match": match_view(matches.get_match(ctx.platform, ctx.path_uuid("matchId")))})
 
 
+@api.route("/api/v1/matches/<matchId>/logs", "GET")
+def match_logs(ctx: Context) -> Reply:
+    """The caller's own agents' logs of a match (owners only)."""
+    user_id = ctx.user_id()
+    match_id = ctx.path_uuid("matchId")
+    return Reply({"matchId": str(match_id), "logs": matches.agent_logs(ctx.platform, user_id, match_id)})
+
+
 @api.route("/api/v1/matches/<matchId>/replay", "GET")
 def replay(ctx: Context) -> Reply | flask.Response:
     match_id = ctx.path_uuid("matchId")

@@ -13,8 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
-
+from rlarena.adapters.db.bulk import insert_rows
 from rlarena.adapters.db.models import Match, MatchmakingHistory
 from rlarena.adapters.executor_client import DispatchAgent, DispatchFailed, DispatchOrder
 from rlarena.bootstrap import Platform
@@ -67,8 +66,9 @@ def write_bookings(uow: UnitOfWork, bookings: list[Booking], now: datetime, slac
     """The match rows (pending, with a deadline) and the pairing history, in bulk."""
     if not bookings:
         return
-    uow.session.execute(
-        insert(Match),
+    insert_rows(
+        uow.session,
+        Match,
         [
             {
                 "id": b.match_id,
@@ -88,8 +88,9 @@ def write_bookings(uow: UnitOfWork, bookings: list[Booking], now: datetime, slac
             for b in bookings
         ],
     )
-    uow.session.execute(
-        insert(MatchmakingHistory),
+    insert_rows(
+        uow.session,
+        MatchmakingHistory,
         [
             {
                 "id": uuid.uuid4(),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
-from rlarena.errors import InvalidInput, NotFound
+from rlarena.errors import Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import PageQuery, Query, Text
 
 REPLAY_WINDOW = timedelta(minutes=1)
@@ -110,6 +110,37 @@ def replay_of(platform: Platform, match_id: uuid.UUID) -> dict[str, Any]:
     if not isinstance(replay, dict):
         raise NotFound(f"the replay of match {match_id} is unreadable", code="no_replay")
     return replay
+
+
+def agent_logs(platform: Platform, user_id: uuid.UUID, match_id: uuid.UUID) -> list[dict[str, Any]]:
+    """What the caller's agents printed (stderr, capped) in a match, with their per-agent status.
+
+    Owners only: another user's agent logs may hold that user's debugging output.
+    """
+    from rlarena.executor.service import result_key  # the executor's storage layout, not its code
+
+    with platform.uow() as uow:
+        match = _public_match(uow.session, match_id)
+        players = select(Agent.id, Agent.user_id).where(Agent.id.in_([match.agent1_id, match.agent2_id]))
+        owners = {agent: owner for agent, owner in uow.session.execute(players)}
+        status = match.status
+    mine = {str(agent) for agent, owner in owners.items() if owner == user_id}
+    if not mine:
+        raise Forbidden("only the owners of this match's agents can read its logs")
+    try:
+        report = json.loads(platform.store.get(result_key(str(match_id))))
+    except NotFound:
+        raise NotFound(f"match {match_id} has no logs yet (its status is {status})", code="no_logs") from None
+    return [
+        {
+            "agentId": result.get("agent_id"),
+            "status": result.get("status"),
+            "errorMessage": result.get("error_message") or None,
+            "logs": result.get("logs", ""),
+        }
+        for result in report.get("agent_results", [])
+        if isinstance(result, dict) and result.get("agent_id") in mine
+    ]
 
 
 def _involves(agent_id: uuid.UUID) -> ColumnElement[bool]:

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from rlarena.adapters.db.bulk import chunks
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
 from rlarena.bootstrap import Platform
+from rlarena.config import Settings
 from rlarena.domain.pairing import Candidate, Pairing, PairingPolicy, pair
 from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus
 from rlarena.environments.registry import REGISTRATIONS
@@ -36,6 +38,7 @@ from rlarena.service.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 DAY = timedelta(days=1)
+CHUNK = 10_000  # rows per statement
 Queue = MatchmakingQueueEntry
 
 
@@ -119,41 +122,29 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
         if not _lock_environment(uow, environment_id):
             return None
         _enqueue_missing(uow, environment_id, now)
-        rows = _waiting(uow, environment_id)
+        rows = _rested(uow, environment_id, now, settings)
         busy = _busy_agents(uow, environment_id)
-        candidates: list[Candidate] = []
-        players: dict[uuid.UUID, Player] = {}
-        state: dict[uuid.UUID, Any] = {}
-        for row in rows:
-            if row.agent_id in busy or not _rested(row, now, settings.matchmaker_cooldown):
-                continue
-            if _played_today(row, now) >= settings.matchmaker_daily_cap:
-                continue
-            candidates.append(
-                Candidate(
-                    agent_id=row.agent_id,
-                    rating=row.elo,
-                    waited=_waited(row, now, settings.matchmaker_cooldown),
-                    games_played=row.total_matches,
-                    last_side=row.last_side,
-                    recent_opponents=_recent_opponents(row, now, settings.matchmaker_rematch_after),
-                )
-            )
-            players[row.agent_id] = Player(
+        candidates = [
+            Candidate(
                 agent_id=row.agent_id,
-                submission_id=row.submission_id,
-                version=row.version,
-                image=row.image or "",
-                entry_point=row.entry_point or "agent.py",
+                rating=row.elo,
+                waited=_waited(row, now, settings.matchmaker_cooldown),
+                games_played=row.total_matches,
+                last_side=row.last_side,
+                recent_opponents=_recent_opponents(row, now, settings.matchmaker_rematch_after),
             )
-            state[row.agent_id] = row
+            for row in rows
+            if row.agent_id not in busy
+        ]
         pairings = _first(pair(candidates, policy_of(platform)), candidates, settings.matchmaker_max_matches_per_tick)
+        players = _players(uow, [agent for p in pairings for agent in (p.first, p.second)])
         bookings = [
             match_booking.new_booking(environment_id, players[p.first], players[p.second], is_rated=True)
             for p in pairings
+            if p.first in players and p.second in players
         ]
         match_booking.write_bookings(uow, bookings, now, settings.match_deadline_slack)
-        _mark_booked(uow, bookings, state, now)
+        _mark_booked(uow, bookings, now)
         uow.commit()
     return EnvironmentRound(waiting=len(rows), eligible=len(candidates), bookings=bookings)
 
@@ -201,7 +192,13 @@ def _enqueue_missing(uow: UnitOfWork, environment_id: str, now: datetime) -> Non
     )
 
 
-def _waiting(uow: UnitOfWork, environment_id: str) -> list[Any]:
+def _rested(uow: UnitOfWork, environment_id: str, now: datetime, settings: Settings) -> list[Any]:
+    """Waiting agents past their cooldown and under the daily cap, with an active version.
+
+    Only what pairing needs is read (the versions are read for the booked few afterwards), and
+    the cooldown and cap are applied by the database: a tick's cost is this one query's rows.
+    """
+    fresh_day = or_(Queue.day_started_at.is_(None), Queue.day_started_at <= now - DAY)
     query = (
         select(
             Queue.agent_id,
@@ -209,26 +206,39 @@ def _waiting(uow: UnitOfWork, environment_id: str) -> list[Any]:
             Queue.last_match_at,
             Queue.last_side,
             Queue.last_opponent_id,
-            Queue.day_started_at,
-            Queue.day_count,
             Agent.elo,
             Agent.total_matches,
-            Submission.id.label("submission_id"),
-            Submission.version,
-            Submission.docker_image_url.label("image"),
-            Submission.entry_point,
         )
         .join(Agent, Agent.id == Queue.agent_id)
-        .join(Submission, and_(Submission.id == Agent.active_submission_id, Submission.is_active.is_(True)))
+        .join(Submission, Submission.id == Agent.active_submission_id)
         .where(
             Queue.environment_id == environment_id,
             Queue.status == QueueStatus.WAITING.value,
+            or_(Queue.last_match_at.is_(None), Queue.last_match_at <= now - settings.matchmaker_cooldown),
+            or_(fresh_day, Queue.day_count < settings.matchmaker_daily_cap),
             Agent.deleted_at.is_(None),
+            Submission.is_active.is_(True),
             Submission.status == SubmissionStatus.ACTIVE.value,
         )
-        .with_for_update(of=Queue, skip_locked=True)
     )
+    # No row locks needed: the environment's lock (advisory on PostgreSQL, BEGIN IMMEDIATE on
+    # SQLite) already makes this tick the only one booking these rows, and nothing else takes a
+    # waiting entry out of the queue.
     return list(uow.session.execute(query).all())
+
+
+def _players(uow: UnitOfWork, agent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Player]:
+    """The active version each booked agent will play."""
+    players: dict[uuid.UUID, Player] = {}
+    for chunk in chunks(agent_ids, CHUNK):
+        rows = uow.session.execute(
+            select(Agent.id, Submission.id, Submission.version, Submission.docker_image_url, Submission.entry_point)
+            .join(Submission, Submission.id == Agent.active_submission_id)
+            .where(Agent.id.in_(chunk))
+        )
+        for agent_id, submission_id, version, image, entry_point in rows:
+            players[agent_id] = Player(agent_id, submission_id, version, image or "", entry_point or "agent.py")
+    return players
 
 
 def _busy_agents(uow: UnitOfWork, environment_id: str) -> set[uuid.UUID]:
@@ -241,10 +251,6 @@ def _busy_agents(uow: UnitOfWork, environment_id: str) -> set[uuid.UUID]:
     for first, second in uow.session.execute(open_matches):
         busy.update((first, second))
     return busy
-
-
-def _rested(row: Any, now: datetime, cooldown: timedelta) -> bool:
-    return row.last_match_at is None or now - row.last_match_at >= cooldown
 
 
 def _waited(row: Any, now: datetime, cooldown: timedelta) -> float:
@@ -260,12 +266,6 @@ def _recent_opponents(row: Any, now: datetime, rematch_after: timedelta) -> froz
     return frozenset([row.last_opponent_id])
 
 
-def _played_today(row: Any, now: datetime) -> int:
-    if row.day_started_at is None or now - row.day_started_at >= DAY:
-        return 0
-    return int(row.day_count)
-
-
 def _first(pairings: list[Pairing], candidates: list[Candidate], limit: int) -> list[Pairing]:
     """At most `limit` pairings: new agents and the longest waiting first."""
     if len(pairings) <= limit:
@@ -279,24 +279,60 @@ def _first(pairings: list[Pairing], candidates: list[Candidate], limit: int) -> 
     return sorted(pairings, key=urgency)[:limit]
 
 
-def _mark_booked(uow: UnitOfWork, bookings: list[Booking], state: dict[uuid.UUID, Any], now: datetime) -> None:
-    updates: list[dict[str, Any]] = []
-    for booking in bookings:
-        for side, me, opponent in ((1, booking.first, booking.second), (2, booking.second, booking.first)):
-            row = state[me.agent_id]
-            fresh_day = row.day_started_at is None or now - row.day_started_at >= DAY
-            updates.append(
-                {
-                    "agent_id": me.agent_id,
-                    "status": QueueStatus.MATCHED.value,
-                    "match_id": booking.match_id,
-                    "last_match_at": now,
-                    "last_side": side,
-                    "last_opponent_id": opponent.agent_id,
-                    "day_started_at": now if fresh_day else row.day_started_at,
-                    "day_count": 1 if fresh_day else row.day_count + 1,
-                    "updated_at": now,
-                }
+def _mark_booked(uow: UnitOfWork, bookings: list[Booking], now: datetime) -> None:
+    """Each booked agent: matched to its match, with its side, opponent and day count, in bulk."""
+    rows = [
+        (me.agent_id, booking.match_id, side, opponent.agent_id)
+        for booking in bookings
+        for side, me, opponent in ((1, booking.first, booking.second), (2, booking.second, booking.first))
+    ]
+    fresh_day = or_(Queue.day_started_at.is_(None), Queue.day_started_at <= now - DAY)
+    changes: dict[str, Any] = {
+        "status": QueueStatus.MATCHED.value,
+        "last_match_at": now,
+        "day_started_at": case((fresh_day, now), else_=Queue.day_started_at),
+        "day_count": case((fresh_day, 1), else_=Queue.day_count + 1),
+        "updated_at": now,
+    }
+    if uow.session.get_bind().dialect.name != "postgresql":
+        # SQLite: one statement per row (it has no column names for a VALUES list; rows are local).
+        by_row = (
+            update(Queue)
+            .where(Queue.agent_id == bindparam("agent"))
+            .values(
+                match_id=bindparam("match"),
+                last_side=bindparam("side"),
+                last_opponent_id=bindparam("opponent"),
+                **changes,
             )
-    if updates:
-        uow.session.execute(update(Queue), updates)
+        )
+        params = [{"agent": a, "match": m, "side": s, "opponent": o} for a, m, s, o in rows]
+        if params:
+            uow.session.connection().execute(by_row, params)
+        return
+    # PostgreSQL: one UPDATE joining the booked rows passed as arrays (see adapters/db/bulk.py).
+    day_cut = now - DAY
+    statement = text(
+        "UPDATE matchmaking_queue AS q SET status = :matched, match_id = b.match_id, last_side = b.side, "
+        "last_opponent_id = b.opponent_id, last_match_at = :now, updated_at = :now, "
+        "day_started_at = CASE WHEN q.day_started_at IS NULL OR q.day_started_at <= :day_cut "
+        "THEN :now ELSE q.day_started_at END, "
+        "day_count = CASE WHEN q.day_started_at IS NULL OR q.day_started_at <= :day_cut "
+        "THEN 1 ELSE q.day_count + 1 END "
+        "FROM unnest(CAST(:agents AS UUID[]), CAST(:matches AS UUID[]), CAST(:sides AS INTEGER[]), "
+        "CAST(:opponents AS UUID[])) AS b(agent_id, match_id, side, opponent_id) "
+        "WHERE q.agent_id = b.agent_id"
+    )
+    for chunk in chunks(rows, CHUNK):
+        uow.session.execute(
+            statement,
+            {
+                "matched": QueueStatus.MATCHED.value,
+                "now": now,
+                "day_cut": day_cut,
+                "agents": [str(agent) for agent, _, _, _ in chunk],
+                "matches": [str(match) for _, match, _, _ in chunk],
+                "sides": [side for _, _, side, _ in chunk],
+                "opponents": [str(opponent) for _, _, _, opponent in chunk],
+            },
+        )
