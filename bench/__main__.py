@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, matches, read_throughput, uploads
+from bench import cold_start, matches, matchmaking, ratings, read_throughput, relay, uploads
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches")
+BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches", "relay", "ratings", "matchmaking")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -88,6 +88,21 @@ def main(argv: list[str]) -> int:
         reports.append(matches.report(results["matches"]))
         trouble += matches.problems(results["matches"])
         results["load_average"]["after matches"] = load_average()
+    if "relay" in chosen:
+        results["relay"] = relay.run(log=progress)
+        reports.append(relay.report(results["relay"]))
+        trouble += relay.problems(results["relay"])
+        results["load_average"]["after relay"] = load_average()
+    if "ratings" in chosen:
+        results["ratings"] = ratings.run(log=progress)
+        reports.append(ratings.report(results["ratings"]))
+        trouble += ratings.problems(results["ratings"])
+        results["load_average"]["after ratings"] = load_average()
+    if "matchmaking" in chosen:
+        results["matchmaking"] = matchmaking.run(log=progress)
+        reports.append(matchmaking.report(results["matchmaking"]))
+        trouble += matchmaking.problems(results["matchmaking"])
+        results["load_average"]["after matchmaking"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]

@@ -113,9 +113,7 @@ def report(results: dict[str, Any]) -> str:
         for name in ("capped", "uncapped"):
             run = figures[name]
             label = f"cap {figures['default_cap']}" if name == "capped" else "no cap"
-            rows.append(
-                [f"{int(size):,}", label, run["booked"], f"{run['median_s']:.3f}", f"{run['min_s']:.3f}"]
-            )
+            rows.append([f"{int(size):,}", label, run["booked"], f"{run['median_s']:.3f}", f"{run['min_s']:.3f}"])
     return "Matchmaking: one tick on PostgreSQL (median of 3)\n" + table(
         ["waiting agents", "matches per tick", "matches booked", "tick s (median)", "tick s (min)"], rows
     )

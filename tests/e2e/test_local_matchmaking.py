@@ -8,6 +8,7 @@ play continues once the supervisor has started the executor again.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import time
@@ -114,6 +115,14 @@ def test_matches_run_by_themselves_and_ratings_agree_with_the_match_table(
         assert agent["wins"] == sum(m["winnerId"] == agent_id for m in mine)
         assert agent["draws"] == sum(m["winnerId"] is None for m in mine)
         assert agent["wins"] + agent["losses"] + agent["draws"] == agent["totalMatches"]
+        # The rating graph's history agrees: an unbroken chain of rated matches ending at the Elo.
+        history = arena.request("GET", f"/api/v1/agents/{agent_id}/rating-history?pageSize=100").body
+        rows = history["history"]
+        assert rows and all(newer["eloBefore"] == older["eloAfter"] for newer, older in itertools.pairwise(rows))
+        assert rows[-1]["eloBefore"] == 1500 or history["total"] > len(rows)
+        assert {row["matchId"] for row in rows} <= {m["id"] for m in matches(arena, status="completed")}
+        if history["total"] == agent["totalMatches"]:
+            assert rows[0]["eloAfter"] == agent["elo"]
     board = arena.request("GET", "/api/v1/leaderboard/environment/tic-tac-toe").body
     assert board["total"] == 3
     elos = [row["elo"] for row in board["leaderboard"]]

@@ -13,7 +13,7 @@ from tests.support.seed import activate, insert_match
 
 AGENT_FIELDS = {
     "id", "userId", "username", "name", "description", "environmentId", "elo", "score", "wins", "losses",
-    "draws", "totalMatches", "activeSubmissionId", "rank", "createdAt", "updatedAt",
+    "draws", "totalMatches", "activeSubmissionId", "rank", "createdAt", "updatedAt", "skill",
 }  # fmt: skip
 
 

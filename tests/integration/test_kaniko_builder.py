@@ -518,3 +518,79 @@ def test_the_builder_jobs_target_takes_apiserver_events(
     assert wrong.status_code == 400
     not_a_job = client.post("/", data=json.dumps({"kind": "Pod"}), headers={**headers, "ce-id": "x"})
     assert not_a_job.status_code == 400
+
+
+# --- the build Pod ----------------------------------------------------------------------------------
+
+
+def test_the_build_pods_name_is_recorded_while_it_runs_and_shown_in_build_status(
+    platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str, api: ApiClient
+) -> None:
+    submission_id = submit(platform, owner, agent_id)
+    builds.run_queue(platform)
+    build_name, _ = names(submission_id)
+    build_jobs.handle_job_event(platform, cluster.job(build_name))  # created: no Pod yet, nothing to record
+    assert row(platform, submission_id).build_pod_name is None
+
+    pod_name = cluster.add_pod(build_name, {"running": {"startedAt": "2026-01-01T00:00:00Z"}}, log="")
+    cluster.batch.patch_namespaced_job_status(build_name, NAMESPACE, {"status": {"active": 1}})
+    build_jobs.handle_job_event(platform, cluster.job(build_name))
+
+    assert row(platform, submission_id).build_pod_name == pod_name
+    status = api.get(f"/api/v1/submissions/{submission_id}/build-status", headers=owner.headers).json
+    assert (status["buildJobName"], status["buildPodName"]) == (build_name, pod_name)
+
+
+def test_a_missed_running_event_is_made_up_for_when_the_build_ends_and_a_rebuild_forgets_the_old_pod(
+    platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
+) -> None:
+    submission_id = submit(platform, owner, agent_id)
+    builds.run_queue(platform)
+    build_name, _ = names(submission_id)
+    broken = cluster.finish_job(build_name, ok=False, log=f"{REQUIREMENTS_FAILED_MARKER}\n")
+    build_jobs.handle_job_event(platform, broken)
+    first_pod = row(platform, submission_id).build_pod_name
+    assert first_pod is not None and first_pod.startswith(build_name[:50])
+
+    submissions.rebuild(platform, uuid.UUID(owner.id), submission_id)
+    builds.run_queue(platform)
+
+    rebuilt = row(platform, submission_id)
+    assert (rebuilt.build_job_name, rebuilt.build_pod_name) == (names(submission_id, attempt=2)[0], None)
+
+
+# --- code written for another game ----------------------------------------------------------------
+
+
+def test_code_declaring_another_game_fails_before_any_job(
+    platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
+) -> None:
+    code = b'ENVIRONMENT = "tic-tac-toe"\n\ndef agent(observation, configuration):\n    return 4\n'
+    submission_id = submit(platform, owner, agent_id, {"agent.py": code})
+
+    assert builds.run_queue(platform).finished == 1
+
+    failed = row(platform, submission_id)
+    assert failed.status == "failed"
+    assert failed.error_message is not None
+    assert "agent.py declares ENVIRONMENT = 'tic-tac-toe', but this agent plays Pong (pong)" in failed.error_message
+    assert "0 up, 1 stay, 2 down" in failed.error_message
+    assert cluster.jobs() == {}
+
+
+def test_a_game_declared_at_run_time_is_checked_from_the_probes_report(
+    platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
+) -> None:
+    code = b"from settings import ENVIRONMENT\n\ndef agent(observation, configuration):\n    return 1\n"
+    submission_id = submit(platform, owner, agent_id, {"agent.py": code, "settings.py": b'ENVIRONMENT = "chess"\n'})
+    builds.run_queue(platform)
+    build_name, validate_name = names(submission_id)
+    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    report = json.loads(REPORT_OK) | {"environment": "chess"}
+
+    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=json.dumps(report)))
+
+    failed = row(platform, submission_id)
+    assert failed.status == "failed"
+    assert failed.error_message is not None and "declares ENVIRONMENT = 'chess'" in failed.error_message
+    assert "create a chess agent for this code" in failed.error_message

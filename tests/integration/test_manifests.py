@@ -111,15 +111,34 @@ def test_the_builder_may_only_run_jobs_and_read_their_pods(rendered: list[dict[s
 
 def test_the_job_watcher_sends_what_its_trigger_accepts(rendered: list[dict[str, Any]]) -> None:
     source = next(doc for doc in rendered if doc["kind"] == "ApiServerSource")
-    (trigger,) = [found for found in triggers(load_documents(KNATIVE)) if found.subscriber == "builder-jobs"]
+    to_builder_jobs = {
+        found.name: found for found in triggers(load_documents(KNATIVE)) if found.subscriber == "builder-jobs"
+    }
+    assert set(to_builder_jobs) == {"builder-job-updated", "builder-jobs-tick"}
     assert source["spec"]["mode"] == "Resource"
-    assert trigger.filters == {
+    assert to_builder_jobs["builder-job-updated"].filters == {
         "type": EventType.APISERVER_UPDATE.value,
         **source["spec"]["ceOverrides"]["extensions"],
     }
+    # The PingSource's tick reaches the same service, which then reconciles the Jobs and the queue.
+    assert to_builder_jobs["builder-jobs-tick"].filters == {"type": EventType.PING.value}
     (watched,) = source["spec"]["resources"]
     assert (watched["apiVersion"], watched["kind"]) == ("batch/v1", "Job")
     assert watched["selector"]["matchLabels"] == {"app.kubernetes.io/part-of": "rlarena"}
+    (roles,) = watched["selector"]["matchExpressions"]
+    assert set(roles["values"]) == {"build", "validate", "scan"}
+
+
+def test_network_policies_validate_strictly_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) -> None:
+    policies = [doc for doc in rendered if doc["apiVersion"] == "networking.k8s.io/v1"]
+    assert {doc["metadata"]["name"] for doc in policies} >= {
+        "build-pods-no-ingress",
+        "validation-pods-no-egress",
+        "kaniko-egress",
+        "scan-egress",
+    }
+    for doc in policies:
+        kubernetes_validate.validate(doc, "1.33.0", strict=True)
 
 
 def test_knative_kinds_validate_against_the_knative_models(rendered: list[dict[str, Any]]) -> None:

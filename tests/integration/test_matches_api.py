@@ -180,7 +180,7 @@ def test_bad_input_is_400_and_unknown_ids_are_404(api: ApiClient, matches: Any, 
         response = matches.get(path)
         assert response.status_code == 404, path
         assert str(unknown) in response.json["error"]
-    assert matches.post("/api/v1/matches").status_code == 405
+    assert matches.put("/api/v1/matches").status_code == 405
     assert matches.get("/health").json["service"] == "matchmaker"
 
 

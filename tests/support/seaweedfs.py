@@ -89,6 +89,9 @@ def throwaway_s3() -> Iterator[S3Server]:
         "-ip.bind=127.0.0.1",
         *(f"-{flag}={port}" for flag, port in ports.items()),
         "-master.telemetry=false",
+        # Every test bucket is a collection with volumes of its own: small volumes keep a whole
+        # test run's buckets within the volume count the free disk allows.
+        "-master.volumeSizeLimitMB=8",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-webdav=false",

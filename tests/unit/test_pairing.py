@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 import uuid
 from collections import Counter
 
@@ -76,10 +75,16 @@ def test_the_window_follows_the_policy() -> None:
 
 @pytest.mark.parametrize(
     "fields",
-    [{"initial_window": -1}, {"window_step": -1}, {"max_window": 50}, {"wait_interval": 0}, {"wait_interval": math.nan}],
+    [
+        {"initial_window": -1},
+        {"window_step": -1},
+        {"max_window": 50},
+        {"wait_interval": 0},
+        {"wait_interval": math.nan},
+    ],
 )
 def test_a_nonsensical_policy_is_refused(fields: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="window|wait_interval"):
+    with pytest.raises(ValueError, match=r"window|wait_interval"):
         PairingPolicy(**fields)  # type: ignore[arg-type]
 
 
@@ -175,7 +180,7 @@ def test_empty_and_single_queues_pair_nobody() -> None:
     assert pair([candidate(0)], POLICY) == []
 
 
-def test_a_large_queue_is_paired_in_n_log_n_time() -> None:
+def test_a_large_queue_is_paired_almost_completely() -> None:
     rng = random.Random(7)
     pool = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(50_000)]
     candidates = [
@@ -189,11 +194,8 @@ def test_a_large_queue_is_paired_in_n_log_n_time() -> None:
         )
         for agent_id in pool
     ]
-    started = time.perf_counter()
+    # Speed is bench/matchmaking.py's business; here: a large queue is paired almost completely.
     pairings = pair(candidates, POLICY)
-    elapsed = time.perf_counter() - started
-    # About 0.6 s here; comparing every pair would take minutes.
-    assert elapsed < 15
     assert len(paired(pairings)) == 2 * len(pairings) > 40_000
 
 
@@ -309,3 +311,21 @@ def test_property_sides_favour_alternation(candidates: list[Candidate], policy: 
     for pairing in pair(candidates, policy):
         a, b = by_id[pairing.first], by_id[pairing.second]
         assert satisfied(a, b) >= satisfied(b, a)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_limit_gives_the_first_pairings_of_the_unlimited_run(data: st.DataObject) -> None:
+    group = [
+        Candidate(
+            uuid.UUID(int=i + 1),
+            data.draw(st.integers(1000, 2000)),
+            data.draw(st.floats(0, 300)),
+            i % 15,
+            None,
+            frozenset(),
+        )
+        for i in range(data.draw(st.integers(0, 40)))
+    ]
+    limit = data.draw(st.integers(0, 25))
+    assert pair(group, PairingPolicy(), limit=limit) == pair(group, PairingPolicy())[:limit]

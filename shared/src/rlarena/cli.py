@@ -19,12 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     executor.add_argument(
         "--address", default=None, help="host:port to listen on (default: [::] and the port of EXECUTOR_URL)"
     )
+    match_pod = commands.add_parser("match-pod", help="play one match as a match Pod's runner (USE_K8S=true)")
+    match_pod.add_argument("--spec", required=True, help="the match as JSON, written by the executor into the Job")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "dev":
             return _dev(arguments.host, arguments.port)
         if arguments.command == "executor":
             return _executor(arguments.address)
+        if arguments.command == "match-pod":
+            from rlarena.executor.pod_runner import main as play_in_pod
+
+            return play_in_pod(["--spec", arguments.spec])
         return _migrate()
     except ConfigurationError as error:
         print(f"rlarena: {error.message}", file=sys.stderr)

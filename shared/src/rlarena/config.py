@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     auth_rate_limit_per_minute: int = Field(5, alias="AUTH_RATE_LIMIT_PER_MINUTE", ge=1)
     replay_rate_limit_per_minute: int = Field(20, alias="REPLAY_RATE_LIMIT_PER_MINUTE", ge=1)
     trust_forwarded_for: bool = Field(False, alias="TRUST_FORWARDED_FOR")
+    relay_allow_anonymous: bool = Field(False, alias="RELAY_ALLOW_ANONYMOUS")
+    relay_queue_size: int = Field(256, alias="RELAY_QUEUE_SIZE", ge=1, le=100_000)
+    relay_max_connections: int = Field(10_000, alias="RELAY_MAX_CONNECTIONS", ge=1)
+    relay_max_connections_per_user: int = Field(20, alias="RELAY_MAX_CONNECTIONS_PER_USER", ge=1)
+    relay_ping_interval: timedelta = Field(timedelta(seconds=20), alias="RELAY_PING_INTERVAL")
+    relay_ping_timeout: timedelta = Field(timedelta(seconds=20), alias="RELAY_PING_TIMEOUT")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
 
     @field_validator(
@@ -145,6 +151,8 @@ class Settings(BaseSettings):
         "matchmaker_cooldown",
         "matchmaker_wait_interval",
         "matchmaker_rematch_after",
+        "relay_ping_interval",
+        "relay_ping_timeout",
         mode="before",
     )
     @classmethod

@@ -2,7 +2,9 @@
 
 Prints exactly one JSON line on stdout and exits 0 when it can:
     {"ok": true, "interface": "function", "method": "agent", "target": "..."}
-or 1 when it cannot (2 for a bad command line):
+plus `"environment": "chess"` when the loaded module has a string `ENVIRONMENT` (the game the code
+declares it plays; the builder compares it with the agent's), or exits 1 when it cannot be loaded
+(2 for a bad command line):
     {"ok": false, "error": "what to fix", "traceback": "the user's traceback, or empty"}
 
 Whatever the agent prints while being imported goes to stderr, even from C code, because file
@@ -20,9 +22,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from rlarena.agent_runtime.loader import AgentLoadError, load_agent
+from rlarena.agent_runtime.loader import MODULE_NAME, AgentLoadError, load_agent
 
 USAGE = "usage: python -I -m rlarena.agent_runtime.probe <folder> <entry_point>"
+ENVIRONMENT_CONSTANT = "ENVIRONMENT"
+_DECLARED_CAP = 100
 
 
 def probe(folder: str, entry_point: str) -> dict[str, object]:
@@ -36,7 +40,19 @@ def probe(folder: str, entry_point: str) -> dict[str, object]:
             "error": f"the agent could not be loaded: {type(error).__name__}: {error}",
             "traceback": traceback.format_exc(),
         }
-    return {"ok": True, "interface": agent.interface, "method": agent.method, "target": agent.target}
+    report: dict[str, object] = {
+        "ok": True,
+        "interface": agent.interface,
+        "method": agent.method,
+        "target": agent.target,
+    }
+    try:  # the module's own __getattr__ may raise
+        declared = getattr(sys.modules.get(MODULE_NAME), ENVIRONMENT_CONSTANT, None)
+    except Exception:
+        declared = None
+    if isinstance(declared, str):
+        report["environment"] = declared[:_DECLARED_CAP]
+    return report
 
 
 def main(argv: list[str]) -> int:

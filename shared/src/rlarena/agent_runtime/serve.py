@@ -1,8 +1,16 @@
-"""`python -I -m rlarena.agent_runtime.serve <folder> <entry_point> <player_id>`: play moves.
+"""`python -I -m rlarena.agent_runtime.serve [--listen <socket>] <folder> <entry_point> <player_id>`: play moves.
 
 A long-lived child that loads the agent once and then answers the match runner, one request at
 a time, over its stdin and stdout. Frames are a 4-byte big-endian length then that many bytes of
 UTF-8 JSON.
+
+With `--listen <socket>` (an agent container of a match Pod, where the runner is another
+container) the same frames go over one connection to a unix socket at that path instead. The
+socket listens before the agent is loaded, so the runner can connect while the agent loads; the
+first connection is accepted once loading ended (the ready or error frame goes to it), then the
+socket file is removed and no other connection is ever accepted. The file is made connectable by
+any uid (0666): the runner runs as another user, and only the containers that mount the folder
+can reach it.
 
 First frame out, once the agent is loaded:
     {"ok": true, "ready": true, "interface": "function", "target": "..."}
@@ -15,10 +23,11 @@ Responses out, one per "act":
     {"ok": true, "action": 4}                                   (the action as given, see below)
     {"ok": false, "error": "ValueError: ...", "traceback": "..."}  (act raised)
 
-The protocol uses private copies of the original descriptors 0 and 1; fd 0 then reads
-/dev/null and fd 1 is stderr, so the agent's prints (even from C code) go to the captured stderr
-and cannot corrupt or forge a frame by accident. Nothing here is trusted: the agent's code shares
-this process, so the runner treats every frame as untrusted input.
+The protocol uses private copies of the original descriptors 0 and 1 (or the connection); fd 0
+then reads /dev/null and fd 1 is stderr, so the agent's prints (even from C code) go to the
+captured stderr (in a Pod, the container's log) and cannot corrupt or forge a frame by accident.
+Nothing here is trusted: the agent's code shares this process, so the runner treats every frame
+as untrusted input.
 """
 
 from __future__ import annotations
@@ -26,15 +35,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import struct
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, load_agent
 
-USAGE = "usage: python -I -m rlarena.agent_runtime.serve <folder> <entry_point> <player_id>"
+USAGE = "usage: python -I -m rlarena.agent_runtime.serve [--listen <socket>] <folder> <entry_point> <player_id>"
 HEADER = struct.Struct(">I")
 # Requests carry at most a chess observation (~40 KB); anything near this is a broken runner.
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -42,25 +53,33 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
 def main(argv: list[str]) -> int:
     sys.stdout.flush()
-    requests, responses = os.dup(0), os.dup(1)
+    if argv[:1] == ["--listen"]:
+        if len(argv) < 2:
+            print(USAGE, file=sys.stderr)
+            return 2
+        channel = _listening(argv[1])
+        argv = argv[2:]
+    else:
+        channel = _standard_streams()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
     os.dup2(2, 1)
     if len(argv) != 3 or not argv[2].lstrip("-").isdigit():
-        write_frame(responses, {"ok": False, "error": USAGE, "traceback": ""})
+        write_frame(channel()[1], {"ok": False, "error": USAGE, "traceback": ""})
         return 2
     try:
         agent = load_agent(Path(argv[0]), argv[1], int(argv[2]))
     except AgentLoadError as error:
-        write_frame(responses, {"ok": False, "error": error.message, "traceback": error.user_traceback})
+        write_frame(channel()[1], {"ok": False, "error": error.message, "traceback": error.user_traceback})
         return 1
     except BaseException as error:  # a bug of ours or something exotic: still one frame
         write_frame(
-            responses,
+            channel()[1],
             {"ok": False, "error": f"the agent could not be loaded: {error!r}", "traceback": traceback.format_exc()},
         )
         return 1
+    requests, responses = channel()
     write_frame(responses, {"ok": True, "ready": True, "interface": agent.interface, "target": agent.target})
     while True:
         request = read_frame(requests)
@@ -79,6 +98,34 @@ def main(argv: list[str]) -> int:
             with contextlib.suppress(Exception):  # the agent may have replaced or closed sys.stdout
                 sys.stdout.flush()
         write_frame(responses, {"ok": True, "action": plain_action(action)})
+
+
+def _standard_streams() -> Callable[[], tuple[int, int]]:
+    """Private copies of descriptors 0 and 1 (requests, responses), taken before they are redirected."""
+    requests, responses = os.dup(0), os.dup(1)
+    return lambda: (requests, responses)
+
+
+def _listening(path: str) -> Callable[[], tuple[int, int]]:
+    """Listen at `path` now; the returned callable accepts the one connection (requests, responses)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # left by an earlier run of this container
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    os.chmod(path, 0o666)  # noqa: S103 - see the module docstring
+    server.listen(1)
+    accepted: list[int] = []
+
+    def accept() -> tuple[int, int]:
+        if not accepted:
+            connection, _ = server.accept()
+            server.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            accepted.append(connection.detach())
+        return accepted[0], accepted[0]
+
+    return accept
 
 
 def plain_action(action: Any) -> Any:

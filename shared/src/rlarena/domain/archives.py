@@ -8,6 +8,7 @@ sizes declared in headers are never trusted.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import io
@@ -38,6 +39,9 @@ EntryType = Literal["file", "dir", "link", "special"]
 SUPPORTED_EXTENSIONS = (".py", ".zip", ".tar.gz", ".tgz")
 ENTRY_POINT_NAMES = ("agent.py", "main.py")
 ENTRY_POINT_RULE = "put agent.py (or main.py) at the top level, or make it the only .py file at the top level"
+# `ENVIRONMENT = "chess"` at the top level of the entry point declares which game the code plays.
+ENVIRONMENT_CONSTANT = "ENVIRONMENT"
+_DECLARED_ENVIRONMENT_CAP = 100
 
 _CHUNK = 64 * 1024
 # Below this much unpacked data the ratio guard stays quiet: a few KiB of repetitive text can
@@ -96,6 +100,7 @@ class AgentSource:
     size: int  # bytes of the upload
     unpacked_size: int  # bytes of the kept files
     sha256: str  # of the upload
+    declared_environment: str | None = None  # the entry point's ENVIRONMENT string literal, if any
 
 
 def inspect_upload(filename: str, data: bytes, limits: ArchiveLimits) -> AgentSource:
@@ -113,6 +118,7 @@ def inspect_upload(filename: str, data: bytes, limits: ArchiveLimits) -> AgentSo
         entry_point = find_entry_point(files)
     _check_python_sources(files, entry_point)
     return AgentSource(
+        declared_environment=declared_environment(_decode_utf8(entry_point, files[entry_point])),
         files=files,
         entry_point=entry_point,
         requirements=parse_requirements(files.get("requirements.txt")),
@@ -162,6 +168,37 @@ def find_entry_point(paths: Iterable[str]) -> str:
         code="no_entry_point",
         details={"pythonFiles": python[:20]},
     )
+
+
+def declared_environment(source: str) -> str | None:
+    """The string literal last assigned to ENVIRONMENT at the module's top level, read without running it.
+
+    Anything else (no such assignment, or a value that is not a literal string) declares nothing here;
+    the probe reports the loaded module's value, which covers those.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    declared: str | None = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(_is_constant_name(target) for target in node.targets):
+            value: ast.expr | None = node.value
+        elif isinstance(node, ast.AnnAssign) and _is_constant_name(node.target) and node.value is not None:
+            value = node.value
+        else:
+            continue
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            declared = value.value[:_DECLARED_ENVIRONMENT_CAP]
+        else:
+            declared = None  # a later non-literal assignment overrides an earlier literal one
+    return declared
+
+
+def _is_constant_name(target: ast.expr) -> bool:
+    return isinstance(target, ast.Name) and target.id == ENVIRONMENT_CONSTANT
 
 
 def parse_requirements(data: bytes | None) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import uuid
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -57,12 +57,22 @@ class Pairing:
 
 def window_of(candidate: Candidate, policy: PairingPolicy) -> int:
     """The +- rating distance this candidate accepts now."""
+    return _windows(policy)(_waited(candidate))
+
+
+def _windows(policy: PairingPolicy) -> Callable[[float], int]:
+    """The window for a wait (a non-negative number of seconds), with the policy's sums done once."""
     if policy.window_step == 0:
-        return policy.initial_window
-    steps_to_max = math.ceil((policy.max_window - policy.initial_window) / policy.window_step)
-    waited = _waited(candidate)
-    steps = steps_to_max if math.isinf(waited) else min(steps_to_max, int(waited // policy.wait_interval))
-    return min(policy.max_window, policy.initial_window + steps * policy.window_step)
+        return lambda waited: policy.initial_window
+    # Past this wait the window is at its widest (also for an endless wait, which // cannot take).
+    widest_after = math.ceil((policy.max_window - policy.initial_window) / policy.window_step) * policy.wait_interval
+
+    def window(waited: float) -> int:
+        if waited >= widest_after:
+            return policy.max_window
+        return min(policy.max_window, policy.initial_window + int(waited // policy.wait_interval) * policy.window_step)
+
+    return window
 
 
 def allowed(a: Candidate, b: Candidate, policy: PairingPolicy) -> bool:
@@ -74,10 +84,11 @@ def allowed(a: Candidate, b: Candidate, policy: PairingPolicy) -> bool:
     )
 
 
-def pair(candidates: Sequence[Candidate], policy: PairingPolicy) -> list[Pairing]:
+def pair(candidates: Sequence[Candidate], policy: PairingPolicy, *, limit: int | None = None) -> list[Pairing]:
     """Pairings for one tick, highest-priority seeker first; each agent appears at most once.
 
-    The result depends only on the candidates, not on their order in `candidates`.
+    The result depends only on the candidates, not on their order in `candidates`. With `limit`,
+    the first `limit` of the same pairings (a tick's cap): the seekers after them are not served.
     """
     ordered = sorted(candidates, key=lambda c: _priority(c, policy))
     # From here on an agent is its index in priority order: ints hash far faster than UUIDs.
@@ -88,6 +99,8 @@ def pair(candidates: Sequence[Candidate], policy: PairingPolicy) -> list[Pairing
     taken = bytearray(len(ordered))
     pairings: list[Pairing] = []
     for seeker in range(len(ordered)):
+        if limit is not None and len(pairings) >= limit:
+            break
         if taken[seeker]:
             continue
         taken[seeker] = 1
@@ -132,8 +145,8 @@ class _Field:
 
     def __init__(self, ordered: list[Candidate], index: dict[int, int], policy: PairingPolicy) -> None:
         self._ratings = [c.rating for c in ordered]
-        self._ids = [c.agent_id.int for c in ordered]
-        self._windows = [window_of(c, policy) for c in ordered]
+        window_for = _windows(policy)
+        self._windows = [window_for(_waited(c)) for c in ordered]
         # Recent opponents as indices, both ways: a rematch is refused whoever remembers it.
         self._recent: dict[int, set[int]] = {}
         for i, candidate in enumerate(ordered):
@@ -146,9 +159,10 @@ class _Field:
         for i, window in enumerate(self._windows):
             by_window.setdefault(window, []).append(i)
         # Widest window first: at equal distance the opponent who has waited longer is preferred.
+        # Members are in priority order, and the sort is stable: equal ratings stay in that order.
         self._pools = [
-            (window, _Pool(sorted(members, key=lambda i: (self._ratings[i], self._ids[i])), self._ratings))
-            for window, members in sorted(by_window.items(), reverse=True)
+            (size, _Pool(sorted(members, key=self._ratings.__getitem__), self._ratings))
+            for size, members in sorted(by_window.items(), reverse=True)
         ]
         self._pool_of = {window: pool for window, pool in self._pools}
 
@@ -157,7 +171,7 @@ class _Field:
 
     def closest(self, seeker: int) -> int | None:
         """The free, allowed opponent nearest in rating. At equal distance: the one with the wider
-        window (it has waited longer), then the lower rating, then the lower id."""
+        window (it has waited longer), then the lower rating, then the one first in line."""
         rating, own_window, recent = self._ratings[seeker], self._windows[seeker], self._recent.get(seeker, _NONE)
         best: tuple[int, int] | None = None  # (distance, member)
         for window, pool in self._pools:
@@ -193,7 +207,7 @@ class _Pool:
 
     def nearest(self, rating: int, radius: int, recent: set[int] | frozenset[int]) -> tuple[int, int] | None:
         """(distance, member) of the nearest free member within `radius` that is not in `recent`;
-        at equal distance the lower rating, then the lower id. Each skip costs one recent pair."""
+        at equal distance the lower rating, then the one first in line. Each skip costs one recent pair."""
         best: tuple[int, int] | None = None
         start = bisect_left(self._ratings, rating)
         slot = self._find_right(start)

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 
-def competition_ranks(scores_descending: Sequence[int], *, offset: int = 0, first_rank: int | None = None) -> list[int]:
+class LeaderboardOrder(StrEnum):
+    """What a leaderboard is sorted by: Elo (the default the old clients expect) or the skill
+    estimate's conservative score (mu - 3 sigma)."""
+
+    ELO = "elo"
+    CONSERVATIVE = "conservative"
+
+
+def competition_ranks(
+    scores_descending: Sequence[float], *, offset: int = 0, first_rank: int | None = None
+) -> list[int]:
     """Ranks for one page of scores sorted best first.
 
     `offset` is the absolute position of the page's first item; `first_rank` is that item's rank

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rlarena.entrypoints import runtime
 from rlarena.entrypoints.health import add_health
-from rlarena.entrypoints.views import agent_view, environment_view, opponent_view
+from rlarena.entrypoints.views import agent_view, environment_view, opponent_view, rating_history_view
 from rlarena.http.api import Context, HttpApi, Reply
-from rlarena.service import agents
-from rlarena.service.commands import CreateAgent, LeaderboardQuery, MyAgentsQuery, PageQuery, UpdateAgent
+from rlarena.service import agents, ratings
+from rlarena.service.agents import SortedLeaderboardQuery
+from rlarena.service.commands import CreateAgent, MyAgentsQuery, PageQuery, UpdateAgent
 
 api = HttpApi("agents", runtime.platform)
 add_health(api)
@@ -63,16 +64,32 @@ def agent_stats(ctx: Context) -> Reply:
     return Reply({"agentId": str(agent_id), "stats": [opponent_view(r) for r in records], "total": len(records)})
 
 
+@api.route("/api/v1/agents/<agentId>/rating-history", "GET")
+def rating_history(ctx: Context) -> Reply:
+    agent_id = ctx.path_uuid("agentId")
+    query = ctx.query(PageQuery)
+    rows, total = ratings.rating_history(ctx.platform, agent_id, query)
+    return Reply(
+        {
+            "agentId": str(agent_id),
+            "history": [rating_history_view(r) for r in rows],
+            "total": total,
+            "page": query.page,
+            "pageSize": query.page_size,
+        }
+    )
+
+
 @api.route("/api/v1/leaderboard", "GET")
 def leaderboard(ctx: Context) -> Reply:
-    board, total = agents.leaderboard(ctx.platform, None, ctx.query(LeaderboardQuery))
+    board, total = agents.leaderboard(ctx.platform, None, ctx.query(SortedLeaderboardQuery))
     return Reply({"leaderboard": [agent_view(a) for a in board], "total": total})
 
 
 @api.route("/api/v1/leaderboard/environment/<environmentId>", "GET")
 def environment_leaderboard(ctx: Context) -> Reply:
     environment_id = ctx.path_text("environmentId")
-    board, total = agents.leaderboard(ctx.platform, environment_id, ctx.query(LeaderboardQuery))
+    board, total = agents.leaderboard(ctx.platform, environment_id, ctx.query(SortedLeaderboardQuery))
     return Reply({"environmentId": environment_id, "leaderboard": [agent_view(a) for a in board], "total": total})
 
 

@@ -209,7 +209,11 @@ def on_submission_uploaded(event: CloudEvent) -> None:
 
 
 def on_job_event(event: CloudEvent) -> None:
-    """Trigger `builder-jobs`: a build or validation Job changed (ApiServerSource, mode Resource)."""
+    """Trigger `builder-jobs`: a build, validation or scan Job changed (ApiServerSource, mode Resource);
+    or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds."""
+    if event["type"] == EventType.PING.value:
+        build_jobs.catch_up(runtime.platform())
+        return
     expect_type(event, EventType.APISERVER_UPDATE)
     data = event.get_data()
     if isinstance(data, bytes | str):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rlarena.adapters.db.models import Agent, Environment, Match, Submission, SubmissionTransition, User
+from rlarena.adapters.db.models import Agent, Environment, Match, RatingHistory, Submission, SubmissionTransition, User
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
+from rlarena.domain.skill import Skill
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -50,10 +51,30 @@ def agent_view(ranked: RankedAgent) -> dict[str, Any]:
         "losses": agent.losses,
         "draws": agent.draws,
         "totalMatches": agent.total_matches,
+        "skill": skill_view(agent.skill_mu, agent.skill_sigma),
         "activeSubmissionId": str(agent.active_submission_id) if agent.active_submission_id else None,
         "rank": ranked.rank,
         "createdAt": timestamp(agent.created_at),
         "updatedAt": timestamp(agent.updated_at),
+    }
+
+
+def skill_view(mu: float | None, sigma: float | None) -> dict[str, float] | None:
+    """The skill estimate; `conservative` (mu - 3 sigma) is what the agent very probably has at least."""
+    if mu is None or sigma is None:
+        return None
+    return {"mu": mu, "sigma": sigma, "conservative": Skill(mu=mu, sigma=sigma).conservative}
+
+
+def rating_history_view(row: RatingHistory) -> dict[str, Any]:
+    return {
+        "matchId": str(row.match_id),
+        "eloBefore": row.elo_before,
+        "eloAfter": row.elo_after,
+        "eloChange": row.elo_change,
+        "skillBefore": skill_view(row.skill_mu_before, row.skill_sigma_before),
+        "skill": skill_view(row.skill_mu_after, row.skill_sigma_after),
+        "createdAt": timestamp(row.created_at),
     }
 
 

@@ -141,6 +141,11 @@ class RatingChange(Payload):
     elo_before: int
     elo_after: int
     elo_change: int
+    # The skill estimate (openskill mu/sigma); absent for matches rated before it existed.
+    skill_mu_before: float | None = None
+    skill_sigma_before: float | None = None
+    skill_mu_after: float | None = None
+    skill_sigma_after: float | None = None
 
 
 class RatingUpdated(Payload):

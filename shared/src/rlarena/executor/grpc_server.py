@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import uuid
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from typing import Any
 
 import grpc
 
+from rlarena.config import Settings
 from rlarena.errors import InvalidInput, RLArenaError, grpc_code_name
 from rlarena.executor.service import AgentEntry, ExecutorService, MatchOrder, MatchReport, Runner
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
@@ -43,6 +46,22 @@ def agent_entry(config: Any) -> AgentEntry:
     return AgentEntry(agent_id=str(config.agent_id), folder=folder, entry_point=str(config.entry_point or "agent.py"))
 
 
+def image_agent_entry(config: Any, registry: str) -> AgentEntry:
+    """On Kubernetes an agent is its built image, which must come from the platform's registry."""
+    from rlarena.executor.kubernetes.images import image_entry
+
+    image = str(config.docker_image)
+    if image.startswith(LOCAL_IMAGE):
+        raise InvalidInput(f"agent {config.agent_id}: this executor runs matches on Kubernetes, from built images")
+    return image_entry(str(config.agent_id), image, str(config.entry_point or "agent.py"), registry)
+
+
+def agent_resolver(settings: Settings) -> Callable[[Any], AgentEntry]:
+    if settings.use_k8s:
+        return functools.partial(image_agent_entry, registry=settings.container_registry_url)
+    return agent_entry
+
+
 class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
     def __init__(self, service: ExecutorService, run: Runner, resolve: Callable[[Any], AgentEntry] = agent_entry):
         self._service = service
@@ -71,7 +90,7 @@ class ExecutorServicer(executor_pb2_grpc.ExecutorServicer):
         """A short match of the agent against a copy of itself, as Kaggle validates submissions."""
         try:
             entry = self._resolve(request.agent)
-            twin = AgentEntry(agent_id=str(uuid.uuid4()), folder=entry.folder, entry_point=entry.entry_point)
+            twin = dataclasses.replace(entry, agent_id=str(uuid.uuid4()))  # the same code, or the same image
             order = MatchOrder(str(uuid.uuid4()), request.environment, (entry, twin), seed=1, record_replay=False)
             played = self._run(order)
         except RLArenaError as error:

@@ -35,7 +35,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,9 @@ SERVE_MODULE = "rlarena.agent_runtime.serve"
 # Observation keys too bulky to repeat in every replay frame, per environment (see docstring).
 _TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observation", "action_mask")}
 _AGENT_FOLDER = "agent"
+# The seam for agents that already run elsewhere (a match Pod's containers, see
+# rlarena.executor.pod_runner): given the start-up deadline, one connected channel per player.
+Connect = Callable[[float], list[SandboxSession]]
 
 
 @dataclass(frozen=True)
@@ -134,13 +137,17 @@ def run_match(
     environment_id: str,
     agents: list[AgentSpec],
     seed: int,
-    runtime: AgentRuntime,
+    runtime: AgentRuntime | None,
     *,
     record_replay: bool = True,
     limits: MatchLimits | None = None,
     match_id: str | None = None,
+    connect: Connect | None = None,
 ) -> MatchResult:
-    """Play `agents` (player 0, player 1) at `environment_id`; see the module docstring."""
+    """Play `agents` (player 0, player 1) at `environment_id`; see the module docstring.
+
+    With `connect` the agents are already running and only reached (their folders and `runtime`
+    go unused); without it `runtime` is required."""
     match = _Match(
         environment_id=environment_id,
         agents=agents,
@@ -149,6 +156,7 @@ def run_match(
         record_replay=record_replay,
         limits=limits,
         match_id=match_id or uuid.uuid4().hex,
+        connect=connect,
     )
     return match.play()
 
@@ -160,10 +168,11 @@ class _Match:
         environment_id: str,
         agents: list[AgentSpec],
         seed: int,
-        runtime: AgentRuntime,
+        runtime: AgentRuntime | None,
         record_replay: bool,
         limits: MatchLimits | None,
         match_id: str,
+        connect: Connect | None = None,
     ) -> None:
         self.spec = registry.spec_of(environment_id)  # an unknown id is the caller's error: raise
         if len(agents) != self.spec.players:
@@ -174,6 +183,7 @@ class _Match:
         self.record_replay = record_replay
         self.limits = limits or MatchLimits.from_spec(self.spec)
         self.match_id = match_id
+        self.connect = connect
         self.results = [AgentResult(agent.agent_id) for agent in agents]
         self.sessions: list[SandboxSession] = []
         self.folders: list[Path] = []
@@ -234,6 +244,26 @@ class _Match:
     # --- start-up ------------------------------------------------------------------------------
 
     def _start_agents(self) -> dict[int, _Failure]:
+        if self.connect is not None:  # reaching the agents is their start-up
+            deadline = min(time.monotonic() + self.limits.startup_timeout_s, self.deadline)
+            self.sessions.extend(self.connect(deadline))
+        else:
+            self._spawn_agents()
+            deadline = min(time.monotonic() + self.limits.startup_timeout_s, self.deadline)
+        replies = self._await({player: deadline for player in range(len(self.agents))}, "start-up")
+        failures: dict[int, _Failure] = {}
+        for player, reply in replies.items():
+            if isinstance(reply, _Failure):
+                failures[player] = reply
+                continue
+            frame, _ = reply
+            if not isinstance(frame, dict) or frame.get("ok") is not True or frame.get("ready") is not True:
+                failures[player] = _agent_error(frame, "the agent could not be loaded")
+        return failures
+
+    def _spawn_agents(self) -> None:
+        if self.runtime is None:
+            raise ValueError("run_match needs a runtime to start the agents itself")
         sandbox = self.limits.sandbox()
         require_readable_tree(self.runtime.path, "agent runtime")
         for player, agent in enumerate(self.agents):
@@ -247,17 +277,6 @@ class _Match:
             self.sessions.append(
                 SandboxSession(argv, cwd=code, limits=sandbox, stderr_cap_bytes=self.limits.stderr_cap_chars * 4)
             )
-        deadline = min(time.monotonic() + self.limits.startup_timeout_s, self.deadline)
-        replies = self._await({player: deadline for player in range(len(self.agents))}, "start-up")
-        failures: dict[int, _Failure] = {}
-        for player, reply in replies.items():
-            if isinstance(reply, _Failure):
-                failures[player] = reply
-                continue
-            frame, _ = reply
-            if not isinstance(frame, dict) or frame.get("ok") is not True or frame.get("ready") is not True:
-                failures[player] = _agent_error(frame, "the agent could not be loaded")
-        return failures
 
     # --- the game ------------------------------------------------------------------------------
 

@@ -168,6 +168,9 @@ def asgi_app(local: LocalPlatform) -> Starlette:
         finally:
             local.stop()
 
-    # WebSocket routes (the relay) join this list ahead of the catch-all mount.
+    from rlarena.relay.app import current, websocket_route
+
+    # WebSocket routes (the relay) join this list ahead of the catch-all mount; a plain GET of the
+    # relay's path falls through to the gateway, whose ws-relay target answers 426.
     gateway = cast(ASGIApp, WSGIMiddleware(local.gateway().wsgi_app, workers=8))  # type: ignore[arg-type]
-    return Starlette(routes=[Mount("/", app=gateway)], lifespan=lifespan)
+    return Starlette(routes=[websocket_route(current()), Mount("/", app=gateway)], lifespan=lifespan)

@@ -20,6 +20,7 @@ HTTP_SERVICES: dict[str, str] = {
     "agents": "rlarena.entrypoints.agents:api",
     "submissions": "rlarena.entrypoints.submissions:api",
     "matchmaker": "rlarena.entrypoints.matches:api",
+    "ws-relay": "rlarena.relay.http:api",
 }
 
 # Knative Service name -> "module:attribute" of the CloudEvent handler it runs.
@@ -29,6 +30,7 @@ EVENT_SERVICES: dict[str, str] = {
     "builder": "rlarena.entrypoints.submissions:on_submission_uploaded",
     "builder-jobs": "rlarena.entrypoints.submissions:on_job_event",
     "matchmaker-events": "rlarena.entrypoints.matchmaker:on_event",
+    "ws-relay": "rlarena.relay.app:on_event",
 }
 
 

@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent
 from rlarena.bootstrap import Platform
+from rlarena.domain.ranking import LeaderboardOrder
 from rlarena.domain.statuses import MatchStatus, SubmissionStatus
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
+from rlarena.service import ratings
 from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
 from rlarena.service.unit_of_work import UnitOfWork
 
@@ -111,12 +113,20 @@ def delete_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) ->
         uow.commit()
 
 
+class SortedLeaderboardQuery(LeaderboardQuery):
+    """`?sort=elo` (the default the old clients expect) or `?sort=conservative` (mu - 3 sigma)."""
+
+    sort: LeaderboardOrder = LeaderboardOrder.ELO
+
+
 def leaderboard(
-    platform: Platform, environment_id: str | None, query: LeaderboardQuery
+    platform: Platform, environment_id: str | None, query: SortedLeaderboardQuery
 ) -> tuple[list[RankedAgent], int]:
     with platform.uow() as uow:
         if environment_id is not None and uow.environments.get(environment_id) is None:
             raise NotFound(f"no environment {environment_id!r}")
+        if query.sort is LeaderboardOrder.CONSERVATIVE:
+            return ratings.conservative_leaderboard(uow, environment_id, offset=query.offset, limit=query.limit)
         return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket
@@ -100,6 +100,7 @@ def claim_next(platform: Platform) -> BuildTicket | None:
             uow.commit()
             return claim_next(platform)
         submission.status = SubmissionStatus.BUILDING.value
+        submission.vulnerabilities = None  # an earlier attempt's scan says nothing about this one
         submission.build_started_at = now
         submission.updated_at = now
         record_transition(uow, submission, SubmissionStatus.BUILDING, f"build attempt {submission.build_attempt}", now)
@@ -132,12 +133,36 @@ def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> Bu
 
 
 def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
-    """Remember which Kubernetes Job builds this attempt (shown as buildJobName in build-status)."""
+    """Remember which Kubernetes Job builds this attempt (shown as buildJobName in build-status).
+
+    A new Job name forgets the previous Job's Pod; the same name again (a redelivery) keeps it.
+    """
     with platform.uow() as uow:
         uow.session.execute(
             update(Submission)
-            .where(Submission.id == ticket.submission_id, Submission.build_attempt == ticket.attempt)
-            .values(build_job_name=job_name)
+            .where(
+                Submission.id == ticket.submission_id,
+                Submission.build_attempt == ticket.attempt,
+                or_(Submission.build_job_name.is_(None), Submission.build_job_name != job_name),
+            )
+            .values(build_job_name=job_name, build_pod_name=None)
+            .execution_options(synchronize_session=False)
+        )
+        uow.commit()
+
+
+def record_pod(platform: Platform, ticket: BuildTicket, job_name: str, pod_name: str) -> None:
+    """Remember the Pod of the attempt's build Job (buildPodName), if that Job is still the attempt's."""
+    with platform.uow() as uow:
+        uow.session.execute(
+            update(Submission)
+            .where(
+                Submission.id == ticket.submission_id,
+                Submission.build_attempt == ticket.attempt,
+                Submission.build_job_name == job_name,
+                or_(Submission.build_pod_name.is_(None), Submission.build_pod_name != pod_name),
+            )
+            .values(build_pod_name=pod_name)
             .execution_options(synchronize_session=False)
         )
         uow.commit()
@@ -167,6 +192,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             return
         submission.build_log = outcome.log
         submission.build_finished_at = now
+        submission.vulnerabilities = outcome.vulnerabilities
         if outcome.ok:
             submission.docker_image_url = outcome.image_url
             submission.error_message = None

@@ -28,7 +28,7 @@ from rlarena.adapters.db.bulk import chunks
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
-from rlarena.domain.pairing import Candidate, Pairing, PairingPolicy, pair
+from rlarena.domain.pairing import Candidate, PairingPolicy, pair
 from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus
 from rlarena.environments.registry import REGISTRATIONS
 from rlarena.service import match_booking, match_lifecycle
@@ -136,7 +136,9 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
             for row in rows
             if row.agent_id not in busy
         ]
-        pairings = _first(pair(candidates, policy_of(platform)), candidates, settings.matchmaker_max_matches_per_tick)
+        # At most the cap per environment and tick, so a tick never floods the executors; pair()
+        # serves new agents and the longest waiting first, so they are the ones booked.
+        pairings = pair(candidates, policy_of(platform), limit=settings.matchmaker_max_matches_per_tick)
         players = _players(uow, [agent for p in pairings for agent in (p.first, p.second)])
         bookings = [
             match_booking.new_booking(environment_id, players[p.first], players[p.second], is_rated=True)
@@ -264,19 +266,6 @@ def _recent_opponents(row: Any, now: datetime, rematch_after: timedelta) -> froz
     if row.last_opponent_id is None or row.last_match_at is None or now - row.last_match_at >= rematch_after:
         return frozenset()
     return frozenset([row.last_opponent_id])
-
-
-def _first(pairings: list[Pairing], candidates: list[Candidate], limit: int) -> list[Pairing]:
-    """At most `limit` pairings: new agents and the longest waiting first."""
-    if len(pairings) <= limit:
-        return pairings
-    by_id = {c.agent_id: c for c in candidates}
-
-    def urgency(p: Pairing) -> tuple[int, float]:
-        a, b = by_id[p.first], by_id[p.second]
-        return (min(a.games_played, b.games_played), -max(a.waited, b.waited))
-
-    return sorted(pairings, key=urgency)[:limit]
 
 
 def _mark_booked(uow: UnitOfWork, bookings: list[Booking], now: datetime) -> None:

@@ -31,6 +31,7 @@ class BuildOutcome:
     error: str | None = None
     image_url: str | None = None
     interface: str | None = None
+    vulnerabilities: dict[str, int] | None = None  # counts per severity when the image was scanned
 
 
 class BuildInfrastructureError(Exception):

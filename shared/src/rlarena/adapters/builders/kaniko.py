@@ -2,8 +2,8 @@
 
 `build()` checks the upload, uploads a build context to the bucket, starts the Kaniko Job and
 returns None: the build goes on in the cluster and reports back through Job events
-(`service/build_jobs.py`), which call `start_validation` once the image is pushed and the
-`conclude_*` methods once a Job has ended.
+(`service/build_jobs.py`), which call `start_checks` once the image is pushed (the validation Job,
+and with TRIVY_ENABLED the scan Job beside it) and the `conclude_*` methods once Jobs have ended.
 
 Every Job name is a function of (role, submission, version, attempt), so creating one twice is a
 409 that means "already started", never a second build. Failures of the Kubernetes API (anything
@@ -20,7 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import urllib3.exceptions
@@ -28,6 +28,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.builders.job_status import (
     JobState,
     annotations_of,
@@ -43,6 +44,7 @@ from rlarena.adapters.builders.kaniko_context import (
     ENTRY_POINT_ANNOTATION,
     IMAGE_ANNOTATION,
     REQUIREMENTS_FAILED_MARKER,
+    SCAN_JOB_ANNOTATION,
     build_context,
     context_key,
     our_jobs_selector,
@@ -57,9 +59,12 @@ from rlarena.adapters.builders.kaniko_jobs import (
     kaniko_deadline_seconds,
     kaniko_job,
     s3_endpoint_url,
+    scan_job,
+    scan_job_name,
     validation_job,
     validation_job_name,
 )
+from rlarena.adapters.builders.scan_report import CRITICAL, critical_message, parse_report
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.config import Settings
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
@@ -73,6 +78,8 @@ JobRecorder = Callable[[BuildTicket, str], None]
 LOG_CAP = 64 * 1024
 LOG_TAIL_LINES = 2000
 BUILD_LOG_SHARE = 32 * 1024  # of LOG_CAP, for Kaniko's output; the probe's gets the rest
+# Trivy's JSON report is read whole (a tail would cut it), up to this much.
+SCAN_LOG_CAP = 16 * 1024 * 1024
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds): a hung API server must not hang the function
 _CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
@@ -147,6 +154,9 @@ class KanikoBuilder:
             source = inspect_upload(ticket.source_filename, data, self._limits)
         except RLArenaError as error:
             return BuildOutcome(ok=False, log=f"{header}\n{error.message}", error=error.message)
+        mismatch = environment_mismatch(source.declared_environment, ticket.environment_id, source.entry_point)
+        if mismatch is not None:
+            return BuildOutcome(ok=False, log=f"{header}\n{mismatch}", error=mismatch)
         problems = requirement_problems(source.requirements)
         if problems:
             message = "requirements.txt may only list packages from the package index: " + "; ".join(problems)
@@ -200,16 +210,28 @@ class KanikoBuilder:
             raise BuildInfrastructureError(str(error)) from error
         return [item for item in _json_object(response).get("items") or [] if isinstance(item, dict)]
 
-    def start_validation(self, ticket: BuildTicket, build_job: Mapping[str, Any]) -> str:
-        """Create the validation Job for a built image (a second call is a harmless 409)."""
+    def start_checks(self, ticket: BuildTicket, build_job: Mapping[str, Any]) -> list[str]:
+        """Create the validation Job for a built image and, with TRIVY_ENABLED, the scan Job beside it.
+
+        Calling again is harmless (409s). The scan Job is created first and the validation Job names
+        it, so whoever concludes the validation knows which scan to wait for.
+        """
         annotations = annotations_of(build_job)
         image = str(annotations.get(IMAGE_ANNOTATION) or destination(self._settings, ticket))
         entry_point = str(annotations.get(ENTRY_POINT_ANNOTATION) or "")
         if not entry_point:
             raise BuildInfrastructureError(f"Job {name_of(build_job)} does not say which file starts the agent")
+        scan = scan_job_name(ticket) if self._settings.trivy_enabled else None
+        if scan is not None:
+            self._create(scan_job(self._settings, ticket, image), scan)
         name = validation_job_name(ticket)
-        self._create(validation_job(self._settings, ticket, image, entry_point), name)
-        return name
+        self._create(validation_job(self._settings, ticket, image, entry_point, scan_job=scan), name)
+        return [name] if scan is None else [name, scan]
+
+    def build_pod_name(self, job: Mapping[str, Any]) -> str | None:
+        """The name of the Pod running (or that ran) the Job, None while it has none."""
+        pod = self._pod_of(job)
+        return name_of(pod) if pod is not None else None
 
     def conclude_build(self, ticket: BuildTicket, job: Mapping[str, Any]) -> Verdict:
         """A failed Kaniko Job: the user's requirements, or the platform (registry, storage, nodes)?"""
@@ -256,13 +278,30 @@ class KanikoBuilder:
             _output_section("agent output", output, LOG_CAP - BUILD_LOG_SHARE),
         ]
         if state is JobState.SUCCEEDED:
-            return Verdict(outcome=_validated(lines, output, image))
+            return Verdict(outcome=_validated(lines, output, image, ticket.environment_id))
         return _validation_failure(lines, job, output)
+
+    def conclude_checks(self, ticket: BuildTicket, validation: Mapping[str, Any]) -> Verdict | None:
+        """A finished validation Job and the scan started beside it, if any; None while the scan runs.
+
+        A failed validation decides at once (the scan cannot save it). A passed one waits for the
+        scan, whose counts are recorded; with TRIVY_FAIL_ON_CRITICAL, CRITICAL findings fail the build.
+        """
+        scan_name = str(annotations_of(validation).get(SCAN_JOB_ANNOTATION) or "")
+        scan: dict[str, Any] | None = None
+        if scan_name and job_state(validation) is JobState.SUCCEEDED:
+            scan = self.job(scan_name)
+            if scan is not None and job_state(scan) is JobState.RUNNING:
+                return None
+        verdict = self.conclude_validation(ticket, validation)
+        if not scan_name or verdict.outcome is None or not verdict.outcome.ok:
+            return verdict
+        return self._judge_scan(verdict.outcome, scan_name, scan)
 
     def discard(self, ticket: BuildTicket) -> None:
         """Delete the attempt's Jobs so that running it again can create them afresh."""
         batch = k8s.BatchV1Api(self._api())
-        for name in (validation_job_name(ticket), build_job_name(ticket)):
+        for name in (scan_job_name(ticket), validation_job_name(ticket), build_job_name(ticket)):
             try:
                 with _api_errors(f"delete Job {name}"):
                     # Background: the Job goes at once (its name is free again), its Pods soon after.
@@ -302,12 +341,37 @@ class KanikoBuilder:
         except BuildInfrastructureError as error:
             return PodOutput(None, None, str(error))
 
-    def _pod_output(self, job: Mapping[str, Any]) -> PodOutput:
-        """The Job's Pod and the tail of its log; a log the API cannot give is reported, not raised.
+    def _judge_scan(self, outcome: BuildOutcome, name: str, scan: Mapping[str, Any] | None) -> Verdict:
+        """Add the finished scan to a validated build: its counts, and its CRITICAL findings' verdict."""
+        report, problem = None, f"its Job {name} is gone"
+        if scan is not None:
+            output = self._pod_output(scan, tail_lines=None, limit_bytes=SCAN_LOG_CAP)
+            if job_state(scan) is JobState.FAILED:
+                reason, message = failure_of(scan)
+                problem = f"Job {name} failed ({reason or message or 'no reason given'}): "
+                problem += _last_line(output.text or "") or output.problem or "no output"
+            elif output.text is None:
+                problem = f"its log could not be read ({output.problem})"
+            else:
+                report = parse_report(output.text)
+                problem = f"Trivy printed no report: {_last_line(output.text) or 'no output'}"
+        if report is None:
+            if self._settings.trivy_fail_on_critical:  # an image that was not scanned cannot be accepted
+                return Verdict(infrastructure=f"the image scan failed: {problem}")
+            note = f"image scan (Trivy): failed, {problem}; the vulnerabilities are unknown"
+            return Verdict(outcome=replace(outcome, log=_join([outcome.log, note])))
+        lines = [outcome.log, f"image scan (Trivy): {report.summary()}"]
+        lines += [f"CRITICAL: {finding.describe()}" for finding in report.critical]
+        counts = report.as_json()
+        if self._settings.trivy_fail_on_critical and report.counts[CRITICAL]:
+            error = critical_message(report)
+            return Verdict(
+                outcome=BuildOutcome(ok=False, log=_join([*lines, error]), error=error, vulnerabilities=counts)
+            )
+        return Verdict(outcome=replace(outcome, log=_join(lines), vulnerabilities=counts))
 
-        Failing to list the Pods does raise: without the Pod, a failure cannot be told apart from
-        one that never ran, so the verdict waits for the event's redelivery or the reconciler.
-        """
+    def _pod_of(self, job: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The Job's newest Pod, listed by the job-name label the Job controller puts on its Pods."""
         name = name_of(job)
         core = k8s.CoreV1Api(self._api())
         try:
@@ -321,15 +385,27 @@ class KanikoBuilder:
         except _NotFound as error:
             raise BuildInfrastructureError(str(error)) from error
         pods = [pod for pod in _json_object(response).get("items") or [] if isinstance(pod, dict)]
-        pod = pod_of_job(pods, job)
+        return pod_of_job(pods, job)
+
+    def _pod_output(
+        self, job: Mapping[str, Any], *, tail_lines: int | None = LOG_TAIL_LINES, limit_bytes: int | None = None
+    ) -> PodOutput:
+        """The Job's Pod and the tail of its log; a log the API cannot give is reported, not raised.
+
+        Failing to list the Pods does raise: without the Pod, a failure cannot be told apart from
+        one that never ran, so the verdict waits for the event's redelivery or the reconciler.
+        """
+        pod = self._pod_of(job)
         if pod is None:
-            return PodOutput(None, None, f"Job {name} has no Pod")
+            return PodOutput(None, None, f"Job {name_of(job)} has no Pod")
+        core = k8s.CoreV1Api(self._api())
         try:
             with _api_errors(f"read the log of Pod {name_of(pod)}"):
                 raw = core.read_namespaced_pod_log(
                     name_of(pod),
                     self._namespace,
-                    tail_lines=LOG_TAIL_LINES,
+                    tail_lines=tail_lines,
+                    limit_bytes=limit_bytes,
                     _preload_content=False,
                     _request_timeout=REQUEST_TIMEOUT,
                 )
@@ -378,8 +454,8 @@ def _json_object(response: object) -> dict[str, Any]:
     return parsed
 
 
-def _validated(lines: list[str], output: PodOutput, image: str) -> BuildOutcome:
-    """The probe exited 0; its report says which interface the agent offers."""
+def _validated(lines: list[str], output: PodOutput, image: str, environment_id: str) -> BuildOutcome:
+    """The probe exited 0; its report says which interface the agent offers (and any declared game)."""
     if output.text is None:
         interface = "unknown: the probe's report could not be read"
         lines = [*lines, f"the validation Job succeeded, but its log could not be read ({output.problem})"]
@@ -387,6 +463,10 @@ def _validated(lines: list[str], output: PodOutput, image: str) -> BuildOutcome:
         report = probe_report(output.text)
         if report is None or not report.get("ok"):
             return _failed(lines, "the agent could not be loaded: the probe gave no report")
+        declared = report.get("environment")
+        mismatch = environment_mismatch(declared if isinstance(declared, str) else None, environment_id)
+        if mismatch is not None:
+            return _failed(lines, mismatch)
         interface = f"{report.get('interface')} ({report.get('method')})"
     lines = [*lines, f"agent interface: {interface}"]
     return BuildOutcome(ok=True, log=_join(lines), image_url=image, interface=interface)

@@ -34,10 +34,14 @@ SUBMISSION_LABEL = "rlarena.dev/submission"
 ATTEMPT_LABEL = "rlarena.dev/attempt"
 ROLE_BUILD = "build"
 ROLE_VALIDATE = "validate"
+ROLE_SCAN = "scan"
+ROLES = (ROLE_BUILD, ROLE_VALIDATE, ROLE_SCAN)
 # Annotations on the build Job: what the validation Job needs, carried by the Job itself (and so by
 # every event about it) rather than recomputed from settings that may have changed in between.
 IMAGE_ANNOTATION = "rlarena.dev/image"
 ENTRY_POINT_ANNOTATION = "rlarena.dev/entry-point"
+# On the validation Job: the image scan Job started beside it, whose verdict the attempt waits for.
+SCAN_JOB_ANNOTATION = "rlarena.dev/scan-job"
 
 RUNTIME_ROOT = "/opt/rlarena/runtime"
 AGENT_DIR = "/agent"
@@ -92,12 +96,12 @@ def job_labels(role: str, submission_id: uuid.UUID, attempt: int) -> dict[str, s
 
 
 def our_jobs_selector() -> str:
-    return f"{PART_OF_LABEL}={PART_OF},{ROLE_LABEL} in ({ROLE_BUILD},{ROLE_VALIDATE})"
+    return f"{PART_OF_LABEL}={PART_OF},{ROLE_LABEL} in ({','.join(ROLES)})"
 
 
 def job_key(labels: Mapping[str, object]) -> JobKey | None:
     """The attempt a Job's labels name, or None for anything that is not one of our Jobs."""
-    if labels.get(PART_OF_LABEL) != PART_OF or labels.get(ROLE_LABEL) not in (ROLE_BUILD, ROLE_VALIDATE):
+    if labels.get(PART_OF_LABEL) != PART_OF or labels.get(ROLE_LABEL) not in ROLES:
         return None
     try:
         submission_id = uuid.UUID(str(labels.get(SUBMISSION_LABEL)))

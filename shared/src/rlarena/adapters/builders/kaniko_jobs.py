@@ -1,4 +1,5 @@
-"""The two Jobs of a Kubernetes build, as kubernetes client models: Kaniko, then the validation probe.
+"""The Jobs of a Kubernetes build, as kubernetes client models: Kaniko, then the validation probe and,
+when TRIVY_ENABLED, the image scan beside it.
 
 Pure: no API calls. Imported only by the Kaniko builder, which is only loaded when USE_K8S=true,
 so the kubernetes client (about 0.3 s to import) never slows down any other function.
@@ -9,7 +10,8 @@ Dockerfile's RUN steps. So its container runs as uid 0 with a writable root file
 taken away is: every capability except the few that extracting and chowning files needs,
 privilege escalation (no setuid binary is run; dropping to another user is not an escalation), the
 service-account token, service links and any host namespace. The Dockerfile runs no user code
-(see `kaniko_context.dockerfile`), and the validation Job that does run it is non-root.
+(see `kaniko_context.dockerfile`), and the validation Job that does run it is non-root. So is the
+scan Job: Trivy reads the pushed image from the registry and never runs it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from rlarena.adapters.builders.kaniko_context import (
     ENTRY_POINT_ANNOTATION,
     IMAGE_ANNOTATION,
     ROLE_BUILD,
+    ROLE_SCAN,
     ROLE_VALIDATE,
+    SCAN_JOB_ANNOTATION,
     context_key,
     image_reference,
     job_labels,
@@ -36,6 +40,13 @@ from rlarena.errors import ConfigurationError
 # Job whose event was missed, and the logs must still be there when the outcome is recorded.
 JOB_TTL_SECONDS = 3600
 VALIDATION_DEADLINE_SECONDS = 180
+# The scan runs beside the validation, with the same deadline, so the build's own budget is unchanged.
+SCAN_DEADLINE_SECONDS = VALIDATION_DEADLINE_SECONDS
+# Trivy stops itself a little earlier, so a slow scan ends with Trivy's own message in the log.
+SCAN_TIMEOUT_SECONDS = SCAN_DEADLINE_SECONDS - 20
+SCANNER_UID = 65532
+SCAN_DIR = "/scratch"  # Trivy's home, cache (the vulnerability database) and temporary files
+SCAN_DOCKER_CONFIG_DIR = "/scanner/.docker"
 MIN_KANIKO_DEADLINE_SECONDS = 60
 DOCKER_CONFIG_DIR = "/kaniko/.docker"
 S3_ACCESS_KEY_KEY = "access-key"
@@ -52,6 +63,10 @@ KANIKO_REQUESTS = {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}
 KANIKO_LIMITS = {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "10Gi"}
 VALIDATION_REQUESTS = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"}
 VALIDATION_LIMITS = {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "256Mi"}
+# Trivy holds its vulnerability database (about 1 GiB unpacked) and reads the image's layers.
+SCAN_REQUESTS = {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
+SCAN_LIMITS = {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "3Gi"}
+SCAN_SCRATCH_SIZE = "2Gi"
 
 
 def kaniko_deadline_seconds(settings: Settings) -> int:
@@ -70,6 +85,17 @@ def build_job_name(ticket: BuildTicket) -> str:
 
 def validation_job_name(ticket: BuildTicket) -> str:
     return job_name(ROLE_VALIDATE, ticket.submission_id, ticket.version, ticket.attempt)
+
+
+def scan_job_name(ticket: BuildTicket) -> str:
+    return job_name(ROLE_SCAN, ticket.submission_id, ticket.version, ticket.attempt)
+
+
+def trivy_image(settings: Settings) -> str:
+    """TRIVY_IMAGE at TRIVY_VERSION: a tag (`0.70.0`), a pinned tag (`0.70.0@sha256:...`) or a digest."""
+    version = settings.trivy_version
+    separator = "@" if version.startswith("sha256:") else ":"
+    return f"{settings.trivy_image}{separator}{version}"
 
 
 def destination(settings: Settings, ticket: BuildTicket) -> str:
@@ -123,24 +149,19 @@ def kaniko_job(settings: Settings, ticket: BuildTicket, entry_point: str) -> k8s
             capabilities=k8s.V1Capabilities(drop=["ALL"], add=list(KANIKO_CAPABILITIES)),
         ),
     )
-    credentials = k8s.V1Volume(
-        name="registry-credentials",
-        secret=k8s.V1SecretVolumeSource(
-            secret_name=settings.container_registry_secret,
-            items=[k8s.V1KeyToPath(key=".dockerconfigjson", path="config.json")],
-            default_mode=0o400,
-        ),
-    )
-    pod = _pod_spec(container, volumes=[credentials])
+    pod = _pod_spec(container, volumes=[_registry_credentials(settings, mode=0o400)])
     annotations = {IMAGE_ANNOTATION: image, ENTRY_POINT_ANNOTATION: entry_point}
     return _job(name, settings, labels, pod, deadline=kaniko_deadline_seconds(settings), annotations=annotations)
 
 
-def validation_job(settings: Settings, ticket: BuildTicket, image: str, entry_point: str) -> k8s.V1Job:
+def validation_job(
+    settings: Settings, ticket: BuildTicket, image: str, entry_point: str, *, scan_job: str | None = None
+) -> k8s.V1Job:
     """The Job that runs the built image's probe: does the agent load, and through which interface?
 
     This runs the user's code, so it gets nothing: non-root, read-only filesystem but a small /tmp,
     no capabilities, no token. Egress is closed by a NetworkPolicy on `rlarena.dev/role: validate`.
+    `scan_job` names the scan Job started beside it, whose verdict the attempt also waits for.
     """
     name = validation_job_name(ticket)
     labels = job_labels(ROLE_VALIDATE, ticket.submission_id, ticket.attempt)
@@ -164,7 +185,70 @@ def validation_job(settings: Settings, ticket: BuildTicket, image: str, entry_po
     )
     scratch = k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="64Mi"))
     pod = _pod_spec(container, volumes=[scratch], pull_secret=settings.container_registry_secret)
-    return _job(name, settings, labels, pod, deadline=VALIDATION_DEADLINE_SECONDS)
+    annotations = {SCAN_JOB_ANNOTATION: scan_job} if scan_job else None
+    return _job(name, settings, labels, pod, deadline=VALIDATION_DEADLINE_SECONDS, annotations=annotations)
+
+
+def scan_job(settings: Settings, ticket: BuildTicket, image: str) -> k8s.V1Job:
+    """The Job that scans the pushed image with Trivy and prints its JSON report (read back from the log).
+
+    `--exit-code=0`: findings are for the platform to judge (TRIVY_FAIL_ON_CRITICAL), so the Job
+    fails only when the scan itself does. `--image-src=remote` reads the registry directly: there
+    is no container engine to ask. Non-root, read-only root filesystem, no token, no capabilities.
+    """
+    name = scan_job_name(ticket)
+    labels = job_labels(ROLE_SCAN, ticket.submission_id, ticket.attempt)
+    container = k8s.V1Container(
+        name="trivy",
+        image=trivy_image(settings),
+        args=[
+            "image",
+            "--format=json",
+            "--scanners=vuln",
+            "--image-src=remote",
+            "--exit-code=0",
+            "--no-progress",
+            f"--timeout={SCAN_TIMEOUT_SECONDS}s",
+            f"--cache-dir={SCAN_DIR}/cache",
+            image,
+        ],
+        env=[
+            k8s.V1EnvVar(name="HOME", value=SCAN_DIR),
+            k8s.V1EnvVar(name="TMPDIR", value=SCAN_DIR),
+            k8s.V1EnvVar(name="DOCKER_CONFIG", value=SCAN_DOCKER_CONFIG_DIR),
+        ],
+        volume_mounts=[
+            k8s.V1VolumeMount(name="registry-credentials", mount_path=SCAN_DOCKER_CONFIG_DIR, read_only=True),
+            k8s.V1VolumeMount(name="scratch", mount_path=SCAN_DIR),
+        ],
+        resources=k8s.V1ResourceRequirements(requests=dict(SCAN_REQUESTS), limits=dict(SCAN_LIMITS)),
+        security_context=k8s.V1SecurityContext(
+            run_as_user=SCANNER_UID,
+            run_as_group=SCANNER_UID,
+            run_as_non_root=True,
+            privileged=False,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        ),
+    )
+    scratch = k8s.V1Volume(name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=SCAN_SCRATCH_SIZE))
+    # Readable by the scanner's group only: the file belongs to root, fsGroup gives the group access.
+    volumes = [_registry_credentials(settings, mode=0o440), scratch]
+    pod = _pod_spec(container, volumes=volumes, fs_group=SCANNER_UID)
+    return _job(name, settings, labels, pod, deadline=SCAN_DEADLINE_SECONDS, annotations={IMAGE_ANNOTATION: image})
+
+
+def _registry_credentials(settings: Settings, *, mode: int) -> k8s.V1Volume:
+    """The registry Secret's `.dockerconfigjson` as `config.json`, the name Docker's config format uses."""
+    return k8s.V1Volume(
+        name="registry-credentials",
+        secret=k8s.V1SecretVolumeSource(
+            secret_name=settings.container_registry_secret,
+            items=[k8s.V1KeyToPath(key=".dockerconfigjson", path="config.json")],
+            default_mode=mode,
+        ),
+    )
 
 
 def _secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
@@ -174,7 +258,11 @@ def _secret_env(name: str, secret: str, key: str) -> k8s.V1EnvVar:
 
 
 def _pod_spec(
-    container: k8s.V1Container, *, volumes: list[k8s.V1Volume], pull_secret: str | None = None
+    container: k8s.V1Container,
+    *,
+    volumes: list[k8s.V1Volume],
+    pull_secret: str | None = None,
+    fs_group: int | None = None,
 ) -> k8s.V1PodSpec:
     return k8s.V1PodSpec(
         containers=[container],
@@ -184,7 +272,9 @@ def _pod_spec(
         enable_service_links=False,
         termination_grace_period_seconds=10,
         image_pull_secrets=[k8s.V1LocalObjectReference(name=pull_secret)] if pull_secret else None,
-        security_context=k8s.V1PodSecurityContext(seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+        security_context=k8s.V1PodSecurityContext(
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"), fs_group=fs_group
+        ),
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.builders.job_status import probe_report
 from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
@@ -19,11 +21,16 @@ from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload
 from rlarena.errors import RLArenaError
 from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
 
+if TYPE_CHECKING:
+    from rlarena.environments.base import EnvironmentSpec
+
 LOG_CAP = 64 * 1024
 PROBE_LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, memory_bytes=1024 * 1024 * 1024)
 # The validation match is a full game, but never longer than this.
 VALIDATION_MATCH_SECONDS = 60.0
 # Halite's compile limits: generous, but bounded; the package index is the only reason for network.
+# How the match runner words an answer that is not an action frame at all (executor/runner.py).
+MALFORMED_FRAME = "the agent sent a malformed frame"
 INSTALL_LIMITS = SandboxLimits(
     wall_seconds=600, cpu_seconds=600, memory_bytes=2 * 1024**3, max_file_bytes=512 * 1024**2, network=True
 )
@@ -57,6 +64,9 @@ class LocalBuilder:
         except RLArenaError as error:
             return BuildOutcome(ok=False, log=_join(log), error=error.message)
         log.append(f"{len(source.files)} file(s), entry point {source.entry_point}")
+        mismatch = environment_mismatch(source.declared_environment, ticket.environment_id, source.entry_point)
+        if mismatch is not None:
+            return BuildOutcome(ok=False, log=_join([*log, mismatch]), error=mismatch)
         workdir = self._unpack(ticket, source)
         missing = self._missing_requirements(source, workdir)
         if missing:
@@ -73,14 +83,14 @@ class LocalBuilder:
                 message = f"installing requirements.txt failed ({installed.reason}); see the build log"
                 return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
         validating("loading the agent in the sandbox")
-        interface, failure = self._probe(workdir, source.entry_point, log)
+        interface, failure = self._probe(workdir, source.entry_point, ticket.environment_id, log)
         if failure is None:
             failure = self._validation_match(ticket, workdir, source.entry_point, log)
         if failure is not None:
             return BuildOutcome(ok=False, log=_join(log), error=failure)
         return BuildOutcome(ok=True, log=_join(log), image_url=f"local://{workdir}", interface=interface)
 
-    def _probe(self, workdir: Path, entry_point: str, log: list[str]) -> tuple[str, str | None]:
+    def _probe(self, workdir: Path, entry_point: str, environment_id: str, log: list[str]) -> tuple[str, str | None]:
         """Load the agent in the sandbox: (its interface, None) or ("", what the user must fix)."""
         log.append("loading the agent in the sandbox")
         result = run_sandboxed(
@@ -99,6 +109,11 @@ class LocalBuilder:
             message = str(report.get("error") or "the agent could not be loaded")
             log.extend([message, str(report.get("traceback") or "")])
             return "", message
+        declared = report.get("environment")
+        mismatch = environment_mismatch(declared if isinstance(declared, str) else None, environment_id)
+        if mismatch is not None:
+            log.append(mismatch)
+            return "", mismatch
         interface = f"{report.get('interface')} ({report.get('method')})"
         log.append(f"agent interface: {interface}")
         return interface, None
@@ -129,7 +144,9 @@ class LocalBuilder:
                 if result.stderr.strip():
                     log.append(f"{result.agent_id} output:\n{result.stderr.strip()}")
                 log.append(f"{result.agent_id}: {result.status}: {result.error_message}")
-                return f"the validation match failed ({result.status}): {result.error_message}"
+                return f"the validation match failed ({result.status}): {result.error_message}" + _action_hint(
+                    spec, result.status, result.error_message
+                )
         return None
 
     def _unpack(self, ticket: BuildTicket, source: AgentSource) -> Path:
@@ -177,6 +194,18 @@ class LocalBuilder:
         except (ValueError, IndexError) as error:
             raise BuildInfrastructureError(f"could not check requirements: {result.reason}") from error
         return [str(name) for name in missing]
+
+
+def _action_hint(spec: EnvironmentSpec, status: str, error: str) -> str:
+    """For an illegal or malformed action, what the game expects: often code written for another game."""
+    from rlarena.executor.runner import INVALID
+
+    if status != INVALID and not error.startswith(MALFORMED_FRAME):
+        return ""
+    return (
+        f". {spec.name} ({spec.id}) expects actions {spec.actions}, chosen from the observation's legal actions; "
+        f"its observation is {spec.observation}. Was this code written for another game?"
+    )
 
 
 def _distribution_name(requirement: str) -> str:

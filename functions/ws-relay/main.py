@@ -1,0 +1,17 @@
+"""Knative Service `ws-relay`: the WebSocket relay (starlette + uvicorn; functions-framework cannot serve WebSockets).
+
+The container runs `python -m rlarena.relay` (rlarena.relay.server): uvicorn on $PORT serving the
+WebSocket at /api/v1/ws, the Triggers' CloudEvents at POST / and GET /health. `ws_relay_http` is
+the relay's plain-HTTP side as a functions-framework target, the same one the local platform
+routes to: /health, and a 426 for a GET of /api/v1/ws without the upgrade.
+"""
+
+import flask
+import functions_framework
+
+from rlarena.relay.http import api
+
+
+@functions_framework.http
+def ws_relay_http(request: flask.Request) -> flask.Response:
+    return api.handle(request)

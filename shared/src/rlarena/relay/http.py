@@ -1,0 +1,20 @@
+"""The relay's plain-HTTP side as an HttpApi: what functions-framework and the local router serve.
+
+The WebSocket itself needs the ASGI app (`rlarena.relay.app`); a GET without the upgrade reaching
+the relay answers 426 saying so, and /health answers like every function's.
+"""
+
+from __future__ import annotations
+
+from rlarena.entrypoints import runtime
+from rlarena.entrypoints.health import add_health
+from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.relay.protocol import UPGRADE_REQUIRED, WS_PATH
+
+api = HttpApi("ws-relay", runtime.platform)
+add_health(api)
+
+
+@api.route(WS_PATH, "GET")
+def upgrade_required(ctx: Context) -> Reply:
+    return Reply(dict(UPGRADE_REQUIRED), 426, {"Upgrade": "websocket"})
