@@ -26,6 +26,7 @@ HTTP_SERVICES: dict[str, str] = {
 # Knative Service name -> "module:attribute" of the CloudEvent handler it runs.
 EVENT_SERVICES: dict[str, str] = {
     "ratings": "rlarena.entrypoints.ratings:on_match_finished",
+    "dead-letters": "rlarena.entrypoints.dead_letters:on_dead_letter",
     "submissions-storage": "rlarena.entrypoints.submissions:on_object_stored",
     "builder": "rlarena.entrypoints.submissions:on_submission_uploaded",
     "builder-jobs": "rlarena.entrypoints.submissions:on_job_event",
