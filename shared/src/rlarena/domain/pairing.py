@@ -20,10 +20,13 @@ import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A waiting agent as pairing sees it. A tuple: a tick builds one per waiting agent (100,000
+    of them in the benchmark), and a tuple is several times cheaper to make than a dataclass."""
+
     agent_id: uuid.UUID
     rating: int  # Elo
     waited: float  # seconds since it joined the queue

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloudevents.http import CloudEvent
-from sqlalchemy.exc import IntegrityError
 
-from rlarena.adapters.db.models import ProcessedEvent
+from rlarena.adapters.db.models import ProcessedEvent, utcnow
 from rlarena.service.unit_of_work import UnitOfWork
 
 
@@ -31,15 +30,19 @@ def claim(uow: UnitOfWork, consumer: str, key: EventKey, event_type: str) -> boo
     """Record that `consumer` handles `key` in this transaction; False if it already has.
 
     Commit the unit of work to make the claim and the effect permanent together; roll back and
-    neither happened.
+    neither happened. One statement: `INSERT ... ON CONFLICT DO NOTHING RETURNING` inserts the
+    claim or finds it taken (a concurrent twin's uncommitted claim makes it wait for that
+    transaction, then it counts as taken if the twin committed).
     """
     session = uow.session
-    if session.get(ProcessedEvent, (consumer, key.source, key.id)) is not None:
-        return False
-    try:
-        # The savepoint rolls back alone if a concurrent twin inserted the claim first.
-        with session.begin_nested():
-            session.add(ProcessedEvent(consumer=consumer, source=key.source, event_id=key.id, event_type=event_type))
-    except IntegrityError:
-        return False
-    return True
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = (
+        insert(ProcessedEvent)
+        .values(consumer=consumer, source=key.source, event_id=key.id, event_type=event_type, processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["consumer", "source", "event_id"])
+        .returning(ProcessedEvent.event_id)
+    )
+    return session.execute(statement).first() is not None

@@ -25,6 +25,8 @@ from sqlalchemy import bindparam, case, exists, func, insert, literal, or_, sele
 from sqlalchemy.exc import IntegrityError
 
 from rlarena.adapters.db.bulk import chunks
+from rlarena.adapters.db.copy_out import copy_rows
+from rlarena.adapters.db.copy_out import literal as sql_literal
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
@@ -122,20 +124,9 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
         if not _lock_environment(uow, environment_id):
             return None
         _enqueue_missing(uow, environment_id, now)
-        rows = _rested(uow, environment_id, now, settings)
         busy = _busy_agents(uow, environment_id)
-        candidates = [
-            Candidate(
-                agent_id=row.agent_id,
-                rating=row.elo,
-                waited=_waited(row, now, settings.matchmaker_cooldown),
-                games_played=row.total_matches,
-                last_side=row.last_side,
-                recent_opponents=_recent_opponents(row, now, settings.matchmaker_rematch_after),
-            )
-            for row in rows
-            if row.agent_id not in busy
-        ]
+        rested = _rested_candidates(uow, environment_id, now, settings)
+        candidates = [c for c in rested if c.agent_id not in busy]
         # At most the cap per environment and tick, so a tick never floods the executors; pair()
         # serves new agents and the longest waiting first, so they are the ones booked.
         pairings = pair(candidates, policy_of(platform), limit=settings.matchmaker_max_matches_per_tick)
@@ -148,7 +139,7 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
         match_booking.write_bookings(uow, bookings, now, settings.match_deadline_slack)
         _mark_booked(uow, bookings, now)
         uow.commit()
-    return EnvironmentRound(waiting=len(rows), eligible=len(candidates), bookings=bookings)
+    return EnvironmentRound(waiting=len(rested), eligible=len(candidates), bookings=bookings)
 
 
 def policy_of(platform: Platform) -> PairingPolicy:
@@ -227,6 +218,54 @@ def _rested(uow: UnitOfWork, environment_id: str, now: datetime, settings: Setti
     # SQLite) already makes this tick the only one booking these rows, and nothing else takes a
     # waiting entry out of the queue.
     return list(uow.session.execute(query).all())
+
+
+def _rested_candidates(uow: UnitOfWork, environment_id: str, now: datetime, settings: Settings) -> list[Candidate]:
+    if uow.session.get_bind().dialect.name == "postgresql":
+        return _rested_by_copy(uow, environment_id, now, settings)
+    return [
+        Candidate(
+            row.agent_id,
+            row.elo,
+            _waited(row, now, settings.matchmaker_cooldown),
+            row.total_matches,
+            row.last_side,
+            _recent_opponents(row, now, settings.matchmaker_rematch_after),
+        )
+        for row in _rested(uow, environment_id, now, settings)
+    ]
+
+
+def _rested_by_copy(uow: UnitOfWork, environment_id: str, now: datetime, settings: Settings) -> list[Candidate]:
+    """_rested on PostgreSQL through COPY, with the wait and the recent opponent worked out there."""
+    cooldown, rematch = sql_literal(settings.matchmaker_cooldown), sql_literal(settings.matchmaker_rematch_after)
+    at, day, cap = sql_literal(now), sql_literal(DAY), sql_literal(settings.matchmaker_daily_cap)
+    environment, waiting = sql_literal(environment_id), sql_literal(QueueStatus.WAITING.value)
+    active = sql_literal(SubmissionStatus.ACTIVE.value)
+    # Every value above is quoted by sql_literal: COPY takes no bind parameters.
+    query = (
+        "SELECT q.agent_id, a.elo, a.total_matches, q.last_side, "  # noqa: S608
+        f"EXTRACT(EPOCH FROM {at} - GREATEST(q.enqueued_at, q.last_match_at + {cooldown}))::float8, "
+        f"CASE WHEN q.last_match_at > {at} - {rematch} THEN q.last_opponent_id END "
+        "FROM matchmaking_queue q JOIN agents a ON a.id = q.agent_id "
+        "JOIN submissions s ON s.id = a.active_submission_id "
+        f"WHERE q.environment_id = {environment} AND q.status = {waiting} "
+        f"AND (q.last_match_at IS NULL OR q.last_match_at <= {at} - {cooldown}) "
+        f"AND (q.day_started_at IS NULL OR q.day_started_at <= {at} - {day} OR q.day_count < {cap}) "
+        f"AND a.deleted_at IS NULL AND s.is_active AND s.status = {active}"
+    )
+    no_recent: frozenset[uuid.UUID] = frozenset()
+    return [
+        Candidate(
+            uuid.UUID(agent),
+            int(elo),
+            max(0.0, float(waited)),
+            int(games),
+            int(side) if side else None,
+            frozenset([uuid.UUID(recent)]) if recent else no_recent,
+        )
+        for agent, elo, games, side, waited, recent in copy_rows(uow.session, query)
+    ]
 
 
 def _players(uow: UnitOfWork, agent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Player]:
