@@ -44,18 +44,25 @@ def build(platform: Platform, owner: User, agent_id: uuid.UUID, files: dict[str,
         return found
 
 
-def test_code_declaring_another_game_fails_before_it_is_run(platform: Platform, api: ApiClient, owner: User) -> None:
+def test_code_declaring_another_game_is_refused_at_upload_and_nothing_is_kept(
+    platform: Platform, api: ApiClient, owner: User
+) -> None:
     chess = agent_for(api, owner, "chess")
     code = b'ENVIRONMENT = "tic-tac-toe"\n' + TIC_TAC_TOE_AGENT
-
-    failed = build(platform, owner, chess, {"agent.py": code})
-
-    assert failed.status == "failed"
-    assert failed.error_message is not None
-    assert failed.error_message.startswith(
+    response = api.post(
+        "/api/v1/submissions",
+        data={"agentId": str(chess), "file": (io.BytesIO(code), "agent.py")},
+        headers=owner.headers,
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400, response.json
+    assert response.json["code"] == "wrong_environment"
+    assert response.json["error"].startswith(
         "agent.py declares ENVIRONMENT = 'tic-tac-toe', but this agent plays Chess (chess)"
     )
-    assert failed.build_log is not None and "loading the agent in the sandbox" not in failed.build_log
+    with platform.uow() as uow:
+        assert uow.session.query(Submission).count() == 0
+    assert not list((platform.settings.data_dir).rglob("source.*"))
 
 
 def test_a_declaration_imported_from_another_file_is_caught_by_the_probe(

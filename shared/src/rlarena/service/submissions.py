@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.code_fetch import fetch_code
 from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
 from rlarena.bootstrap import Platform
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, upload_kind
 from rlarena.domain.statuses import SubmissionStatus
-from rlarena.errors import Conflict, Forbidden, NotFound, RateLimited, RLArenaError
+from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError
 from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
 from rlarena.service.unit_of_work import UnitOfWork
 
@@ -68,13 +69,14 @@ def limits_of(platform: Platform) -> ArchiveLimits:
 def submit_upload(
     platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str, data: bytes
 ) -> SubmissionView:
-    _check_owner_and_quota(platform, user_id, agent_id)
+    environment_id = _check_owner_and_quota(platform, user_id, agent_id)
     source = inspect_upload(filename, data, limits_of(platform))
+    _check_declared_environment(source, environment_id)
     return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None)
 
 
 def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, code_url: str) -> SubmissionView:
-    _check_owner_and_quota(platform, user_id, agent_id)
+    environment_id = _check_owner_and_quota(platform, user_id, agent_id)
     settings = platform.settings
     fetched = fetch_code(
         code_url,
@@ -83,6 +85,7 @@ def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID,
         allow_private=settings.code_url_allow_private,
     )
     source = inspect_upload(fetched.filename, fetched.data, limits_of(platform))
+    _check_declared_environment(source, environment_id)
     return _store_and_enqueue(platform, agent_id, source, fetched.data, fetched.filename, code_url=code_url)
 
 
@@ -374,11 +377,12 @@ def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) ->
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> str:
+    """403/404/429 unless the caller may submit for this agent now; returns the agent's game."""
     settings = platform.settings
     now = platform.clock()
     with platform.uow() as uow:
-        _owned_agent(uow, agent_id, user_id)
+        environment_id = _owned_agent(uow, agent_id, user_id).environment_id
         day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
         today = uow.session.scalar(
             select(func.count())
@@ -399,6 +403,14 @@ def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uui
         now=now,
         what="submissions",
     )
+    return environment_id
+
+
+def _check_declared_environment(source: AgentSource, environment_id: str) -> None:
+    """Code that declares another game (ENVIRONMENT = "...") is refused at once, before storage."""
+    problem = environment_mismatch(source.declared_environment, environment_id, where=source.entry_point)
+    if problem is not None:
+        raise InvalidInput(problem, code="wrong_environment", details={"entryPoint": source.entry_point})
 
 
 def _lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
