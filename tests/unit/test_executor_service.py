@@ -114,3 +114,26 @@ def test_ids_must_be_uuids(tmp_path: Path, published: RecordingPublisher) -> Non
     bad = MatchOrder("not-a-uuid", "pong", order(tmp_path).agents, seed=1)
     with pytest.raises(InvalidInput):
         make(tmp_path, FakeRunner(), published).submit(bad, wait=True)
+
+
+def test_a_match_that_ends_before_its_bookkeeping_does_not_deadlock(
+    tmp_path: Path, published: RecordingPublisher
+) -> None:
+    """A future already done when its callback is added runs the callback at once, in the caller."""
+    from concurrent.futures import Future
+
+    class InlinePool:
+        def submit(self, fn: object, *args: object) -> Future[object]:
+            done: Future[object] = Future()
+            done.set_result(fn(*args))  # type: ignore[operator]
+            return done
+
+    service = make(tmp_path, FakeRunner(), published)
+    service._pool = InlinePool()  # type: ignore[assignment]
+    outcome: list[MatchReport | None] = []
+    caller = threading.Thread(target=lambda: outcome.append(service.submit(order(tmp_path), wait=True)), daemon=True)
+    caller.start()
+    caller.join(timeout=10)
+    assert not caller.is_alive(), "submit() deadlocked on a match that was over at once"
+    assert outcome and outcome[0] is not None and outcome[0].status == "SUCCESS"
+    assert service.health()[0] == 0

@@ -122,10 +122,14 @@ class ExecutorService:
             if not self._accepting:
                 raise ServiceUnavailable("the executor is shutting down; retry on another replica")
             future = self._running.get(order.match_id)
+            started = future is None
             if future is None:
                 future = self._pool.submit(self._play, order)
                 self._running[order.match_id] = future
-                future.add_done_callback(functools.partial(self._forget, order.match_id))
+        if started:
+            # Outside the lock: a future that is already done runs the callback right here, and
+            # the callback takes the lock (holding it here deadlocked on a match that ended at once).
+            future.add_done_callback(functools.partial(self._forget, order.match_id))
         return future.result() if wait else None
 
     def stored_result(self, match_id: str) -> MatchReport | None:
@@ -183,9 +187,10 @@ class ExecutorService:
             self._announce_failure(order, report.error_message or report.status)
         return report
 
-    def _forget(self, match_id: str, _done: object = None) -> None:
+    def _forget(self, match_id: str, done: Future[MatchReport]) -> None:
         with self._lock:
-            self._running.pop(match_id, None)
+            if self._running.get(match_id) is done:  # never a later run of the same id
+                del self._running[match_id]
 
     def _announce_start(self, order: MatchOrder, started: datetime) -> None:
         payload = MatchStarted(
