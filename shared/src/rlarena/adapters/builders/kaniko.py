@@ -15,18 +15,16 @@ loads costs about 0.3 s, which no other function should pay.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
-import urllib3.exceptions
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
+from rlarena.adapters import kubernetes_api
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
 from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.builders.job_status import (
@@ -65,6 +63,7 @@ from rlarena.adapters.builders.kaniko_jobs import (
     validation_job_name,
 )
 from rlarena.adapters.builders.scan_report import CRITICAL, critical_message, parse_report
+from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.config import Settings
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
@@ -81,7 +80,6 @@ BUILD_LOG_SHARE = 32 * 1024  # of LOG_CAP, for Kaniko's output; the probe's gets
 # Trivy's JSON report is read whole (a tail would cut it), up to this much.
 SCAN_LOG_CAP = 16 * 1024 * 1024
 REQUEST_TIMEOUT = (5, 30)  # connect, read (seconds): a hung API server must not hang the function
-_CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 @dataclass(frozen=True)
@@ -101,20 +99,7 @@ class PodOutput:
 
 
 def cluster_api_client() -> k8s.ApiClient:
-    """In a Pod, its service account; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    from kubernetes import config as k8s_config
-
-    configuration = k8s.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        try:
-            k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (k8s_config.ConfigException, OSError) as error:
-            raise BuildInfrastructureError(
-                f"USE_K8S=true but no Kubernetes credentials: not in a Pod, and no usable kubeconfig ({error})"
-            ) from error
-    return k8s.ApiClient(configuration)
+    return kubernetes_api.cluster_api_client(BuildInfrastructureError)
 
 
 class KanikoBuilder:
@@ -416,42 +401,15 @@ class KanikoBuilder:
         return PodOutput(pod, text)
 
 
-class _NotFound(Exception):
-    pass
+_NotFound, _Exists = ApiNotFound, ApiConflict
 
 
-class _Exists(Exception):
-    pass
-
-
-@contextmanager
-def _api_errors(what: str) -> Iterator[None]:
-    """404 and 409 as their own exceptions (callers decide what they mean); the rest is the platform's."""
-    try:
-        yield
-    except ApiException as error:
-        if error.status == 404:
-            raise _NotFound(f"could not {what}: not found") from error
-        if error.status == 409:
-            raise _Exists(f"could not {what}: it exists") from error
-        raise BuildInfrastructureError(
-            f"the Kubernetes API failed to {what}: {error.status} {error.reason or ''}".rstrip()
-        ) from error
-    except _CONNECTION_ERRORS as error:
-        raise BuildInfrastructureError(
-            f"the Kubernetes API could not be reached to {what}: {type(error).__name__}"
-        ) from error
+def _api_errors(what: str) -> AbstractContextManager[None]:
+    return api_errors(what, BuildInfrastructureError)
 
 
 def _json_object(response: object) -> dict[str, Any]:
-    data = getattr(response, "data", b"")
-    try:
-        parsed = json.loads(data)
-    except (TypeError, ValueError) as error:
-        raise BuildInfrastructureError("the Kubernetes API answered with something that is not JSON") from error
-    if not isinstance(parsed, dict):
-        raise BuildInfrastructureError("the Kubernetes API answered with something that is not an object")
-    return parsed
+    return json_object(response, BuildInfrastructureError)
 
 
 def _validated(lines: list[str], output: PodOutput, image: str, environment_id: str) -> BuildOutcome:

@@ -14,18 +14,16 @@ for what the cluster did.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, cast
 
-import urllib3.exceptions
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
+from rlarena.adapters import kubernetes_api
 from rlarena.adapters.builders.job_status import (
     ContainerEnd,
     JobState,
@@ -36,6 +34,7 @@ from rlarena.adapters.builders.job_status import (
     never_ran,
     pod_of_job,
 )
+from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
 from rlarena.config import Settings
 from rlarena.environments import registry
 from rlarena.errors import ConfigurationError, InvalidInput, ServiceUnavailable
@@ -61,24 +60,10 @@ AGENT_LOG_CHARS = 10_000  # as the local runner keeps of an agent's stderr
 # After the Job's own deadline, how long to keep polling before giving up on it (the Job
 # controller marks a Job failed within seconds of its deadline).
 WAIT_MARGIN_SECONDS = 60
-_CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
 def cluster_api_client() -> k8s.ApiClient:
-    """In a Pod, its service account; elsewhere the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    from kubernetes import config as k8s_config
-
-    configuration = k8s.Configuration()
-    try:
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        try:
-            k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except (k8s_config.ConfigException, OSError) as error:
-            raise ConfigurationError(
-                f"USE_K8S=true but no Kubernetes credentials: not in a Pod, and no usable kubeconfig ({error})"
-            ) from error
-    return k8s.ApiClient(configuration)
+    return kubernetes_api.cluster_api_client(ConfigurationError)
 
 
 class KubernetesMatchRunner:
@@ -313,42 +298,16 @@ def _platform_error(order: MatchOrder, started: float, message: str) -> MatchRes
     )
 
 
-class _NotFound(Exception):
-    pass
+_NotFound, _Exists = ApiNotFound, ApiConflict
 
 
 class _Gone(Exception):
     pass
 
 
-class _Exists(Exception):
-    pass
-
-
-@contextmanager
-def _api_errors(what: str) -> Iterator[None]:
-    """404 and 409 as their own exceptions (callers decide what they mean); the rest is ServiceUnavailable."""
-    try:
-        yield
-    except ApiException as error:
-        if error.status == 404:
-            raise _NotFound(f"could not {what}: not found") from error
-        if error.status == 409:
-            raise _Exists(f"could not {what}: it exists") from error
-        raise ServiceUnavailable(
-            f"the Kubernetes API failed to {what}: {error.status} {error.reason or ''}".rstrip()
-        ) from error
-    except _CONNECTION_ERRORS as error:
-        raise ServiceUnavailable(
-            f"the Kubernetes API could not be reached to {what}: {type(error).__name__}"
-        ) from error
+def _api_errors(what: str) -> AbstractContextManager[None]:
+    return api_errors(what, ServiceUnavailable)
 
 
 def _json_object(response: object) -> dict[str, Any]:
-    try:
-        parsed = json.loads(getattr(response, "data", b""))
-    except (TypeError, ValueError) as error:
-        raise ServiceUnavailable("the Kubernetes API answered with something that is not JSON") from error
-    if not isinstance(parsed, dict):
-        raise ServiceUnavailable("the Kubernetes API answered with something that is not an object")
-    return parsed
+    return json_object(response, ServiceUnavailable)
