@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,sandbox,dev]"
 	touch $(STAMP)
 
 dev: $(STAMP)  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)

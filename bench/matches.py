@@ -67,11 +67,11 @@ def sandboxed(environment_id: str, code: str, games: int, folder: Path, *, paral
     from rlarena.adapters.builders.runtime import agent_python, install_runtime
     from rlarena.executor.runner import AgentSpec, run_match
 
-    runtime = install_runtime(folder / "runtime", agent_python(None))
+    runtime = install_runtime(agent_python(None))
     agents = []
     for name in ("a", "b"):
         path = folder / name
-        path.mkdir(exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
         path.chmod(0o755)
         (path / "agent.py").write_text(code)
         (path / "agent.py").chmod(0o644)

@@ -51,7 +51,7 @@ def built_agent(folder: Path, code: str) -> executor_pb2.AgentConfig:
 
 @pytest.fixture(scope="module")
 def executor(folder: Path) -> Iterator[tuple[Any, RecordingPublisher, list[str]]]:
-    runtime = install_runtime(folder / "runtime-root", agent_python(None))
+    runtime = install_runtime(agent_python(None))
     real_run = sandboxed_runner(runtime)
     runs: list[str] = []
 

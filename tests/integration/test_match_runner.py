@@ -22,7 +22,9 @@ import pytest
 from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.environments import registry
 from rlarena.executor.runner import ERROR, INVALID, OK, TIMEOUT, AgentSpec, MatchLimits, MatchResult, run_match
-from rlarena.sandbox.process import SANDBOX_UID, MiB
+from rlarena.sandbox import uid_pool
+from rlarena.sandbox.process import MiB
+from rlarena.sandbox.uid_pool import in_pool
 
 FIRST_LEGAL = """
 def agent(observation, configuration):
@@ -47,13 +49,8 @@ FAST = {"move_timeout_s": 0.5, "overage_s": 0.5, "startup_timeout_s": 10.0, "mat
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[AgentRuntime]:
-    # pytest's tmp_path sits under a 0700 folder of root's, closed to the sandbox user.
-    folder = Path(tempfile.mkdtemp(prefix="rlarena-runner-test-"))
-    try:
-        yield install_runtime(folder, agent_python(None))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+def runtime() -> AgentRuntime:
+    return install_runtime(agent_python(None))
 
 
 @pytest.fixture
@@ -74,7 +71,7 @@ def no_leftover_processes() -> Iterator[None]:
 
 
 def _sandbox_pids() -> set[int]:
-    """Live (not zombie) processes of the sandbox uid, from /proc."""
+    """Live (not zombie) processes of the sandbox uids, from /proc."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -85,7 +82,7 @@ def _sandbox_pids() -> set[int]:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         uid = int(fields.get("Uid", "-1").split()[0])
-        if uid == SANDBOX_UID and not fields.get("State", "").strip().startswith("Z"):
+        if in_pool(uid) and not fields.get("State", "").strip().startswith("Z"):
             pids.add(int(entry.name))
     return pids
 
@@ -308,8 +305,9 @@ def test_an_agent_cannot_reach_a_local_listener(runtime: AgentRuntime, agents_ro
 def test_the_sandbox_uid_is_used_when_root(runtime: AgentRuntime, agents_root: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("the uid drop only happens when the platform is root")
+    low, high = uid_pool.POOL_BASE, uid_pool.POOL_BASE + uid_pool.POOL_SIZE
     code = "import os\n" + FIRST_LEGAL.replace(
-        "    mask =", f"    if os.getuid() != {SANDBOX_UID}:\n        return -1\n    mask ="
+        "    mask =", f"    if not {low} <= os.getuid() < {high}:\n        return -1\n    mask ="
     )
     result = _play(runtime, agents_root, code)
     assert [r.status for r in result.agent_results] == [OK, OK]

@@ -31,7 +31,8 @@ from rlarena.executor.kubernetes.result_log import read_result
 from rlarena.executor.pod_runner import MatchPodSpec, PodAgent
 from rlarena.executor.runner import ERROR, OK, TIMEOUT, MatchResult
 from rlarena.executor.service import MatchOrder
-from rlarena.sandbox.process import SANDBOX_UID, SandboxLimits
+from rlarena.sandbox.process import Mount, SandboxLimits
+from rlarena.sandbox.uid_pool import in_pool
 from rlarena.sandbox.session import SandboxSession
 from tests.conftest import make_settings
 
@@ -51,7 +52,7 @@ def runtime() -> Iterator[AgentRuntime]:
     # pytest's tmp_path sits under a 0700 folder of root's, closed to the sandbox user.
     folder = Path(tempfile.mkdtemp(prefix="rlarena-pod-runtime-"))
     try:
-        yield install_runtime(folder, agent_python(None))
+        yield install_runtime(agent_python(None))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -87,7 +88,7 @@ def _sandbox_pids() -> set[int]:
             except OSError:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if int(fields.get("Uid", "-1").split()[0]) == SANDBOX_UID and "Z" not in fields.get("State", ""):
+            if in_pool(int(fields.get("Uid", "-1").split()[0])) and "Z" not in fields.get("State", ""):
                 pids.add(int(entry.name))
     return pids
 
@@ -129,7 +130,9 @@ class LocalPod:
             next((v + a[len(k) :] for k, v in mapped.items() if a.startswith(k)), a) for a in container["args"]
         ]
         argv = self.runtime.module_argv(module, *args)
-        session = SandboxSession(argv, cwd=self.root / f"agent-{player}", limits=SandboxLimits(wall_seconds=60))
+        code, sockets = self.root / f"agent-{player}", self.root / f"socket-{player}"
+        mounts = [Mount(code), Mount(self.runtime.path), Mount(sockets, writable=True)]
+        session = SandboxSession(argv, cwd=code, limits=SandboxLimits(wall_seconds=60), mounts=mounts)
         self.sessions.append(session)
         return session
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from rlarena.errors import ServiceUnavailable
+from rlarena.sandbox import support, uid_pool
 from rlarena.sandbox.process import (
-    SANDBOX_UID,
     MiB,
+    Mount,
     SandboxLimits,
     SandboxResult,
     network_isolation_available,
@@ -41,9 +42,14 @@ class Python:
     executable: str
     env: dict[str, str] = field(default_factory=dict)
     isolated: bool = True  # whether `-I` still finds rlarena (it ignores PYTHONPATH)
+    mounts: tuple[Mount, ...] = ()  # what the sandbox must be given for rlarena to import
 
-    def run(self, code: str, cwd: Path, limits: SandboxLimits = FAST, **env: str) -> SandboxResult:
-        return run_sandboxed([self.executable, "-c", textwrap.dedent(code)], cwd=cwd, limits=limits, env=env)
+    def run(
+        self, code: str, cwd: Path, limits: SandboxLimits = FAST, *, writable: bool = False, **env: str
+    ) -> SandboxResult:
+        mounts = [*self.mounts, Mount(cwd, writable=writable)]
+        argv = [self.executable, "-c", textwrap.dedent(code)]
+        return run_sandboxed(argv, cwd=cwd, limits=limits, env={**self.env, **env}, mounts=mounts)
 
 
 def reachable_folder() -> Path:
@@ -68,7 +74,8 @@ def python() -> Iterator[Python]:
     candidates = [Python(sys.executable)]
     system = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
     if system:
-        candidates.append(Python(system, {"PYTHONPATH": str(ROOT / "shared" / "src")}, isolated=False))
+        source = ROOT / "shared" / "src"
+        candidates.append(Python(system, {"PYTHONPATH": str(source)}, isolated=False, mounts=(Mount(source),)))
     try:
         for candidate in candidates:
             try:
@@ -77,6 +84,7 @@ def python() -> Iterator[Python]:
                     cwd=folder,
                     limits=FAST,
                     env=candidate.env,
+                    mounts=candidate.mounts,
                 )
             except ServiceUnavailable:
                 continue
@@ -118,14 +126,42 @@ def test_the_wall_clock_kills_the_child_and_its_grandchildren(workdir: Path) -> 
     assert time.monotonic() - started < 5
     assert result.timed_out and result.signal == signal.SIGKILL and result.exit_code is None
     assert result.reason == "timed out after 1 s"
-    grandchild = int(result.stdout.split()[0])
-    assert_dead(grandchild)
+    assert_gone(result, int(result.stdout.split()[0]))
 
 
 def test_grandchildren_die_when_the_child_exits_normally(workdir: Path) -> None:
     result = run_sandboxed(["sh", "-c", "sleep 100 >/dev/null 2>&1 & echo $!"], cwd=workdir, limits=FAST)
     assert result.exit_code == 0 and not result.timed_out
-    assert_dead(int(result.stdout))
+    assert_gone(result, int(result.stdout))
+
+
+def assert_gone(result: SandboxResult, pid: int) -> None:
+    """The child's grandchild `pid` (as the child saw it) no longer runs. In a pid namespace that
+    number means nothing outside, but the pool uid is the sandbox's alone: none of its processes
+    may be left."""
+    if support.detect().bwrap is None or result.uid is None or not uid_pool.in_pool(result.uid):
+        assert_dead(pid)
+        return
+    deadline = time.monotonic() + 3
+    while (alive := processes_of(result.uid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive, f"processes of uid {result.uid} outlived the sandbox: {alive}"
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live (not zombie) processes running as `uid`, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
+            found.append(int(entry.name))
+    return found
 
 
 def assert_dead(pid: int) -> None:
@@ -168,12 +204,17 @@ def test_a_child_that_ignores_sigxcpu_is_killed_at_the_hard_limit(python: Python
 
 def test_writing_past_the_file_size_limit_fails(python: Python, workdir: Path) -> None:
     limits = SandboxLimits(wall_seconds=10, max_file_bytes=1 * MiB)
-    result = python.run("open('big.bin', 'wb').write(b'x' * (2 * 1024 * 1024))", workdir, limits)
+    result = python.run("open('big.bin', 'wb').write(b'x' * (2 * 1024 * 1024))", workdir, limits, writable=True)
     assert result.exit_code != 0
     assert "File too large" in result.stderr
     assert (workdir / "big.bin").stat().st_size <= 1 * MiB
     # Programs that do not ignore SIGXFSZ, unlike Python, are killed by it.
-    killed = run_sandboxed(["sh", "-c", "head -c 2000000 /dev/zero > big2.bin"], cwd=workdir, limits=limits)
+    killed = run_sandboxed(
+        ["sh", "-c", "head -c 2000000 /dev/zero > big2.bin"],
+        cwd=workdir,
+        limits=limits,
+        mounts=[Mount(workdir, writable=True)],
+    )
     assert killed.exit_code != 0
 
 
@@ -182,10 +223,12 @@ def test_the_environment_is_scrubbed(python: Python, workdir: Path) -> None:
     result = python.run("import json, os; print(json.dumps(dict(os.environ)))", workdir, PASSED="yes")
     environment = json.loads(result.stdout)
     assert "RLARENA_TEST_SECRET" not in environment and "hunter2" not in result.stdout
-    assert environment["PASSED"] == "yes" and environment["HOME"] == str(workdir)
+    # HOME is the private /tmp in the strict sandbox (its one writable place), else the work folder.
+    home = "/tmp" if support.detect().bwrap else str(workdir)  # noqa: S108
+    assert environment["PASSED"] == "yes" and environment["HOME"] == home
     assert environment["LANG"] == "C.UTF-8" and environment["PYTHONUNBUFFERED"] == "1"
     assert set(environment) - set(python.env) <= {
-        "PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PASSED", "LC_CTYPE",
+        "PATH", "HOME", "LANG", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PASSED", "LC_CTYPE", "PWD",
     }  # fmt: skip
 
 
@@ -224,18 +267,25 @@ def test_without_network_even_loopback_is_unreachable(python: Python, workdir: P
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="privileges are only dropped when the platform runs as root")
-def test_as_root_the_child_runs_as_an_unprivileged_user(workdir: Path) -> None:
+def test_as_root_the_child_runs_as_a_pool_uid_of_its_own(workdir: Path) -> None:
     secret = workdir / "root-only.txt"
     secret.write_text("secret")
     secret.chmod(0o600)
     assert secret.stat().st_uid == 0
     result = run_sandboxed(["sh", "-c", "id -u; id -G; cat root-only.txt"], cwd=workdir, limits=FAST)
     uid, groups = result.stdout.split()[:2]
-    assert (int(uid), result.uid) == (SANDBOX_UID, SANDBOX_UID) and "0" not in groups.split(",")
+    assert result.uid is not None and int(uid) == result.uid and uid_pool.in_pool(result.uid)
+    assert "0" not in groups.split(",")
     assert result.exit_code != 0 and "Permission denied" in result.stderr and "secret" not in result.stdout
-    # The work folder itself was handed over, so the child can write there.
-    wrote = run_sandboxed(["sh", "-c", "echo hi > made.txt"], cwd=workdir, limits=FAST)
-    assert wrote.exit_code == 0 and (workdir / "made.txt").stat().st_uid == SANDBOX_UID
+    # The work folder is read-only unless given writable; then it is the child's for the run only.
+    refused = run_sandboxed(["sh", "-c", "echo hi > made.txt"], cwd=workdir, limits=FAST)
+    assert refused.exit_code != 0 and not (workdir / "made.txt").exists()
+    wrote = run_sandboxed(
+        ["sh", "-c", "echo hi > made.txt; id -u"], cwd=workdir, limits=FAST, mounts=[Mount(workdir, writable=True)]
+    )
+    assert wrote.exit_code == 0 and uid_pool.in_pool(int(wrote.stdout.split()[0]))
+    made = (workdir / "made.txt").stat()
+    assert made.st_uid == 0 and made.st_mode & 0o022 == 0  # taken back, not writable by others
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="only a root platform checks what the sandbox user can reach")
@@ -245,7 +295,7 @@ def test_a_work_folder_the_sandbox_user_cannot_reach_is_refused_not_run_as_root(
         inner = closed / "work"
         inner.mkdir()
         prepare_workdir(inner)
-        with pytest.raises(ServiceUnavailable, match=f"{closed} is closed to it"):
+        with pytest.raises(ServiceUnavailable, match=f"{closed} is closed to other users"):
             run_sandboxed(["true"], cwd=inner, limits=FAST)
     finally:
         shutil.rmtree(closed)
@@ -268,10 +318,10 @@ def test_prepare_workdir_does_not_follow_links_out_of_the_tree(workdir: Path, tm
     (workdir / "link").symlink_to(outside)
     prepare_workdir(workdir)
     assert outside.stat().st_uid == os.geteuid() and oct(outside.stat().st_mode & 0o777) == "0o600"
-    assert (workdir / "sub" / "code.py").stat().st_mode & 0o600 == 0o600
-    if IS_ROOT:
-        assert (workdir / "sub" / "code.py").stat().st_uid == SANDBOX_UID
-        assert (workdir / "link").lstat().st_uid == SANDBOX_UID
+    # Readable by sandboxes, writable only by the platform, which keeps owning it.
+    code = (workdir / "sub" / "code.py").stat()
+    assert oct(code.st_mode & 0o777) == "0o644" and code.st_uid == os.geteuid()
+    assert oct((workdir / "sub").stat().st_mode & 0o777) == "0o755"
 
 
 GOOD_AGENT = """
@@ -300,7 +350,7 @@ load()
 def run_probe(python: Python, folder: Path, entry_point: str) -> SandboxResult:
     flags = ["-I"] if python.isolated else []
     argv = [python.executable, *flags, "-m", "rlarena.agent_runtime.probe", str(folder), entry_point]
-    return run_sandboxed(argv, cwd=folder, limits=FAST, env=python.env)
+    return run_sandboxed(argv, cwd=folder, limits=FAST, env=python.env, mounts=python.mounts)
 
 
 def test_the_probe_reports_a_loadable_agent_on_one_json_line(python: Python, workdir: Path) -> None:

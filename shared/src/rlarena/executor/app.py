@@ -4,7 +4,7 @@ the gRPC server."""
 from __future__ import annotations
 
 from rlarena import __version__
-from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, default_builds_root, install_runtime
+from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.adapters.storage.factory import object_store_for
 from rlarena.config import Settings
 from rlarena.events.publisher import Publisher, publisher_for
@@ -58,8 +58,7 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
     if settings.use_k8s:
         run = kubernetes_runner(settings)
     else:
-        builds = settings.builds_dir or default_builds_root(settings.data_dir)
-        run = sandboxed_runner(install_runtime(builds, agent_python(settings.agent_python)))
+        run = sandboxed_runner(install_runtime(agent_python(settings.agent_python)))
     service = ExecutorService(
         run,
         publisher or publisher_for(settings),

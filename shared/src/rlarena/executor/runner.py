@@ -31,8 +31,6 @@ from __future__ import annotations
 import contextlib
 import math
 import selectors
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -44,12 +42,15 @@ from typing import Any
 from rlarena.adapters.builders.runtime import AgentRuntime
 from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
-from rlarena.sandbox.process import GiB, MiB, SandboxLimits, prepare_workdir, require_readable_tree
+from rlarena.sandbox import staging
+from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
 
 OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"
 MATCH_SUCCESS, MATCH_ERROR = "SUCCESS", "ERROR"
 SERVE_MODULE = "rlarena.agent_runtime.serve"
+# An agent's error message (with its traceback) is kept to this many characters, as its logs are.
+ERROR_TEXT_CAP = 10_000
 # Observation keys too bulky to repeat in every replay frame, per environment (see docstring).
 _TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observation", "action_mask")}
 _AGENT_FOLDER = "agent"
@@ -267,15 +268,18 @@ class _Match:
         sandbox = self.limits.sandbox()
         require_readable_tree(self.runtime.path, "agent runtime")
         for player, agent in enumerate(self.agents):
-            folder = Path(tempfile.mkdtemp(prefix="rlarena-match-"))
-            self.folders.append(folder)
-            code = folder / _AGENT_FOLDER
-            # symlinks=True copies links as links: one pointing out of the upload stays a dead end.
-            shutil.copytree(agent.folder, code, symlinks=True)
-            prepare_workdir(folder)
+            # A fresh read-only copy per agent and match: nothing one match leaves reaches the next.
+            code = staging.stage_copy(agent.folder, "match-", _AGENT_FOLDER)
+            self.folders.append(code)
             argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player))
             self.sessions.append(
-                SandboxSession(argv, cwd=code, limits=sandbox, stderr_cap_bytes=self.limits.stderr_cap_chars * 4)
+                SandboxSession(
+                    argv,
+                    cwd=code,
+                    limits=sandbox,
+                    stderr_cap_bytes=self.limits.stderr_cap_chars * 4,
+                    mounts=[Mount(code), Mount(self.runtime.path)],
+                )
             )
 
     # --- the game ------------------------------------------------------------------------------
@@ -452,13 +456,16 @@ class _Match:
             if session.stderr_truncated and len(text) <= cap:
                 self.results[player].stderr += "\n[stderr truncated]"
         for folder in self.folders:
-            shutil.rmtree(folder, ignore_errors=True)
+            staging.discard(folder)
 
 
 def _agent_error(frame: Any, fallback: str) -> _Failure:
-    """An error frame from the agent (load failure, act raised), or a frame that is no answer."""
+    """An error frame from the agent (load failure, act raised), or a frame that is no answer.
+    Both parts are capped: the agent chooses their length (ERROR_TEXT_CAP in all)."""
     if isinstance(frame, dict) and frame.get("ok") is False:
         message = str(frame.get("error") or fallback)
+        if len(message) > ERROR_TEXT_CAP // 2:
+            message = message[: ERROR_TEXT_CAP // 2] + " [... cut]"
         trace = frame.get("traceback")
         if isinstance(trace, str) and trace:
             message += "\n" + trace[-4000:]

@@ -1,42 +1,36 @@
-"""Run an untrusted command in a child process with layered limits.
+"""Run an untrusted command (an agent, its probe) in a sandbox, and supervise it.
 
-Layers, each cheap and each independent of the others:
+On a host that provides it (`rlarena.sandbox.support`), every child gets the **strict sandbox**:
 
-- a scrubbed environment: only what the caller passes plus a minimal PATH, HOME=cwd, LANG and two
-  Python switches; nothing of the platform's own environment (database URLs, secrets) leaks;
-- its own session and process group, killed as a whole with SIGKILL when the command ends or the
-  wall clock runs out, so grandchildren die with it; the child itself (not its descendants) also
-  gets SIGKILL if the platform process dies first (PR_SET_PDEATHSIG);
-- rlimits: CPU seconds, address space, file size, open files, no core dumps and, when the child
-  runs under the dedicated sandbox uid, a process count (RLIMIT_NPROC counts every process of the
-  real uid system-wide and does not bind root, so it is only set when the platform is root and
-  the child becomes SANDBOX_UID);
-- no network when `network=False`: a fresh network namespace (even loopback is down) made with
-  unshare(2) as root, or inside a new user namespace when the platform is not root and the kernel
-  allows unprivileged user namespaces; where neither works the child still runs and the result
-  says `network_isolated=False` (see `network_isolation_available()`);
-- no_new_privs, so set-uid programs on the host cannot raise the child's privileges;
-- when the platform runs as root, the child drops to SANDBOX_UID/SANDBOX_GID (nobody) with no
-  supplementary groups, so it cannot read root-only files. The program and the working folder
-  must then be reachable by that uid: `prepare_workdir()` hands a folder tree to it, and
-  `run_sandboxed()` refuses (ServiceUnavailable) rather than falling back to root when a folder
-  on the way is closed to it.
+- bubblewrap (`rlarena.sandbox.bwrap`): its own user, pid, mount, ipc, uts, cgroup and network
+  namespaces; a filesystem of the system's /usr, the folders it is given (read-only unless a
+  `Mount` says otherwise), a private size-capped tmpfs at /tmp and /dev/shm, a minimal /dev and
+  the /proc of its own pid namespace; no capabilities, no_new_privs, no nested user namespaces;
+- a uid of its own, leased from a host-wide pool for the child's life (`rlarena.sandbox.uid_pool`):
+  the launcher drops root to it before it execs bubblewrap, so even the kernel's per-uid
+  accounting never mixes two sandboxes;
+- a control group (`rlarena.sandbox.cgroups`) capping memory, process count and CPU over all of
+  the child's processes together, joined before the drop; at the end every process in it is
+  killed, whatever it did (setsid, double fork, ignoring SIGTERM), and the pid namespace's init
+  dies with its parent, which kills the rest of the namespace too;
+- a seccomp filter (`rlarena.sandbox.seccomp_filter`) denying what an agent never needs;
+- rlimits per process (CPU seconds, address space, file size, open files, processes, no core);
+- a scrubbed environment: only what the caller passes plus PATH, HOME, LANG and two Python
+  switches; nothing of the platform's environment (database URLs, secrets) leaks.
 
-Not covered here (a container or VM is the boundary for those): totals across the child's
-processes (rlimits are per process: each of up to max_processes may use memory_bytes and
-cpu_seconds; no cgroup is involved), the filesystem view (the child
-sees every world-readable file and can write to world-writable places like /tmp, each file capped
-by RLIMIT_FSIZE but not the total), pathname UNIX sockets (a network namespace does not hide
-them), other processes running as the same uid (concurrent sandboxes share SANDBOX_UID and can
-signal or trace each other), and descendants that leave the process group with setsid(2) (they
-keep every rlimit but escape the final SIGKILL).
+Where a part is missing the child still runs with what the host has (the old layers: rlimits, a
+network namespace, a pool uid when root, its own process group) and `SandboxResult.strict` says
+so; `support.detect().missing` lists what is missing, and production refuses to run untrusted code
+that way (`require_strict`).
+
+Paths are the same inside and outside: a folder the child is given appears at its own path.
+The set-up between fork and exec runs in a freshly exec'd launcher (`rlarena.sandbox.launch`),
+never as Python in a forked copy of this multi-threaded process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import os
 import resource
 import selectors
@@ -46,11 +40,14 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlarena.errors import ServiceUnavailable
+from rlarena.sandbox import bwrap, support, uid_pool
+from rlarena.sandbox.cgroups import CgroupLimits, SandboxGroup
+from rlarena.sandbox.launch import encode_config
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 
@@ -58,17 +55,13 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-# nobody:nogroup on Debian-family systems. Shared by every sandbox of the host, which is why the
-# module docstring does not promise isolation between concurrent sandboxes.
-SANDBOX_UID = 65534
-SANDBOX_GID = 65534
 MINIMAL_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 _READ_CHUNK = 64 * KiB
 # Without a pidfd the supervisor polls for the child's exit this often.
 _POLL_SECONDS = 0.05
 # After the group is killed, how long to keep draining pipes that a process which escaped the
-# group (setsid) may hold open; the output already in the pipes is read well within this.
+# group may hold open; the output already in the pipes is read well within this.
 _DRAIN_GRACE_SECONDS = 0.5
 _READ, _EXECUTE = 0o4, 0o1
 
@@ -76,15 +69,19 @@ _READ, _EXECUTE = 0o4, 0o1
 @dataclass(frozen=True)
 class SandboxLimits:
     wall_seconds: float = 30
-    cpu_seconds: int = 30
-    memory_bytes: int = 1 * GiB  # RLIMIT_AS: address space, not resident memory
+    cpu_seconds: int = 30  # per process (RLIMIT_CPU)
+    # Per process (RLIMIT_AS, address space) and, in the strict sandbox, for all of the child's
+    # processes together (the cgroup: resident memory plus what it wrote to its tmpfs).
+    memory_bytes: int = 1 * GiB
     max_file_bytes: int = 16 * MiB  # RLIMIT_FSIZE: per file written
     max_open_files: int = 256
-    # RLIMIT_NPROC, set only when the child runs as SANDBOX_UID (see the module docstring). It
-    # counts threads too, and every process of that uid on the host, concurrent sandboxes included.
+    # Processes and threads: the cgroup's pids limit in the strict sandbox, and RLIMIT_NPROC for
+    # the pool uid (which no other live sandbox shares).
     max_processes: int = 64
     output_cap_bytes: int = 64 * KiB  # per stream; the rest is read and dropped
     network: bool = False
+    tmp_bytes: int = 64 * MiB  # the private tmpfs at /tmp (and as much again at /dev/shm)
+    cpus: float = 1.0  # CPU share over all processes (a cgroup quota of cores)
 
     def __post_init__(self) -> None:
         numbers = {
@@ -95,10 +92,22 @@ class SandboxLimits:
             "max_open_files": self.max_open_files,
             "max_processes": self.max_processes,
             "output_cap_bytes": self.output_cap_bytes,
+            "tmp_bytes": self.tmp_bytes,
+            "cpus": self.cpus,
         }
         for name, value in numbers.items():
             if value <= 0:
                 raise ValueError(f"SandboxLimits.{name} must be positive, got {value}")
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder (or file) the child sees at the same path; read-only unless `writable`.
+
+    A writable folder is handed to the child's pool uid for the run and taken back afterwards."""
+
+    path: Path
+    writable: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,24 +123,30 @@ class SandboxResult:
     reason: str  # for people: "exited 0", "timed out after 30 s", ...
     network_isolated: bool = False  # True only when network=False was asked for and enforced
     uid: int | None = None  # the uid the child ran as
+    strict: bool = False  # whether the strict sandbox ran it
+    memory_peak_bytes: int | None = None  # all of its processes together, when the cgroup tells
 
 
 def network_isolation_available() -> bool:
-    """Whether `network=False` is enforced on this host; probed once per process."""
-    return _isolation_method() is not None
+    """Whether `network=False` is enforced on this host."""
+    found = support.detect()
+    return found.bwrap is not None or _isolation_method() is not None
+
+
+def require_strict(what: str) -> None:
+    """ServiceUnavailable unless the strict sandbox is complete here (production's rule)."""
+    missing = support.detect().missing
+    if missing:
+        raise ServiceUnavailable(f"{what} needs the strict sandbox, which lacks: {'; '.join(missing)}")
 
 
 def prepare_workdir(path: Path) -> None:
-    """Hand a folder tree to the sandbox user before running commands in it.
-
-    As root the tree is chowned to SANDBOX_UID/SANDBOX_GID; in any case the owner gets read and
-    write (and search on folders) and group/other lose write. Nothing is widened for others.
-    Symbolic links are never followed (an upload may contain one pointing at /etc/shadow). The
-    folders above `path` must already be searchable by the sandbox user: `run_sandboxed` checks.
-    """
-    owner = (SANDBOX_UID, SANDBOX_GID) if os.geteuid() == 0 else None
+    """Make a folder tree readable, and not writable, by sandboxes: folders 0755, files keep their
+    execute bits and lose group/other write, others may read. The owner does not change (root's
+    trees stay root's). Symbolic links are never followed (an upload may hold one to /etc/shadow).
+    The folders above `path` must be searchable by others: `spawn_sandboxed` checks."""
     for _, _, names, folder_fd in os.fwalk(path):
-        _hand_over(folder_fd, owner, folder=True)
+        _make_readable(folder_fd, folder=True)
         for name in names:
             entry = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
             if stat.S_ISREG(entry.st_mode):
@@ -139,11 +154,9 @@ def prepare_workdir(path: Path) -> None:
                 flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
                 file_fd = os.open(name, flags, dir_fd=folder_fd)
                 try:
-                    _hand_over(file_fd, owner, folder=False)
+                    _make_readable(file_fd, folder=False)
                 finally:
                     os.close(file_fd)
-            elif owner is not None:  # links, pipes, sockets: ownership only, the link itself
-                os.chown(name, *owner, dir_fd=folder_fd, follow_symlinks=False)
 
 
 def run_sandboxed(
@@ -153,26 +166,36 @@ def run_sandboxed(
     limits: SandboxLimits,
     env: Mapping[str, str] | None = None,
     stdin: bytes | None = None,
+    mounts: Sequence[Mount] = (),
 ) -> SandboxResult:
-    """Run `argv` in `cwd` under `limits` and report how it ended.
+    """Run `argv` in `cwd` (given to the child read-only unless a writable `Mount` covers it) under
+    `limits` and report how it ended.
 
     The child's misbehaviour (crash, timeout, limit hit, garbage output) is reported in the
     result, never raised. ServiceUnavailable is raised for the platform's own problems: the
-    program is missing or not executable by the sandbox user, or the limits could not be applied.
+    program is missing or not reachable by the sandbox, or the limits could not be applied.
     """
     started = time.monotonic()
-    child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=stdin is not None)
+    child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=stdin is not None, mounts=mounts)
     process = child.process
     supervisor = _Supervisor(process, stdin, limits.output_cap_bytes)
     try:
-        timed_out = supervisor.run(deadline=started + limits.wall_seconds)
+        try:
+            timed_out = supervisor.run(deadline=started + limits.wall_seconds)
+        finally:
+            cpu_used = supervisor.finish(child.end_all)
+        cpu_used = max(cpu_used, child.cpu_seconds() or 0.0)
+        memory_peak, oom = child.memory_report()
     finally:
-        cpu_used = supervisor.finish()
+        child.release()
     elapsed = time.monotonic() - started
     returncode = process.returncode
     assert returncode is not None  # finish() reaped it
+    returncode = child.translate(returncode)
     isolated = child.network_isolated
-    reason = _describe(returncode, timed_out, limits, cpu_used)
+    reason = _describe(returncode, timed_out, limits, cpu_used, oom)
+    if child.strict and returncode == bwrap.SETUP_FAILED and supervisor.stderr.text().startswith("bwrap:"):
+        reason = "sandbox set-up failed: " + supervisor.stderr.text().strip()[:300]
     if not limits.network and not isolated:
         reason += "; network isolation unavailable"
     return SandboxResult(
@@ -187,17 +210,64 @@ def run_sandboxed(
         reason=reason,
         network_isolated=isolated,
         uid=child.uid,
+        strict=child.strict,
+        memory_peak_bytes=memory_peak,
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class SpawnedChild:
-    """A child started by `spawn_sandboxed`; the caller owns its pipes and must end it with
-    `kill_process_group(process.pid)` and reap it."""
+    """A child started by `spawn_sandboxed`. The caller owns its pipes and must, in this order,
+    `end_all()`, reap the process, then `release()` (the uid, the cgroup, writable folders)."""
 
     process: subprocess.Popen[bytes]
     network_isolated: bool
     uid: int
+    strict: bool = False
+    group: SandboxGroup | None = None
+    _lease: uid_pool.UidLease | None = None
+    _writable: list[Path] = field(default_factory=list)
+    _released: bool = False
+
+    def end_all(self) -> None:
+        """SIGKILL every process of the child: its process group and, when there is one, every
+        process in its cgroup (which also holds what left the group with setsid). Call it before
+        reaping the child, so the group id cannot have been reused by then."""
+        _kill_group(self.process.pid)
+        if self.group is not None:
+            self.group.kill()
+
+    def translate(self, returncode: int) -> int:
+        """bubblewrap reports a command killed by signal N as exit status 128 + N: as Popen would."""
+        if self.strict and 128 < returncode < 128 + 65:
+            return -(returncode - 128)
+        return returncode
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of all its processes together (the cgroup's count; bubblewrap's own init
+        does not pass its children's time up to wait4)."""
+        return self.group.cpu_seconds() if self.group is not None else None
+
+    def memory_report(self) -> tuple[int | None, bool]:
+        """(peak bytes of all its processes, whether the memory limit killed one), when known."""
+        if self.group is None:
+            return None, False
+        return self.group.memory_peak(), self.group.oom_killed()
+
+    def release(self) -> None:
+        """Remove the cgroup, take writable folders back and return the uid. Idempotent."""
+        if self._released:
+            return
+        self._released = True
+        try:
+            if self.group is not None:
+                self.group.kill()
+                self.group.remove()
+            for folder in self._writable:
+                _take_back(folder)
+        finally:
+            if self._lease is not None:
+                self._lease.release()
 
 
 def spawn_sandboxed(
@@ -207,6 +277,7 @@ def spawn_sandboxed(
     limits: SandboxLimits,
     env: Mapping[str, str] | None = None,
     stdin: bool = True,
+    mounts: Sequence[Mount] = (),
 ) -> SpawnedChild:
     """Start `argv` with every layer of `run_sandboxed` but leave the pipes to the caller, for
     long-lived children such as an agent serving moves (`limits.wall_seconds` is not enforced
@@ -217,29 +288,73 @@ def spawn_sandboxed(
     if not argv:
         raise ValueError("argv must name a program")
     workdir = Path(os.path.abspath(cwd))
-    child_env = _child_environment(workdir, env)
-    drop = os.geteuid() == 0
-    method = None if limits.network else _isolation_method()
-    if drop:
-        _require_reachable(argv[0], workdir, child_env["PATH"])
+    given = _with_workdir(mounts, workdir)
+    host = support.detect()
+    strict_namespaces = host.bwrap is not None
+    child_env = _child_environment(workdir, env, private_home=strict_namespaces)
+    program = _locate(argv[0], workdir, child_env["PATH"])
+    root = os.geteuid() == 0
+    if root:
+        _require_reachable(program, [m.path for m in given])
+    lease = uid_pool.lease() if root else None
+    cleanup = SpawnedChild(
+        process=None,  # type: ignore[arg-type] # set below, once started
+        network_isolated=False,
+        uid=lease.uid if lease else os.getuid(),
+        strict=host.strict,
+        _lease=lease,
+    )
+    seccomp_fd: int | None = None
     try:
-        process = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell line
-            [*_launcher(limits, drop=drop, isolation=method), *argv],
-            cwd=workdir,
-            env=child_env,
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-        )
-    except OSError as error:
-        raise ServiceUnavailable(f"the sandbox could not start {argv[0]!r}: {error.strerror or error}") from error
-    except subprocess.SubprocessError as error:
-        raise ServiceUnavailable(
-            "the sandbox could not apply its limits in the child (setrlimit, unshare or setuid failed)"
-        ) from error
-    return SpawnedChild(process, network_isolated=method is not None, uid=SANDBOX_UID if drop else os.getuid())
+        if host.cgroups is not None and lease is not None:
+            cleanup.group = SandboxGroup(host.cgroups, f"uid-{lease.uid}")
+            cleanup.group.create(CgroupLimits(limits.memory_bytes, limits.max_processes, limits.cpus))
+        for mount in given:
+            if mount.writable and lease is not None:
+                _hand_to(mount.path, lease.uid)
+                cleanup._writable.append(mount.path)
+        if strict_namespaces:
+            assert host.bwrap is not None
+            if host.seccomp:
+                from rlarena.sandbox import seccomp_filter
+
+                seccomp_fd = seccomp_filter.memfd()
+            wrapper = bwrap.command(
+                host.bwrap,
+                mounts=[(m.path, m.writable) for m in given] + bwrap.interpreter_mounts(program),
+                cwd=workdir,
+                tmp_bytes=limits.tmp_bytes,
+                network=limits.network,
+                seccomp_fd=seccomp_fd,
+            )
+            isolation = None
+            cleanup.network_isolated = not limits.network
+        else:
+            wrapper = []
+            isolation = None if limits.network else _isolation_method()
+            cleanup.network_isolated = isolation is not None
+        launcher = _launcher(limits, lease=lease, isolation=isolation, cgroup=cleanup.group)
+        try:
+            cleanup.process = subprocess.Popen(  # noqa: S603 - argv is a list, never a shell line
+                [*launcher, *wrapper, program, *argv[1:]],
+                cwd=workdir,
+                env=child_env,
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+            )
+        except OSError as error:
+            raise ServiceUnavailable(f"the sandbox could not start {argv[0]!r}: {error.strerror or error}") from error
+    except BaseException:
+        cleanup.release()
+        raise
+    finally:
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+    return cleanup
 
 
 def kill_process_group(pgid: int) -> None:
@@ -248,10 +363,18 @@ def kill_process_group(pgid: int) -> None:
     _kill_group(pgid)
 
 
-def _child_environment(workdir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
+def _with_workdir(mounts: Sequence[Mount], workdir: Path) -> list[Mount]:
+    given = [Mount(Path(os.path.abspath(m.path)), m.writable) for m in mounts]
+    if not any(workdir == m.path or workdir.is_relative_to(m.path) for m in given):
+        given.append(Mount(workdir))
+    return given
+
+
+def _child_environment(workdir: Path, extra: Mapping[str, str] | None, *, private_home: bool) -> dict[str, str]:
     environment = {
         "PATH": MINIMAL_PATH,
-        "HOME": str(workdir),
+        # The private /tmp is the one writable place in the strict sandbox.
+        "HOME": "/tmp" if private_home else str(workdir),  # noqa: S108 - the sandbox's own tmpfs
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
@@ -260,52 +383,84 @@ def _child_environment(workdir: Path, extra: Mapping[str, str] | None) -> dict[s
     return environment
 
 
-def _hand_over(fd: int, owner: tuple[int, int] | None, *, folder: bool) -> None:
-    if owner is not None:
-        os.fchown(fd, *owner)
+def _make_readable(fd: int, *, folder: bool) -> None:
     mode = stat.S_IMODE(os.fstat(fd).st_mode)
-    wanted = (mode | (0o700 if folder else 0o600)) & ~0o022
+    wanted = (mode | (0o755 if folder else 0o644)) & ~0o022
+    if folder:
+        wanted &= ~0o7000  # no set-id or sticky bits on a sandbox's folders
+    else:
+        wanted &= ~0o6000
     if wanted != mode:
         os.fchmod(fd, wanted)
+
+
+def _hand_to(path: Path, uid: int) -> None:
+    """Give a writable folder tree to the pool uid for one run (links: only the link itself)."""
+    for _, _, names, folder_fd in os.fwalk(path):
+        os.fchown(folder_fd, uid, uid)
+        os.fchmod(folder_fd, 0o700)
+        for name in names:
+            os.chown(name, uid, uid, dir_fd=folder_fd, follow_symlinks=False)
+
+
+def _take_back(path: Path) -> None:
+    """Return a folder tree a sandbox could write to the platform, readable and not writable by
+    others, without following the links the sandbox may have planted."""
+    owner = os.geteuid()
+    with contextlib.suppress(FileNotFoundError):
+        for _, _, names, folder_fd in os.fwalk(path):
+            os.fchown(folder_fd, owner, owner)
+            _make_readable(folder_fd, folder=True)
+            for name in names:
+                os.chown(name, owner, owner, dir_fd=folder_fd, follow_symlinks=False)
+                entry = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+                if stat.S_ISREG(entry.st_mode):
+                    os.chmod(name, (stat.S_IMODE(entry.st_mode) | 0o644) & 0o755, dir_fd=folder_fd)
 
 
 # --- what the child does between fork and exec -------------------------------------------------
 
 
-@functools.cache
 def _isolation_method() -> str | None:
-    """How `network=False` is enforced: "netns" (root makes a plain network namespace), "userns"
-    (a user namespace holding one, for an unprivileged child) or None. Tried once, in a child."""
+    return _isolation_method_cached()
+
+
+def _probe(method: str) -> bool:
+    command = [sys.executable, "-I", "-S", str(LAUNCHER), "--probe", method, "65534", "65534"]
+    return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0  # noqa: S603
+
+
+def _isolation_method_uncached() -> str | None:
+    """How `network=False` is enforced without bubblewrap: "netns" (root makes a plain network
+    namespace), "userns" (a user namespace holding one, for an unprivileged child) or None."""
     if os.geteuid() == 0 and _probe("netns"):
         return "netns"
     return "userns" if _probe("userns") else None
 
 
-def _probe(method: str) -> bool:
-    command = [
-        sys.executable,
-        "-I",
-        "-m",
-        "rlarena.sandbox.launch",
-        "--probe",
-        method,
-        str(SANDBOX_UID),
-        str(SANDBOX_GID),
-    ]
-    return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0  # noqa: S603
+_isolation_cache: list[str | None] = []
 
 
-def _launcher(limits: SandboxLimits, *, drop: bool, isolation: str | None) -> list[str]:
-    """argv prefix that applies the limits in a fresh interpreter and then execs the program
-    (see rlarena.sandbox.launch: no Python runs between fork and exec, safe beside threads)."""
+def _isolation_method_cached() -> str | None:
+    if not _isolation_cache:
+        _isolation_cache.append(_isolation_method_uncached())
+    return _isolation_cache[0]
+
+
+def _launcher(
+    limits: SandboxLimits, *, lease: uid_pool.UidLease | None, isolation: str | None, cgroup: SandboxGroup | None
+) -> list[str]:
+    """argv prefix that joins the cgroup, applies the limits and drops to the pool uid in a fresh
+    interpreter and then execs the rest (see rlarena.sandbox.launch: no Python runs between fork
+    and exec, safe beside threads)."""
     early = [
-        (resource.RLIMIT_CORE, 0, 0),  # a 1 GiB core file in the work folder helps nobody
+        (resource.RLIMIT_CORE, 0, 0),  # a 1 GiB core file helps nobody
         # SIGXCPU at the soft limit, SIGKILL a second later for a child that catches SIGXCPU.
         (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
         (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes),
         (resource.RLIMIT_NOFILE, limits.max_open_files, limits.max_open_files),
     ]
-    if drop:
+    if lease is not None:
         early.append((resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes))
     rlimits = [[which, *values] for which, values in (_within_hard_limit(*setting) for setting in early)]
     which, (soft, hard) = _within_hard_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
@@ -313,12 +468,13 @@ def _launcher(limits: SandboxLimits, *, drop: bool, isolation: str | None) -> li
         "rlimits": rlimits,
         "address_space": [which, soft, hard],
         "isolation": isolation,
-        "drop": drop,
-        "uid": SANDBOX_UID,
-        "gid": SANDBOX_GID,
+        "drop": lease is not None,
+        "uid": lease.uid if lease else None,
+        "gid": lease.gid if lease else None,
+        "cgroups": cgroup.procs_files if cgroup else [],
     }
     # By path and without site (-S): the launcher is standard-library only, and every ms counts here.
-    return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(config), "--"]
+    return [sys.executable, "-I", "-S", str(LAUNCHER), encode_config(config), "--"]
 
 
 def _within_hard_limit(which: int, soft: int, hard: int) -> tuple[int, tuple[int, int]]:
@@ -332,43 +488,49 @@ def _within_hard_limit(which: int, soft: int, hard: int) -> tuple[int, tuple[int
 # --- checks before starting --------------------------------------------------------------------
 
 
-def _require_reachable(program: str, workdir: Path, path_variable: str) -> None:
-    """Fail with a clear message, instead of a confusing child failure, when SANDBOX_UID cannot
-    reach the program or the work folder (e.g. an interpreter under /root, or a 0700 parent)."""
+def _locate(program: str, workdir: Path, path_variable: str) -> str:
+    """The program as an absolute path (bubblewrap's PATH is the child's, but a clear error
+    here beats a confusing one from inside)."""
     if os.sep in program:
-        located = workdir / program
+        located = Path(os.path.abspath(workdir / program))
         if not located.exists():
             raise ServiceUnavailable(f"the sandbox cannot find the program {located}")
-    else:
-        found = shutil.which(program, path=path_variable)
-        if found is None:
-            raise ServiceUnavailable(f"the sandbox cannot find {program!r} on PATH={path_variable}")
-        located = Path(found)
-    for target, what, need in ((workdir, "working folder", _READ | _EXECUTE), (located, "program", _EXECUTE)):
+        return str(located)
+    found = shutil.which(program, path=path_variable)
+    if found is None:
+        raise ServiceUnavailable(f"the sandbox cannot find {program!r} on PATH={path_variable}")
+    return found
+
+
+def _require_reachable(program: str, folders: Sequence[Path]) -> None:
+    """Fail with a clear message, instead of a confusing child failure, when a pool uid (which
+    owns nothing and belongs to no group) cannot reach the program or a folder it is given (e.g.
+    an interpreter under /root, or a folder below a 0700 parent)."""
+    checks = [(folder, "folder", _READ | _EXECUTE) for folder in folders]
+    checks.append((Path(program), "program", _EXECUTE))
+    for target, what, need in checks:
         blocked = _blocked_part(target, need)
         if blocked is not None:
             raise ServiceUnavailable(
-                f"the sandbox user (uid {SANDBOX_UID}) cannot reach the {what} {target}: {blocked} is "
-                "closed to it. Keep the interpreter and work folders where other users can read them "
+                f"a sandbox cannot reach the {what} {target}: {blocked} is closed to other users. Keep "
+                "the interpreter and the folders given to sandboxes where other users can read them "
                 "(not under /root or a 0700 folder), or run the platform as an unprivileged user"
             )
 
 
 def require_readable_tree(path: Path, what: str) -> None:
-    """ServiceUnavailable when the sandbox user could not read the folder `path` (e.g. a copy of
-    the agent runtime under a 0700 folder): the platform's fault, better said before a child
-    fails with ModuleNotFoundError. A no-op unless the platform is root (no uid drop otherwise)."""
+    """ServiceUnavailable when a sandbox could not read the folder `path` (e.g. a copy of the agent
+    runtime under a 0700 folder): the platform's fault, better said before a child fails with
+    ModuleNotFoundError. A no-op unless the platform is root (no uid drop otherwise)."""
     if os.geteuid() != 0:
         return
     blocked = _blocked_part(Path(os.path.abspath(path)), _READ | _EXECUTE)
     if blocked is not None:
-        raise ServiceUnavailable(
-            f"the sandbox user (uid {SANDBOX_UID}) cannot reach the {what} {path}: {blocked} is closed to it"
-        )
+        raise ServiceUnavailable(f"a sandbox cannot reach the {what} {path}: {blocked} is closed to other users")
 
 
 def _blocked_part(path: Path, need: int) -> Path | None:
-    """The first component of `path` (as written and with links resolved) that SANDBOX_UID may
+    """The first component of `path` (as written and with links resolved) that other users may
     not search, or `path` itself when it lacks `need`. Mode bits only: ACLs are not consulted."""
     for candidate in dict.fromkeys((path, path.resolve())):
         chain = [*reversed(candidate.parents), candidate]
@@ -378,13 +540,7 @@ def _blocked_part(path: Path, need: int) -> Path | None:
                 info = part.stat()
             except OSError:
                 return part
-            if info.st_uid == SANDBOX_UID:
-                bits = info.st_mode >> 6
-            elif info.st_gid == SANDBOX_GID:
-                bits = info.st_mode >> 3
-            else:
-                bits = info.st_mode
-            if bits & wanted != wanted:
+            if info.st_mode & wanted != wanted:
                 return part
     return None
 
@@ -440,10 +596,10 @@ class _Supervisor:
             self._pump(remaining if self._pidfd is not None else min(remaining, _POLL_SECONDS))
         return False
 
-    def finish(self) -> float:
-        """Kill the whole group, reap the child, drain what is left; the child's CPU seconds."""
+    def finish(self, end_all: Callable[[], None]) -> float:
+        """Kill all of the child's processes, reap it, drain what is left; its CPU seconds."""
         process = self.process
-        _kill_group(process.pid)  # before reaping, so the group id cannot have been reused
+        end_all()  # before reaping, so the group id cannot have been reused
         cpu_used = 0.0
         if process.returncode is None:
             _, status, usage = os.wait4(process.pid, 0)
@@ -513,9 +669,14 @@ _SIGNAL_REASONS: dict[int, str] = {
 }
 
 
-def _describe(returncode: int, timed_out: bool, limits: SandboxLimits, cpu_used: float) -> str:
+def _describe(  # noqa: PLR0911 - one answer per way a child can end
+    returncode: int, timed_out: bool, limits: SandboxLimits, cpu_used: float, oom: bool = False
+) -> str:
     if timed_out:
         return f"timed out after {limits.wall_seconds:g} s"
+    if oom:
+        ended = f"exited {returncode}" if returncode >= 0 else "killed"
+        return f"{ended}; exceeded the memory limit of {limits.memory_bytes // MiB} MiB (all its processes)"
     if returncode >= 0:
         return f"exited {returncode}"
     number = -returncode

@@ -2,9 +2,9 @@
 
 `run_sandboxed` runs a command to its end; an agent instead stays up for a whole match and
 answers one request per move. `SandboxSession` starts it with the same layers (see
-`rlarena.sandbox.process`: rlimits, scrubbed environment, network namespace, uid drop, own
-process group), keeps stdin and stdout as the frame channel and drains stderr on a thread into a
-capped buffer so a chatty child never blocks on a full pipe.
+`rlarena.sandbox.process`: the strict sandbox where the host has it, its own uid and cgroup,
+rlimits, a scrubbed environment, no network), keeps stdin and stdout as the frame channel and
+drains stderr on a thread into a capped buffer so a chatty child never blocks on a full pipe.
 
 Frames: a 4-byte big-endian length, then UTF-8 JSON. Every wait is bounded: `send` and
 `receive` take a timeout enforced with select(2) while waiting, so a child that stops reading or
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rlarena.sandbox.process import SandboxLimits, kill_process_group, spawn_sandboxed
+from rlarena.sandbox.process import Mount, SandboxLimits, spawn_sandboxed
 
 HEADER = struct.Struct(">I")
 # Responses are tiny ({"ok": true, "action": 4}); a larger one is a child misbehaving.
@@ -89,8 +89,10 @@ class SandboxSession:
         limits: SandboxLimits,
         env: Mapping[str, str] | None = None,
         stderr_cap_bytes: int = 10_000,
+        mounts: Sequence[Mount] = (),
     ) -> None:
-        child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=True)
+        child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=True, mounts=mounts)
+        self._child = child
         self.process = child.process
         self.network_isolated = child.network_isolated
         self.uid = child.uid
@@ -230,9 +232,10 @@ class SandboxSession:
         if self._killed:
             return
         self._killed = True
-        kill_process_group(self.pid)  # before reaping, so the group id cannot have been reused
+        self._child.end_all()  # before reaping, so the group id cannot have been reused
         if self.process.returncode is None:
             self._reap()
+        self._child.release()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -245,5 +248,5 @@ class SandboxSession:
 
     def _reap(self) -> None:
         _, status, usage = os.wait4(self.pid, 0)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+        self.process.returncode = self._child.translate(os.waitstatus_to_exitcode(status))
+        self.cpu_seconds = max(usage.ru_utime + usage.ru_stime, self._child.cpu_seconds() or 0.0)

@@ -1,14 +1,16 @@
 """The local builder: unpack into a private folder and prove the agent loads, in the sandbox.
 
 The user's code is never imported by the platform: the check runs `rlarena.agent_runtime.probe`
-in a sandboxed child (scrubbed environment, rlimits, no network where the kernel allows, an
-unprivileged user when the platform runs as root).
+in a sandboxed child (`rlarena.sandbox.process`: the strict sandbox where the host has it), on a
+staged read-only copy; the build itself stays in the private builds folder (DATA_DIR/builds).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +21,8 @@ from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload
 from rlarena.errors import RLArenaError
-from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
+from rlarena.sandbox import staging
+from rlarena.sandbox.process import Mount, SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
 
 if TYPE_CHECKING:
     from rlarena.environments.base import EnvironmentSpec
@@ -50,7 +53,7 @@ class LocalBuilder:
     @property
     def runtime(self) -> AgentRuntime:
         if self._runtime is None:
-            self._runtime = install_runtime(self._builds_dir, self._python)
+            self._runtime = install_runtime(self._python)
         return self._runtime
 
     def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome:
@@ -68,7 +71,24 @@ class LocalBuilder:
         if mismatch is not None:
             return BuildOutcome(ok=False, log=_join([*log, mismatch]), error=mismatch)
         workdir = self._unpack(ticket, source)
-        missing = self._missing_requirements(source, workdir)
+        # Sandboxes get a staged read-only copy; the build itself stays in the private builds folder.
+        staged = staging.stage_copy(workdir, "build-")
+        try:
+            return self._check(ticket, source, (workdir, staged), log, validating)
+        finally:
+            staging.discard(staged)
+
+    def _check(
+        self,
+        ticket: BuildTicket,
+        source: AgentSource,
+        folders: tuple[Path, Path],
+        log: list[str],
+        validating: ProgressCallback,
+    ) -> BuildOutcome:
+        """Requirements, the probe and the validation match; `folders` is (the build, its staged copy)."""
+        workdir, staged = folders
+        missing = self._missing_requirements(source, staged)
         if missing:
             message = (
                 "requirements.txt needs packages the agent runtime does not have: "
@@ -77,13 +97,14 @@ class LocalBuilder:
             )
             return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
         if self._install and source.requirements:
-            installed = self._install_requirements(workdir)
+            installed = self._install_requirements(staged)
             log.append("pip install -r requirements.txt:\n" + (installed.stdout + installed.stderr).strip())
             if installed.exit_code != 0:
                 message = f"installing requirements.txt failed ({installed.reason}); see the build log"
                 return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
+            _replace_tree(workdir, staged)  # the build keeps what was installed
         validating("loading the agent in the sandbox")
-        interface, failure = self._probe(workdir, source.entry_point, ticket.environment_id, log)
+        interface, failure = self._probe(staged, source.entry_point, ticket.environment_id, log)
         if failure is None:
             failure = self._validation_match(ticket, workdir, source.entry_point, log)
         if failure is not None:
@@ -97,6 +118,7 @@ class LocalBuilder:
             self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), entry_point),
             cwd=workdir,
             limits=PROBE_LIMITS,
+            mounts=[Mount(workdir), Mount(self.runtime.path)],
         )
         if result.stderr.strip():
             log.append("agent output:\n" + result.stderr.strip())
@@ -150,29 +172,35 @@ class LocalBuilder:
         return None
 
     def _unpack(self, ticket: BuildTicket, source: AgentSource) -> Path:
-        workdir = self._builds_dir / str(ticket.submission_id) / f"attempt-{ticket.attempt}"
-        if workdir.exists():
-            shutil.rmtree(workdir)
+        """A fresh folder per attempt (mkdtemp: never a reused or predictable path) in the private
+        builds folder; files are written without following links and never by an agent."""
         try:
-            workdir.mkdir(parents=True)
+            parent = self._builds_dir / str(ticket.submission_id)
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._builds_dir.chmod(0o700)
+            workdir = Path(tempfile.mkdtemp(prefix=f"attempt-{ticket.attempt}-", dir=parent))
             for relative, content in source.files.items():
                 target = (workdir / relative).resolve()
                 if not target.is_relative_to(workdir.resolve()):  # inspect_upload refused these already
                     raise BuildInfrastructureError(f"unsafe path {relative!r} reached the builder")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(content)
+                descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(content)
             prepare_workdir(workdir)
         except OSError as error:
             raise BuildInfrastructureError(f"could not unpack the build: {type(error).__name__}") from error
         return workdir
 
     def _install_requirements(self, workdir: Path) -> SandboxResult:
-        # Packages land in the agent's own folder, which the runtime puts first on sys.path.
+        # Packages land in the agent's own folder, which the runtime puts first on sys.path; the
+        # folder is the sandbox's to write for this step only, then taken back.
         return run_sandboxed(
             [self.runtime.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-cache-dir",
              "--target", str(workdir), "-r", str(workdir / "requirements.txt")],
             cwd=workdir,
             limits=INSTALL_LIMITS,
+            mounts=[Mount(workdir, writable=True)],
         )  # fmt: skip
 
     def _missing_requirements(self, source: AgentSource, workdir: Path) -> list[str]:
@@ -188,7 +216,9 @@ class LocalBuilder:
             "    except m.PackageNotFoundError:\n        return False\n"
             "print(json.dumps([n for n in sys.argv[1:] if not has(n)]))\n"
         )
-        result = run_sandboxed([self.runtime.python, "-I", "-c", script, *names], cwd=workdir, limits=PROBE_LIMITS)
+        result = run_sandboxed(
+            [self.runtime.python, "-I", "-c", script, *names], cwd=workdir, limits=PROBE_LIMITS, mounts=[Mount(workdir)]
+        )
         try:
             missing = json.loads(result.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError) as error:
@@ -213,6 +243,13 @@ def _distribution_name(requirement: str) -> str:
     for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", " "):
         name = name.split(separator)[0]
     return name.strip() if not name.strip().startswith("-") else ""
+
+
+def _replace_tree(target: Path, source: Path) -> None:
+    """Make `target` a copy of `source` (links copied as links), readable by sandboxes."""
+    shutil.rmtree(target)
+    shutil.copytree(source, target, symlinks=True)
+    prepare_workdir(target)
 
 
 def _join(lines: list[str]) -> str:

@@ -1,22 +1,24 @@
 """Where sandboxed agents run from: an interpreter and a copy of the agent runtime they can reach.
 
-The platform may run as root from a virtualenv under /root (mode 0700), which the unprivileged
-sandbox user cannot enter. So agents get their own interpreter (AGENT_PYTHON; by default the
-system's python3 when the platform is root) and a private copy of `rlarena.agent_runtime`, which
-is standard-library only, in the builds folder: the same split as the agent image on Kubernetes.
+The platform may run as root from a virtualenv under /root (mode 0700), which a sandbox's pool uid
+cannot enter. So agents get their own interpreter (AGENT_PYTHON; by default the system's python3
+when the platform is root) and a private copy of `rlarena.agent_runtime`, which is standard-library
+only: the same split as the agent image on Kubernetes. The copy is made fresh for each process, in
+a folder with an unpredictable name (`rlarena.sandbox.staging`), owned by the platform and never
+writable by an agent: a folder an agent could create or change first is never reused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import rlarena.agent_runtime as agent_runtime_package
+from rlarena.sandbox import staging
+from rlarena.sandbox.process import prepare_workdir
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
@@ -37,9 +39,8 @@ class AgentRuntime:
 
 
 def default_builds_root(data_dir: Path) -> Path:
-    """A folder the sandbox user can traverse (not list), even when DATA_DIR sits under /root."""
-    tag = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
-    return Path(tempfile.gettempdir()) / f"rlarena-builds-{tag}"
+    """Built agents live in the platform's private data folder; sandboxes get copies."""
+    return data_dir / "builds"
 
 
 def agent_python(configured: str | None) -> str:
@@ -50,20 +51,14 @@ def agent_python(configured: str | None) -> str:
     return sys.executable
 
 
-def install_runtime(builds_root: Path, python: str) -> AgentRuntime:
-    """Copy the runtime package (idempotent) and make the tree reachable by the sandbox user."""
-    builds_root.mkdir(parents=True, exist_ok=True)
-    builds_root.chmod(0o711)
-    source = Path(agent_runtime_package.__file__).parent
-    target = builds_root / "runtime"
+def install_runtime(python: str) -> AgentRuntime:
+    """A fresh copy of the runtime package that sandboxes can read and not change."""
+    target = staging.new_folder("runtime-")
     package = target / "rlarena" / "agent_runtime"
-    package.mkdir(parents=True, exist_ok=True)
+    package.mkdir(parents=True)
     (target / "rlarena" / "__init__.py").write_text('"""The agent runtime, as agents see it."""\n')
+    source = Path(agent_runtime_package.__file__).parent
     for module in source.glob("*.py"):
         shutil.copyfile(module, package / module.name)
-    for folder in (target, target / "rlarena", package):
-        folder.chmod(0o755)
-    for file in package.glob("*.py"):
-        file.chmod(0o644)
-    (target / "rlarena" / "__init__.py").chmod(0o644)
+    prepare_workdir(target)
     return AgentRuntime(python=python, path=target)
