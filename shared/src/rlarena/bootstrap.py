@@ -79,8 +79,10 @@ class Platform:
             return KanikoBuilder(self.store, self.settings, record_job=functools.partial(record_job, self))
         from rlarena.adapters.builders.local import LocalBuilder
         from rlarena.adapters.builders.runtime import agent_python, default_builds_root
+        from rlarena.sandbox import support
         from rlarena.service.submissions import limits_of
 
+        support.announce("the local builder", production=self.settings.env == "production")
         return LocalBuilder(
             self.store,
             self.settings.builds_dir or default_builds_root(self.settings.data_dir),

@@ -11,6 +11,7 @@ from rlarena.events.publisher import Publisher, publisher_for
 from rlarena.executor.grpc_server import ExecutorServicer, agent_resolver
 from rlarena.executor.runner import AgentSpec, MatchResult, run_match
 from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
+from rlarena.sandbox import support
 
 
 def played(match_id: str, result: MatchResult) -> Played:
@@ -58,6 +59,7 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
     if settings.use_k8s:
         run = kubernetes_runner(settings)
     else:
+        support.announce("the executor", production=settings.env == "production")
         run = sandboxed_runner(install_runtime(agent_python(settings.agent_python)))
     service = ExecutorService(
         run,

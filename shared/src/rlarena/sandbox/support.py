@@ -14,12 +14,16 @@ The strict sandbox needs five things; each missing one is named, so start-up log
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 
+from rlarena.errors import ServiceUnavailable
 from rlarena.sandbox import cgroups, seccomp_filter
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "apt-get install bubblewrap"
 STRICT = "strict"
@@ -54,6 +58,22 @@ class SandboxSupport:
     def describe(self) -> str | list[str]:
         """For GET /health: "strict", or the list of what is missing."""
         return STRICT if self.strict else self.missing
+
+
+def announce(who: str, *, production: bool) -> None:
+    """Say at start-up how `who` isolates agents here. Production refuses anything less than the
+    strict sandbox: ServiceUnavailable naming what is missing."""
+    found = detect()
+    if found.strict:
+        log.info("%s runs agents in the strict sandbox", who)
+        return
+    missing = "; ".join(found.missing)
+    if production:
+        raise ServiceUnavailable(
+            f"{who} refuses to run agents' code without the strict sandbox (ENV=production): {missing}"
+        )
+    details = "".join(f" ({problem})" for problem in found.problems)
+    log.warning("%s runs agents WITHOUT the strict sandbox; missing: %s%s", who, missing, details)
 
 
 @functools.cache
