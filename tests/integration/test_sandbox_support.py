@@ -1,0 +1,116 @@
+"""What the platform says about its sandbox, and how it degrades where a part is missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rlarena.adapters.builders.runtime import agent_python, install_runtime
+from rlarena.entrypoints.health import sandbox_state
+from rlarena.environments import registry
+from rlarena.errors import ServiceUnavailable
+from rlarena.executor.runner import OK, AgentSpec, MatchLimits, run_match
+from rlarena.sandbox import bwrap, seccomp_filter, support
+from rlarena.sandbox.process import SandboxLimits, run_sandboxed
+
+AGENT = "def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
+
+
+@pytest.fixture
+def degraded(monkeypatch: pytest.MonkeyPatch) -> Iterator[support.SandboxSupport]:
+    """This host as if bubblewrap and libseccomp were not installed."""
+    without = dataclasses.replace(support.detect(), bwrap=None, seccomp=False)
+    monkeypatch.setattr(support, "detect", lambda: without)
+    yield without
+
+
+def test_this_host_gives_the_strict_sandbox() -> None:
+    # CI installs bubblewrap and runs as root: anything less is a regression, not a skip.
+    if os.geteuid() != 0:
+        pytest.skip("pool uids and cgroups need root")
+    found = support.detect()
+    assert found.missing == [], found.problems
+    assert found.describe() == "strict" and sandbox_state(use_k8s=False) == "strict"
+    assert sandbox_state(use_k8s=True) == "kubernetes"
+
+
+def test_a_missing_part_is_named_in_health_and_refused_in_production(
+    degraded: support.SandboxSupport, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = sandbox_state(use_k8s=False)
+    assert isinstance(state, list)
+    assert any("bubblewrap" in item and support.INSTALL_HINT in item for item in state)
+    assert any("seccomp" in item for item in state)
+    with pytest.raises(ServiceUnavailable, match="refuses to run agents' code without the strict sandbox"):
+        support.announce("the executor", production=True)
+    with caplog.at_level(logging.WARNING):
+        support.announce("the executor", production=False)
+    assert "WITHOUT the strict sandbox" in caplog.text and "bubblewrap" in caplog.text
+
+
+def test_without_bubblewrap_matches_still_run_with_the_older_layers(degraded: support.SandboxSupport) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="rlarena-degraded-"))
+    try:
+        (folder / "agent.py").write_text(AGENT)
+        result = run_match(
+            "tic-tac-toe",
+            [AgentSpec("a", folder, "agent.py"), AgentSpec("b", folder, "agent.py")],
+            seed=2,
+            runtime=install_runtime(agent_python(None)),
+            limits=MatchLimits.from_spec(registry.spec_of("tic-tac-toe"), startup_timeout_s=15),
+        )
+        assert [r.status for r in result.agent_results] == [OK, OK], [r.error_message for r in result.agent_results]
+        probe = run_sandboxed(["sh", "-c", "ls /proc | grep -c '^[0-9]'"], cwd=Path("/usr"), limits=SandboxLimits())
+        assert probe.exit_code == 0 and not probe.strict
+        assert int(probe.stdout) > 3  # no pid namespace here: the host's processes show
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_bubblewrap_command_shows_only_what_it_is_given(tmp_path: Path) -> None:
+    argv = bwrap.command(
+        "/usr/bin/bwrap",
+        mounts=[(tmp_path / "code", False), (tmp_path / "out", True)],
+        cwd=tmp_path / "code",
+        tmp_bytes=1024 * 1024,
+        network=False,
+        seccomp_fd=7,
+    )
+    text = " ".join(argv)
+    for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session"):
+        assert flag in argv
+    assert "--share-net" not in argv and argv[-1] == "--"
+    assert f"--ro-bind {tmp_path / 'code'} {tmp_path / 'code'}" in text
+    assert f"--bind {tmp_path / 'out'} {tmp_path / 'out'}" in text
+    assert "--size 1048576 --tmpfs /tmp" in text and "--seccomp 7" in text
+    # Nothing of the host beyond /usr and the system's library links.
+    bound = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--ro-bind", "--bind")}
+    assert bound <= {"/usr", "/etc/ld.so.cache", "/etc/localtime", str(tmp_path / "code"), str(tmp_path / "out")}
+    assert "--share-net" in bwrap.command(
+        "/usr/bin/bwrap", mounts=[], cwd=tmp_path, tmp_bytes=1, network=True, seccomp_fd=None
+    )
+
+
+def test_the_seccomp_filter_compiles_and_denies_what_it_lists() -> None:
+    if not seccomp_filter.available():
+        pytest.skip("libseccomp is not installed")
+    program = seccomp_filter.bpf()
+    assert len(program) % 8 == 0 and len(program) > 8 * len(seccomp_filter.DENIED)
+    code = textwrap.dedent(
+        """
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        print(libc.unshare(0x10000000), errno.errorcode[ctypes.get_errno()])
+        """
+    )
+    result = run_sandboxed(["/usr/bin/python3", "-I", "-c", code], cwd=Path("/usr"), limits=SandboxLimits())
+    if result.strict:
+        assert result.stdout.split() == ["-1", "EPERM"], result.stderr
