@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
+import kubernetes_validate
 import pytest
 from functions_framework import create_app
 
@@ -29,6 +30,7 @@ from rlarena.service import build_jobs, builds, submissions
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
 from tests.support.cluster import JOBS, PODS, Cluster, running_cluster
+from tests.support.pod_security import assert_untrusted_pod
 from tests.support.seaweedfs import S3Server
 
 NAMESPACE = "rlarena-builds"
@@ -38,8 +40,10 @@ REPORT_OK = '{"ok": true, "interface": "function", "method": "agent", "target": 
 
 
 @pytest.fixture
-def settings_overrides(s3_server: S3Server) -> dict[str, object]:
+def settings_overrides(s3_server: S3Server, request: pytest.FixtureRequest) -> dict[str, object]:
+    extra: dict[str, object] = getattr(request, "param", {})  # a test's own, through indirect parametrization
     return {
+        **extra,
         "USE_K8S": True,
         "S3_ENDPOINT": s3_server.endpoint,
         "S3_ACCESS_KEY": s3_server.access_key,
@@ -207,6 +211,7 @@ def test_a_built_image_is_validated_and_becomes_the_active_version(
     probe = validation["spec"]["template"]["spec"]["containers"][0]
     assert (probe["image"], probe["args"]) == (image, ["rlarena.agent_runtime.probe", "/agent", "agent.py"])
     assert validation["metadata"]["labels"]["rlarena.dev/role"] == "validate"
+    assert_untrusted_pod(validation["spec"]["template"]["spec"], ["probe"], max_processes=256)
     assert row(platform, submission_id).status == "validating"
 
     log = "loading...\n" + REPORT_OK + "\n"
@@ -219,6 +224,29 @@ def test_a_built_image_is_validated_and_becomes_the_active_version(
     (succeeded,) = published(platform, "build.succeeded")
     assert (succeeded["submissionId"], succeeded["imageUrl"]) == (str(submission_id), image)
     assert api.get(f"/api/v1/agents/{agent_id}").json["agent"]["activeSubmissionId"] == str(submission_id)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"MATCH_RUNTIME_CLASS": "gvisor", "MATCH_USER_NAMESPACES": True}], indirect=True
+)
+def test_the_validation_pod_runs_under_the_runtime_class_and_in_user_namespaces_when_set(
+    platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
+) -> None:
+    submission_id = submit(platform, owner, agent_id)
+    builds.run_queue(platform)
+    build_name, validate_name = names(submission_id)
+    build = cluster.jobs()[build_name]["spec"]["template"]["spec"]
+    assert "runtimeClassName" not in build and "hostUsers" not in build  # Kaniko's own Pod is unchanged
+
+    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO Pushed image\n"))
+
+    validation = cluster.jobs()[validate_name]
+    document = {key: value for key, value in validation.items() if key != "status"}
+    kubernetes_validate.validate(document, "1.33.0", strict=True)
+    pod = validation["spec"]["template"]["spec"]
+    assert_untrusted_pod(pod, ["probe"], max_processes=256, runtime_class="gvisor", user_namespaces=True)
+    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK + "\n"))
+    assert row(platform, submission_id).status == "active"
 
 
 def test_a_build_that_cannot_install_its_requirements_fails_with_the_reason(

@@ -35,6 +35,7 @@ from rlarena.executor.service import AgentEntry, MatchOrder, MatchReport
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
 from tests.conftest import make_settings
 from tests.support.cluster import JOBS, PODS, Cluster, running_cluster
+from tests.support.pod_security import assert_untrusted_pod
 
 NAMESPACE = "rlarena-matches"
 REGISTRY = "registry.test/rlarena"
@@ -186,10 +187,43 @@ def test_a_match_starts_one_job_that_validates_against_the_kubernetes_schema(
     spec = MatchPodSpec.model_validate_json(runner["args"][1])
     assert [a.agent_id for a in spec.agents] == [a.agent_id for a in order.agents]
     assert pod["automountServiceAccountToken"] is False
+    assert_untrusted_pod(pod, ["player-0", "player-1"], max_processes=256)
     assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] == 300 + 120
     document = {key: value for key, value in job.items() if key != "status"}
     kubernetes_validate.validate(document, "1.33.0", strict=True)
 
+    end_match(
+        cluster,
+        match_job_name(order.match_id),
+        runner={"terminated": {"exitCode": 0}},
+        log=runner_log(won_by_first(order)),
+    )
+    assert future.result(timeout=20).status == "SUCCESS"
+
+
+def test_a_match_pod_runs_under_the_runtime_class_and_in_user_namespaces_when_set(
+    tmp_path: Path, cluster: Cluster, pool: ThreadPoolExecutor
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        USE_K8S=True,
+        K8S_NAMESPACE=NAMESPACE,
+        CONTAINER_REGISTRY_URL=REGISTRY,
+        MATCH_RUNTIME_CLASS="gvisor",
+        MATCH_USER_NAMESPACES=True,
+        MATCH_AGENT_MAX_PROCESSES=128,
+    )
+    backend = KubernetesMatchRunner(settings, cluster.api_client, poll_seconds=0.02)
+    order = new_order()
+    future: Future[MatchResult] = pool.submit(backend.play, order)
+
+    job = wait_for_job(cluster, match_job_name(order.match_id))
+
+    document = {key: value for key, value in job.items() if key != "status"}
+    kubernetes_validate.validate(document, "1.33.0", strict=True)
+    pod = job["spec"]["template"]["spec"]
+    assert (pod["runtimeClassName"], pod["hostUsers"]) == ("gvisor", False)
+    assert_untrusted_pod(pod, ["player-0", "player-1"], max_processes=128, runtime_class="gvisor", user_namespaces=True)
     end_match(
         cluster,
         match_job_name(order.match_id),

@@ -31,14 +31,22 @@ from rlarena.adapters.builders.kaniko_context import (
     job_labels,
     job_name,
     requirement_problems,
+    runtime_files,
 )
-from rlarena.adapters.builders.kaniko_jobs import build_job_name, kaniko_job, validation_job, validation_job_name
+from rlarena.adapters.builders.kaniko_jobs import (
+    build_job_name,
+    kaniko_job,
+    scan_job,
+    validation_job,
+    validation_job_name,
+)
 from rlarena.bootstrap import bootstrap
 from rlarena.config import Settings
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
 from rlarena.errors import ConfigurationError
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
+from tests.support.pod_security import assert_untrusted_pod
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 S3_SECRET = "s3-secret-value-never-in-a-job"
@@ -248,6 +256,57 @@ def test_the_validation_job_runs_the_probe_in_the_built_image_with_nothing_to_sp
     assert pod["automountServiceAccountToken"] is False
     assert pod["imagePullSecrets"] == [{"name": "push-credentials"}]
     assert document["spec"]["backoffLimit"] == 0 and document["spec"]["activeDeadlineSeconds"] > 0
+
+
+def test_the_validation_pod_keeps_every_promise_of_a_pod_that_runs_agent_code(settings: Settings) -> None:
+    document = rendered(validation_job(settings, ticket(), "registry.example.com/x:y", "agent.py"))
+    pod = document["spec"]["template"]["spec"]
+    assert_untrusted_pod(pod, ["probe"], max_processes=256)
+    assert container(document)["securityContext"]["runAsUser"] == AGENT_UID
+
+
+@pytest.mark.parametrize(
+    ("overrides", "runtime_class", "user_namespaces"),
+    [
+        ({"MATCH_RUNTIME_CLASS": "gvisor"}, "gvisor", False),
+        ({"MATCH_USER_NAMESPACES": True, "MATCH_AGENT_MAX_PROCESSES": 100}, None, True),
+    ],
+)
+def test_the_validation_pod_takes_the_runtime_class_and_user_namespaces_when_set(
+    tmp_path: Path, overrides: dict[str, Any], runtime_class: str | None, user_namespaces: bool
+) -> None:
+    settings = make_settings(tmp_path, USE_K8S=True, S3_ENDPOINT="minio:9000", **overrides)
+    document = rendered(validation_job(settings, ticket(), "registry.example.com/x:y", "agent.py"))
+    kubernetes_validate.validate(document, "1.33.0", strict=True)
+    assert_untrusted_pod(
+        document["spec"]["template"]["spec"],
+        ["probe"],
+        max_processes=overrides.get("MATCH_AGENT_MAX_PROCESSES", 256),
+        runtime_class=runtime_class,
+        user_namespaces=user_namespaces,
+    )
+    # Kaniko (root in its container, no agent code) and Trivy (never runs the image) keep their Pods.
+    for job in (kaniko_job(settings, ticket(), "agent.py"), scan_job(settings, ticket(), "registry.example.com/x:y")):
+        pod = rendered(job)["spec"]["template"]["spec"]
+        assert "runtimeClassName" not in pod and "hostUsers" not in pod
+
+
+def test_the_validation_pods_own_command_loads_the_agent_with_its_limits(settings: Settings, tmp_path: Path) -> None:
+    # The Pod's command and arguments (not the image's), with the image's folders mapped to temporary ones.
+    for path, content in {**runtime_files(), "agent/agent.py": AGENT}.items():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    probe = container(rendered(validation_job(settings, ticket(), "registry.example.com/x:y", "agent.py")))
+    python, *options, code = probe["command"]
+    assert python == "python" and "RLIMIT_NPROC" in code
+    module, folder, entry_point = probe["args"]
+    argv = [sys.executable, *options, code.replace(RUNTIME_ROOT, str(tmp_path)), module]
+    argv += [folder.replace("/agent", str(tmp_path / "agent")), entry_point]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = job_status.probe_report(result.stdout)
+    assert report is not None and report["ok"] is True and report["interface"] == "function"
 
 
 def test_the_kaniko_builder_needs_s3(tmp_path: Path) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any, cast
@@ -11,7 +14,7 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders.kaniko_context import AGENT_UID
+from rlarena.adapters.builders.kaniko_context import AGENT_UID, RUNTIME_ROOT, agent_command
 from rlarena.config import Settings
 from rlarena.environments import registry
 from rlarena.errors import InvalidInput
@@ -24,10 +27,12 @@ from rlarena.executor.runner import SERVE_MODULE, AgentResult, MatchResult
 from rlarena.executor.service import AgentOutcome, MatchOrder, MatchReport, Played
 from rlarena.grpc_gen import executor_pb2
 from tests.conftest import make_settings
+from tests.support.pod_security import assert_untrusted_pod, writable_volumes
 
 REGISTRY = "registry.example.com/rlarena"
 MATCH_ID = "6f1c2d3e-4a5b-4c6d-8e7f-a1b2c3d4e5f6"
 FIRST, SECOND = str(uuid.UUID(int=1)), str(uuid.UUID(int=2))
+PLAYERS = ["player-0", "player-1"]
 
 
 @pytest.fixture
@@ -108,9 +113,9 @@ def test_the_agents_run_their_images_as_sidecars_serving_a_socket_each(settings:
     assert first["imagePullPolicy"] == "Always"
     assert first["args"] == [SERVE_MODULE, "--listen", "/run/rlarena/agent.sock", "/agent", "agent.py", "0"]
     assert second["args"][-2:] == ["bots/main.py", "1"]
-    # Each agent mounts its own socket folder only; the runner mounts both.
-    assert {m["name"] for m in first["volumeMounts"]} == {"socket-0", "tmp-0"}
-    assert {m["name"] for m in second["volumeMounts"]} == {"socket-1", "tmp-1"}
+    # Each agent mounts its own socket folder, /tmp and /dev/shm only; the runner mounts both sockets.
+    assert {m["name"] for m in first["volumeMounts"]} == {"socket-0", "tmp-0", "shm-0"}
+    assert {m["name"] for m in second["volumeMounts"]} == {"socket-1", "tmp-1", "shm-1"}
     (runner,) = pod["containers"]
     assert {m["name"]: m["mountPath"] for m in runner["volumeMounts"]} == {
         "socket-0": "/run/rlarena/player-0",
@@ -153,6 +158,94 @@ def test_nothing_in_the_pod_has_a_token_root_capabilities_or_a_writable_root(set
     assert uids[:2] == [AGENT_UID, AGENT_UID + 1] and len(set(uids)) == 3
 
 
+def test_the_match_pod_keeps_every_promise_of_a_pod_that_runs_agent_code(settings: Settings) -> None:
+    pod = job_document(settings)["spec"]["template"]["spec"]
+    assert_untrusted_pod(pod, PLAYERS, max_processes=256)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "runtime_class", "user_namespaces"),
+    [
+        ({}, None, False),
+        ({"MATCH_RUNTIME_CLASS": "gvisor"}, "gvisor", False),
+        ({"MATCH_USER_NAMESPACES": True}, None, True),
+        (
+            {"MATCH_RUNTIME_CLASS": "kata.qemu", "MATCH_USER_NAMESPACES": True, "MATCH_AGENT_MAX_PROCESSES": 64},
+            "kata.qemu",
+            True,
+        ),
+    ],
+)
+def test_a_runtime_class_and_user_namespaces_appear_only_when_set(
+    tmp_path: Path, overrides: dict[str, Any], runtime_class: str | None, user_namespaces: bool
+) -> None:
+    settings = make_settings(tmp_path, USE_K8S=True, CONTAINER_REGISTRY_URL=REGISTRY, **overrides)
+    document = job_document(settings)
+    kubernetes_validate.validate(document, "1.33.0", strict=True)
+    pod = document["spec"]["template"]["spec"]
+    assert_untrusted_pod(
+        pod,
+        PLAYERS,
+        max_processes=overrides.get("MATCH_AGENT_MAX_PROCESSES", 256),
+        runtime_class=runtime_class,
+        user_namespaces=user_namespaces,
+    )
+
+
+def test_the_two_agents_never_share_a_uid_a_gid_or_a_volume(settings: Settings) -> None:
+    pod = job_document(settings)["spec"]["template"]["spec"]
+    first, second = pod["initContainers"]
+    (runner,) = pod["containers"]
+    ids = [(c["securityContext"]["runAsUser"], c["securityContext"]["runAsGroup"]) for c in (first, second, runner)]
+    assert ids == [(AGENT_UID, AGENT_UID), (AGENT_UID + 1, AGENT_UID + 1), (10000, 10000)]
+    assert not writable_volumes(first) & writable_volumes(second)
+    mounted_by: dict[str, set[str]] = {}
+    for container in (first, second, runner):
+        for mount in container["volumeMounts"]:
+            mounted_by.setdefault(mount["name"], set()).add(container["name"])
+    # A socket folder is the agent's and the runner's; everything else belongs to one container.
+    assert mounted_by == {
+        "socket-0": {"player-0", "runner"},
+        "socket-1": {"player-1", "runner"},
+        "tmp-0": {"player-0"},
+        "tmp-1": {"player-1"},
+        "shm-0": {"player-0"},
+        "shm-1": {"player-1"},
+        "tmp-runner": {"runner"},
+    }
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert set(volumes) == set(mounted_by)
+    for name in ("socket-0", "shm-0"):  # in memory, counted in the agent's memory limit
+        assert volumes[name]["emptyDir"]["medium"] == "Memory" and volumes[name]["emptyDir"]["sizeLimit"]
+    # Each agent is told its own socket, in its own folder, and the runner connects to each there.
+    sockets = [a.socket for a in MatchPodSpec.model_validate_json(runner["args"][1]).agents]
+    assert sockets == ["/run/rlarena/player-0/agent.sock", "/run/rlarena/player-1/agent.sock"]
+
+
+def test_the_agent_command_caps_processes_before_the_image_runtime_starts(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "limits_probe.py").write_text(
+        "import resource, sys\n"
+        "print(resource.getrlimit(resource.RLIMIT_NPROC), resource.getrlimit(resource.RLIMIT_CORE), sys.argv[1:])\n"
+    )
+    first = job_document(settings)["spec"]["template"]["spec"]["initContainers"][0]
+    assert first["command"] == agent_command(256)
+    python, isolated, flag, code = agent_command(40)
+    assert (python, isolated, flag) == ("python", "-I", "-c") and RUNTIME_ROOT in code
+    argv = [sys.executable, isolated, flag, code.replace(RUNTIME_ROOT, str(tmp_path)), "limits_probe", "a", "b"]
+
+    def run(preset: int | None = None) -> str:
+        def lower() -> None:
+            if preset is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (preset, preset))
+
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True, preexec_fn=lower)
+        return done.stdout.strip()
+
+    assert run() == "(40, 40) (0, 0) ['a', 'b']"
+    # A lower limit from the container runtime is kept: never raised, so setting it cannot fail.
+    assert run(preset=20) == "(20, 20) (0, 0) ['a', 'b']"
+
+
 def test_every_container_has_its_resources_from_settings_with_requests_equal_to_limits(settings: Settings) -> None:
     pod = job_document(settings)["spec"]["template"]["spec"]
     for agent in pod["initContainers"]:
@@ -176,6 +269,30 @@ def test_the_job_runs_once_within_the_game_clock_plus_the_start_allowance(settin
 def test_resource_settings_must_be_kubernetes_quantities(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="MATCH_AGENT_MEMORY"):
         make_settings(tmp_path, MATCH_AGENT_MEMORY="1 GB")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MATCH_RUNTIME_CLASS", "gVisor"),
+        ("MATCH_RUNTIME_CLASS", "runsc --debug"),
+        ("MATCH_RUNTIME_CLASS", "-gvisor"),
+        ("MATCH_AGENT_MAX_PROCESSES", 0),
+        ("MATCH_AGENT_MAX_PROCESSES", 8),
+    ],
+)
+def test_isolation_settings_refuse_what_kubernetes_or_an_agent_could_not_live_with(
+    tmp_path: Path, name: str, value: object
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        overrides: dict[str, Any] = {name: value}
+        make_settings(tmp_path, **overrides)
+
+
+def test_isolation_settings_default_to_the_clusters_runtime_and_users(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    assert (settings.match_runtime_class, settings.match_user_namespaces) == ("", False)
+    assert settings.match_agent_max_processes == 256
 
 
 # --- the result in the runner's log --------------------------------------------------------------

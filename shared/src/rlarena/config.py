@@ -21,6 +21,8 @@ _WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secr
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # A Kubernetes resource quantity as used for CPU and memory: 500m, 1, 1.5, 512Mi, 2G.
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
+# A Kubernetes object name such as a RuntimeClass's (DNS-1123 subdomain), or empty.
+_DNS_SUBDOMAIN = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$"
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
     match_runner_cpu: str = Field("500m", alias="MATCH_RUNNER_CPU", pattern=_QUANTITY)
     match_runner_memory: str = Field("512Mi", alias="MATCH_RUNNER_MEMORY", pattern=_QUANTITY)
     match_pod_start_timeout: timedelta = Field(timedelta(minutes=2), alias="MATCH_POD_START_TIMEOUT")
+    # Pods that run agent code (matches, validation): RLIMIT_NPROC per agent container, a
+    # RuntimeClass (e.g. gVisor; empty: the cluster's default runtime) and user namespaces.
+    match_agent_max_processes: int = Field(256, alias="MATCH_AGENT_MAX_PROCESSES", ge=16, le=65536)
+    match_runtime_class: str = Field("", alias="MATCH_RUNTIME_CLASS", max_length=253, pattern=_DNS_SUBDOMAIN)
+    match_user_namespaces: bool = Field(False, alias="MATCH_USER_NAMESPACES")
     container_registry_url: str = Field("localhost:5000/rlarena", alias="CONTAINER_REGISTRY_URL")
     container_registry_secret: str = Field("rlarena-registry", alias="CONTAINER_REGISTRY_SECRET")
     agent_base_image: str = Field("python:3.11-slim", alias="AGENT_BASE_IMAGE", pattern=r"^[^\s]+$")

@@ -125,6 +125,28 @@ def probe_args(entry_point: str) -> list[str]:
     return [PROBE_MODULE, AGENT_DIR, entry_point]
 
 
+def agent_command(max_processes: int) -> list[str]:
+    """The image's ENTRYPOINT with limits set first, for the Pods that run agent code.
+
+    Kubernetes has no per-container process limit, so the command sets RLIMIT_NPROC (processes and
+    threads of the container's uid; lowered to the hard limit the runtime gave, never raised, so it
+    cannot fail) and no core dumps, then runs the runtime module exactly as the ENTRYPOINT does.
+    Only `python` and the runtime folder of the image are used, so images built before this
+    command existed run it too.
+    """
+    if max_processes < 1:
+        raise ValueError(f"max_processes must be positive, got {max_processes}")
+    limits = (
+        "import resource; "
+        "_hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]; "
+        f"_cap = {max_processes} if _hard == resource.RLIM_INFINITY else min({max_processes}, _hard); "
+        "resource.setrlimit(resource.RLIMIT_NPROC, (_cap, _cap)); "
+        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
+        "del _hard, _cap; "
+    )
+    return ["python", "-I", "-c", limits + _BOOTSTRAP]
+
+
 def requirement_problems(requirements: list[str]) -> list[str]:
     """Lines of requirements.txt that the image build refuses, with why.
 

@@ -12,6 +12,9 @@ privilege escalation (no setuid binary is run; dropping to another user is not a
 service-account token, service links and any host namespace. The Dockerfile runs no user code
 (see `kaniko_context.dockerfile`), and the validation Job that does run it is non-root. So is the
 scan Job: Trivy reads the pushed image from the registry and never runs it.
+
+Every Pod that runs agent code (the validation Job's here, the match Jobs' in
+`executor/kubernetes/jobs.py`) is made by `untrusted_pod_spec`, so both keep the same promises.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from rlarena.adapters.builders.kaniko_context import (
     ROLE_SCAN,
     ROLE_VALIDATE,
     SCAN_JOB_ANNOTATION,
+    agent_command,
     context_key,
     image_reference,
     job_labels,
@@ -63,6 +67,8 @@ KANIKO_REQUESTS = {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}
 KANIKO_LIMITS = {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "10Gi"}
 VALIDATION_REQUESTS = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"}
 VALIDATION_LIMITS = {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "256Mi"}
+# Every container that runs agent code has a /tmp of its own, of this size.
+UNTRUSTED_TMP_SIZE = "64Mi"
 # Trivy holds its vulnerability database (about 1 GiB unpacked) and reads the image's layers.
 SCAN_REQUESTS = {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
 SCAN_LIMITS = {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "3Gi"}
@@ -159,8 +165,9 @@ def validation_job(
 ) -> k8s.V1Job:
     """The Job that runs the built image's probe: does the agent load, and through which interface?
 
-    This runs the user's code, so it gets nothing: non-root, read-only filesystem but a small /tmp,
-    no capabilities, no token. Egress is closed by a NetworkPolicy on `rlarena.dev/role: validate`.
+    This runs the user's code, so it gets what a match Pod's agent gets (`untrusted_pod_spec`,
+    `locked_down`): non-root, read-only filesystem but a small /tmp, no capabilities, no token, a
+    process cap in its command. Egress is closed by a NetworkPolicy on `rlarena.dev/role: validate`.
     `scan_job` names the scan Job started beside it, whose verdict the attempt also waits for.
     """
     name = validation_job_name(ticket)
@@ -170,21 +177,14 @@ def validation_job(
         image=image,
         # A rebuild pushes the same tag again: never run a node's stale copy of an earlier attempt.
         image_pull_policy="Always",
+        command=agent_command(settings.match_agent_max_processes),
         args=probe_args(entry_point),
         volume_mounts=[k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],  # noqa: S108 - the container's own /tmp
         resources=k8s.V1ResourceRequirements(requests=dict(VALIDATION_REQUESTS), limits=dict(VALIDATION_LIMITS)),
-        security_context=k8s.V1SecurityContext(
-            run_as_user=AGENT_UID,
-            run_as_group=AGENT_UID,
-            run_as_non_root=True,
-            privileged=False,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            capabilities=k8s.V1Capabilities(drop=["ALL"]),
-        ),
+        security_context=locked_down(AGENT_UID),
     )
-    scratch = k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="64Mi"))
-    pod = _pod_spec(container, volumes=[scratch], pull_secret=settings.container_registry_secret)
+    scratch = k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit=UNTRUSTED_TMP_SIZE))
+    pod = untrusted_pod_spec(settings, containers=[container], volumes=[scratch], termination_grace_period_seconds=10)
     annotations = {SCAN_JOB_ANNOTATION: scan_job} if scan_job else None
     return _job(name, settings, labels, pod, deadline=VALIDATION_DEADLINE_SECONDS, annotations=annotations)
 
@@ -239,6 +239,56 @@ def scan_job(settings: Settings, ticket: BuildTicket, image: str) -> k8s.V1Job:
     return _job(name, settings, labels, pod, deadline=SCAN_DEADLINE_SECONDS, annotations={IMAGE_ANNOTATION: image})
 
 
+def untrusted_pod_spec(
+    settings: Settings,
+    *,
+    containers: list[k8s.V1Container],
+    volumes: list[k8s.V1Volume],
+    termination_grace_period_seconds: int,
+    init_containers: list[k8s.V1Container] | None = None,
+) -> k8s.V1PodSpec:
+    """A Pod that runs agent code (a validation probe, a match's agents): the promises they share.
+
+    No service-account token, no service links, no host namespace, no shared process namespace,
+    non-root, seccomp RuntimeDefault, no fsGroup (so no group shared over the volumes), the
+    registry Secret to pull the agent images. `MATCH_RUNTIME_CLASS` runs the Pod under that
+    RuntimeClass (e.g. gVisor) and `MATCH_USER_NAMESPACES` in its own user namespace
+    (`hostUsers: false`), each only when set: see "Match Pod security" in docs/DEPLOY.md.
+    """
+    return k8s.V1PodSpec(
+        init_containers=init_containers,
+        containers=containers,
+        volumes=volumes,
+        restart_policy="Never",
+        automount_service_account_token=False,
+        enable_service_links=False,
+        share_process_namespace=False,
+        host_network=False,
+        host_pid=False,
+        host_ipc=False,
+        host_users=False if settings.match_user_namespaces else None,
+        runtime_class_name=settings.match_runtime_class or None,
+        termination_grace_period_seconds=termination_grace_period_seconds,
+        image_pull_secrets=[k8s.V1LocalObjectReference(name=settings.container_registry_secret)],
+        security_context=k8s.V1PodSecurityContext(
+            run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+        ),
+    )
+
+
+def locked_down(uid: int) -> k8s.V1SecurityContext:
+    """A container that runs agent code (or sits beside it): its own uid and gid, nothing else."""
+    return k8s.V1SecurityContext(
+        run_as_user=uid,
+        run_as_group=uid,
+        run_as_non_root=True,
+        privileged=False,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+    )
+
+
 def _registry_credentials(settings: Settings, *, mode: int) -> k8s.V1Volume:
     """The registry Secret's `.dockerconfigjson` as `config.json`, the name Docker's config format uses."""
     return k8s.V1Volume(
@@ -261,7 +311,6 @@ def _pod_spec(
     container: k8s.V1Container,
     *,
     volumes: list[k8s.V1Volume],
-    pull_secret: str | None = None,
     fs_group: int | None = None,
 ) -> k8s.V1PodSpec:
     return k8s.V1PodSpec(
@@ -271,7 +320,6 @@ def _pod_spec(
         automount_service_account_token=False,
         enable_service_links=False,
         termination_grace_period_seconds=10,
-        image_pull_secrets=[k8s.V1LocalObjectReference(name=pull_secret)] if pull_secret else None,
         security_context=k8s.V1PodSecurityContext(
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"), fs_group=fs_group
         ),

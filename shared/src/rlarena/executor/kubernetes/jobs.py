@@ -12,12 +12,17 @@ One Pod per match:
   which plays the game and prints the result to its log.
 
 Each agent's socket lives in its own emptyDir, mounted by that agent and the runner only, so an
-agent can neither reach nor impersonate the other. Nothing in the Pod has a service-account
-token, a capability, root, a writable root filesystem or (NetworkPolicy `match-pods`) a network
-connection. Agents run under different uids, share no process namespace and get requests equal
-to limits, so one agent's load does not eat the other's move time. Containers of one Pod do
-share the loopback interface and System V IPC: two agents could talk to each other if both tried,
-but neither can reach anything else.
+agent can neither reach nor impersonate the other; so do its /tmp and its /dev/shm (which would
+otherwise be the Pod's, shared by every container). No volume is writable by both agents. Nothing
+in the Pod has a service-account token, a capability, root, a writable root filesystem, a host
+namespace or (NetworkPolicy `match-pods`) a network connection. Agents run under different uids
+and gids, share no process namespace, get requests equal to limits (so one agent's load does not
+eat the other's move time) and a process cap set by their command (RLIMIT_NPROC: Kubernetes has
+no per-container pids limit; the kubelet's podPidsLimit bounds the whole Pod). The Pod spec's
+promises shared with validation Pods, and the optional RuntimeClass and user namespace, come from
+`kaniko_jobs.untrusted_pod_spec`. Containers of one Pod do share the loopback interface, System V
+IPC and POSIX message queues: two agents could talk to each other if both tried, but neither can
+reach anything else.
 """
 
 from __future__ import annotations
@@ -27,7 +32,15 @@ import uuid
 
 from kubernetes import client as k8s
 
-from rlarena.adapters.builders.kaniko_context import AGENT_DIR, AGENT_UID, PART_OF, PART_OF_LABEL, ROLE_LABEL
+from rlarena.adapters.builders.kaniko_context import (
+    AGENT_DIR,
+    AGENT_UID,
+    PART_OF,
+    PART_OF_LABEL,
+    ROLE_LABEL,
+    agent_command,
+)
+from rlarena.adapters.builders.kaniko_jobs import UNTRUSTED_TMP_SIZE, locked_down, untrusted_pod_spec
 from rlarena.config import Settings
 from rlarena.environments.base import EnvironmentSpec
 from rlarena.executor.kubernetes.images import ImageEntry
@@ -44,7 +57,8 @@ RUNNER_UID = 10000  # apart from the agents' uids (AGENT_UID + player)
 # Finished Jobs stay an hour: a redelivered RunMatch finds the Job (409) and reads its result again.
 JOB_TTL_SECONDS = 3600
 TERMINATION_GRACE_SECONDS = 5
-SCRATCH_SIZE = "64Mi"
+SCRATCH_SIZE = UNTRUSTED_TMP_SIZE
+SHM_SIZE = "64Mi"  # in memory: counted in the agent's own memory limit
 SOCKET_VOLUME_SIZE = "1Mi"
 EPHEMERAL_REQUEST = "64Mi"
 EPHEMERAL_LIMIT = "256Mi"
@@ -89,23 +103,17 @@ def runner_spec(order: MatchOrder) -> MatchPodSpec:
 def match_job(settings: Settings, order: MatchOrder, agents: list[ImageEntry], spec: EnvironmentSpec) -> k8s.V1Job:
     """The Job that plays `order`; `agents` are its agents as images, in player order."""
     labels = match_labels(order.match_id)
-    pod = k8s.V1PodSpec(
+    pod = untrusted_pod_spec(
+        settings,
         init_containers=[_agent_container(settings, player, agent) for player, agent in enumerate(agents)],
         containers=[_runner_container(settings, order)],
         volumes=[
             *(_scratch(f"socket-{player}", SOCKET_VOLUME_SIZE, memory=True) for player in range(len(agents))),
             *(_scratch(f"tmp-{player}", SCRATCH_SIZE) for player in range(len(agents))),
+            *(_scratch(f"shm-{player}", SHM_SIZE, memory=True) for player in range(len(agents))),
             _scratch("tmp-runner", SCRATCH_SIZE),
         ],
-        restart_policy="Never",
-        automount_service_account_token=False,
-        enable_service_links=False,
-        share_process_namespace=False,
         termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
-        image_pull_secrets=[k8s.V1LocalObjectReference(name=settings.container_registry_secret)],
-        security_context=k8s.V1PodSecurityContext(
-            run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
-        ),
     )
     return k8s.V1Job(
         api_version="batch/v1",
@@ -132,13 +140,16 @@ def _agent_container(settings: Settings, player: int, agent: ImageEntry) -> k8s.
         # A rebuild of the same version pushes the same tag again: never play a node's stale copy.
         image_pull_policy="Always",
         restart_policy="Always",  # a native sidecar: stopped by the kubelet once the runner ends
+        # The image's entry point with RLIMIT_NPROC set first (`agent_command`).
+        command=agent_command(settings.match_agent_max_processes),
         args=[SERVE_MODULE, "--listen", f"{SOCKET_DIR}/{SOCKET_NAME}", AGENT_DIR, agent.entry_point, str(player)],
         volume_mounts=[
             k8s.V1VolumeMount(name=f"socket-{player}", mount_path=SOCKET_DIR),
             k8s.V1VolumeMount(name=f"tmp-{player}", mount_path="/tmp"),  # noqa: S108 - the container's own /tmp
+            k8s.V1VolumeMount(name=f"shm-{player}", mount_path="/dev/shm"),  # noqa: S108 - its own, not the Pod's
         ],
         resources=_resources(settings.match_agent_cpu, settings.match_agent_memory),
-        security_context=_locked_down(AGENT_UID + player),
+        security_context=locked_down(AGENT_UID + player),
     )
 
 
@@ -161,7 +172,7 @@ def _runner_container(settings: Settings, order: MatchOrder) -> k8s.V1Container:
             k8s.V1VolumeMount(name="tmp-runner", mount_path="/tmp"),  # noqa: S108 - the container's own /tmp
         ],
         resources=_resources(settings.match_runner_cpu, settings.match_runner_memory),
-        security_context=_locked_down(RUNNER_UID),
+        security_context=locked_down(RUNNER_UID),
     )
 
 
@@ -171,18 +182,6 @@ def _resources(cpu: str, memory: str) -> k8s.V1ResourceRequirements:
     return k8s.V1ResourceRequirements(
         requests={**amounts, "ephemeral-storage": EPHEMERAL_REQUEST},
         limits={**amounts, "ephemeral-storage": EPHEMERAL_LIMIT},
-    )
-
-
-def _locked_down(uid: int) -> k8s.V1SecurityContext:
-    return k8s.V1SecurityContext(
-        run_as_user=uid,
-        run_as_group=uid,
-        run_as_non_root=True,
-        privileged=False,
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
     )
 
 
