@@ -9,7 +9,6 @@ installs bubblewrap), so a missing part fails instead of skipping.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -26,6 +25,8 @@ from rlarena.environments import registry
 from rlarena.executor.runner import ERROR, OK, AgentSpec, MatchLimits, MatchResult, run_match
 from rlarena.sandbox import support, uid_pool
 from rlarena.sandbox.process import MiB, SandboxLimits, run_sandboxed
+from tests.support.hostile import REPORT as HOSTILE_REPORT
+from tests.support.hostile import SQUAT, attack_report, live_processes_of
 
 # The shared places an agent would leave something for the next one (the host's, outside tests).
 SHARED_TEMP = ("/tmp", "/dev/shm", "/var/tmp")  # noqa: S108
@@ -35,15 +36,13 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the strict sandbox's 
 FAST = {"move_timeout_s": 2.0, "overage_s": 2.0, "startup_timeout_s": 15.0, "match_timeout_s": 40.0}
 MARKER = "VICTIM-MARKER-7f3a9c"
 
-REPORT = """
-import json, os, sys
-
-def report(name, **found):
-    print("ATTACK " + json.dumps({"attack": name, **found}), file=sys.stderr, flush=True)
-
+REPORT = (
+    HOSTILE_REPORT
+    + """
 def first_legal(observation):
     return observation["action_mask"].index(1)
 """
+)
 
 VICTIM = f"""
 SECRET = "{MARKER}"  # the code an opponent would like to read
@@ -75,26 +74,9 @@ def root() -> Iterator[Path]:
 def nothing_left_running() -> Iterator[None]:
     yield
     deadline = time.monotonic() + 5
-    while (left := pool_processes()) and time.monotonic() < deadline:
+    while (left := live_processes_of()) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"sandbox processes outlived their match: {left}"
-
-
-def pool_processes() -> dict[int, int]:
-    """Live (not zombie) processes running as any pool uid: pid -> uid."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        uid = int(fields.get("Uid", "-1").split()[0])
-        if uid_pool.in_pool(uid) and not fields.get("State", "").strip().startswith("Z"):
-            found[int(entry.name)] = uid
-    return found
 
 
 def agent_folder(root: Path, name: str, code: str) -> AgentSpec:
@@ -112,16 +94,6 @@ def play(runtime: AgentRuntime, root: Path, attacker: str, victim: str = VICTIM,
     return run_match(
         "tic-tac-toe", [good, bad], seed=3, runtime=runtime, limits=MatchLimits.from_spec(spec, **{**FAST, **limits})
     )
-
-
-def attack_report(text: str, name: str) -> dict[str, Any]:
-    """The attacker's own account of what it did: proof the attack ran."""
-    for line in text.splitlines():
-        if line.startswith("ATTACK "):
-            found: dict[str, Any] = json.loads(line[len("ATTACK ") :])
-            if found["attack"] == name:
-                return found
-    pytest.fail(f"the {name!r} attack never reported (it did not run):\n{text[-2000:]}")
 
 
 def assert_fair(result: MatchResult) -> None:
@@ -296,26 +268,11 @@ def test_a_process_squat_holds_only_its_own_quota_and_dies_with_its_sandbox(runt
     """The old platform's per-uid process limit was shared host-wide: children parked by one agent
     made another user's sandbox fail to start ("[Errno 11]"). Now each sandbox has its own uid and
     pids cgroup; a second match played while the squatter holds everything it can get runs fine."""
-    squatter = """
-    import time
-
-    def strike():
-        children = 0
-        error = ""
-        for _ in range(500):
-            try:
-                pid = os.fork()
-            except OSError as problem:
-                error = str(problem)
-                break
-            if pid == 0:
-                os.setsid()
-                time.sleep(600)
-                os._exit(0)
-            children += 1
-        report("squat", children=children, error=error)
-        time.sleep(3)  # hold the processes while the other match plays
-    """
+    squatter = (
+        "def strike():\n"
+        + textwrap.indent(SQUAT, "    ")
+        + "    time.sleep(3)  # hold them while the other match plays\n"
+    )
     import threading
 
     outcome: dict[str, MatchResult] = {}
@@ -326,9 +283,9 @@ def test_a_process_squat_holds_only_its_own_quota_and_dies_with_its_sandbox(runt
     )
     thread.start()
     deadline = time.monotonic() + 15
-    while len(pool_processes()) < 40 and time.monotonic() < deadline:
+    while len(live_processes_of()) < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
-    squatting = len(pool_processes())
+    squatting = len(live_processes_of())
     other_root = root / "other"
     other_root.mkdir()
     other = run_match(

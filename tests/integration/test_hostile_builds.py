@@ -7,30 +7,22 @@ which the build log keeps; each test asserts that report (the attack ran) and it
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
 from tests.integration.test_build_environment import agent_for, build
-from tests.integration.test_hostile_agents import pool_processes
 from tests.support.api import ApiClient, User
+from tests.support.hostile import REPORT, SQUAT, attack_report, live_processes_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the strict sandbox's pool uids and cgroups need root")
 
 GOOD = b"def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
-REPORT = """
-import json, os, sys
-
-def report(name, **found):
-    print("ATTACK " + json.dumps({"attack": name, **found}), file=sys.stderr, flush=True)
-"""
 
 
 @pytest.fixture
@@ -46,15 +38,6 @@ def victim(api: ApiClient) -> User:
 @pytest.fixture
 def attacker(api: ApiClient) -> User:
     return api.register("mallory")
-
-
-def attack_report(log: str | None, name: str) -> dict[str, Any]:
-    for line in (log or "").splitlines():
-        if line.startswith("ATTACK "):
-            found: dict[str, Any] = json.loads(line[len("ATTACK ") :])
-            if found["attack"] == name:
-                return found
-    pytest.fail(f"the {name!r} attack never reported (it did not run):\n{(log or '')[-2000:]}")
 
 
 def test_an_upload_cannot_touch_another_users_build_or_the_platforms_data(
@@ -105,33 +88,14 @@ report("builds", outcome=outcome, readable=readable, uid=os.getuid())
 def test_a_process_squat_in_one_build_leaves_the_next_users_build_unharmed(
     platform: Platform, api: ApiClient, victim: User, attacker: User
 ) -> None:
-    code = (
-        REPORT
-        + """
-import time
-children, error = 0, ""
-for _ in range(500):
-    try:
-        pid = os.fork()
-    except OSError as problem:
-        error = str(problem)
-        break
-    if pid == 0:
-        os.setsid()
-        time.sleep(600)
-        os._exit(0)
-    children += 1
-report("squat", children=children, error=error)
-"""
-        + GOOD.decode()
-    )
+    code = REPORT + SQUAT + GOOD.decode()
     squat = build(platform, attacker, agent_for(api, attacker, "tic-tac-toe"), {"agent.py": code.encode()})
     found = attack_report(squat.build_log, "squat")
     assert found["children"] > 10 and "Resource temporarily unavailable" in found["error"], found
     deadline = time.monotonic() + 5
-    while pool_processes() and time.monotonic() < deadline:
+    while live_processes_of() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert pool_processes() == {}, "the squatter's children outlived its build"
+    assert live_processes_of() == {}, "the squatter's children outlived its build"
     after = build(platform, victim, agent_for(api, victim, "tic-tac-toe"), {"agent.py": GOOD})
     assert after.status == SubmissionStatus.ACTIVE.value, after.error_message
 

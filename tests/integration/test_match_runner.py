@@ -24,7 +24,7 @@ from rlarena.environments import registry
 from rlarena.executor.runner import ERROR, INVALID, OK, TIMEOUT, AgentSpec, MatchLimits, MatchResult, run_match
 from rlarena.sandbox import uid_pool
 from rlarena.sandbox.process import MiB
-from rlarena.sandbox.uid_pool import in_pool
+from tests.support.hostile import live_processes_of
 
 FIRST_LEGAL = """
 def agent(observation, configuration):
@@ -71,20 +71,7 @@ def no_leftover_processes() -> Iterator[None]:
 
 
 def _sandbox_pids() -> set[int]:
-    """Live (not zombie) processes of the sandbox uids, from /proc."""
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        uid = int(fields.get("Uid", "-1").split()[0])
-        if in_pool(uid) and not fields.get("State", "").strip().startswith("Z"):
-            pids.add(int(entry.name))
-    return pids
+    return set(live_processes_of())
 
 
 def _agent(root: Path, name: str, code: str) -> AgentSpec:

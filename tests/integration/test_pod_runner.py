@@ -32,9 +32,9 @@ from rlarena.executor.pod_runner import MatchPodSpec, PodAgent
 from rlarena.executor.runner import ERROR, OK, TIMEOUT, MatchResult
 from rlarena.executor.service import MatchOrder
 from rlarena.sandbox.process import Mount, SandboxLimits
-from rlarena.sandbox.uid_pool import in_pool
 from rlarena.sandbox.session import SandboxSession
 from tests.conftest import make_settings
+from tests.support.hostile import live_processes_of
 
 REGISTRY = "registry.test/rlarena"
 RLARENA = Path(sys.executable).parent / "rlarena"
@@ -80,17 +80,7 @@ def sessions() -> Iterator[list[SandboxSession]]:
 
 
 def _sandbox_pids() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                status = (entry / "status").read_text()
-            except OSError:
-                continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            if in_pool(int(fields.get("Uid", "-1").split()[0])) and "Z" not in fields.get("State", ""):
-                pids.add(int(entry.name))
-    return pids
+    return set(live_processes_of())
 
 
 class LocalPod:

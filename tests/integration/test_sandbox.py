@@ -30,6 +30,7 @@ from rlarena.sandbox.process import (
     run_sandboxed,
 )
 from tests.conftest import ROOT
+from tests.support.hostile import live_processes_of
 
 FAST = SandboxLimits(wall_seconds=10, cpu_seconds=10)
 IS_ROOT = os.geteuid() == 0
@@ -143,25 +144,9 @@ def assert_gone(result: SandboxResult, pid: int) -> None:
         assert_dead(pid)
         return
     deadline = time.monotonic() + 3
-    while (alive := processes_of(result.uid)) and time.monotonic() < deadline:
+    while (alive := live_processes_of({result.uid})) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not alive, f"processes of uid {result.uid} outlived the sandbox: {alive}"
-
-
-def processes_of(uid: int) -> list[int]:
-    """Live (not zombie) processes running as `uid`, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("Uid", "-1").split()[0]) == uid and not fields.get("State", "").strip().startswith("Z"):
-            found.append(int(entry.name))
-    return found
 
 
 def assert_dead(pid: int) -> None:

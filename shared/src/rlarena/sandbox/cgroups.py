@@ -97,7 +97,7 @@ class SandboxGroup:
         self.kill()
         self.remove()
         for path in self.paths:
-            path.mkdir(mode=0o755)
+            path.mkdir(mode=0o755, exist_ok=True)  # a group still busy with zombies is reused
         memory = str(limits.memory_bytes)
         quota = str(max(int(limits.cpus * CPU_PERIOD_US), 1000))
         if self.hierarchies.version == 2:

@@ -94,7 +94,9 @@ def _working_bwrap(problems: list[str]) -> str | None:
         problems.append("bwrap is not installed")
         return None
     # The sandbox runs bwrap unprivileged (after the drop to the pool uid), so try it that way.
-    argv = [path, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "--", "/bin/true"]
+    # With the options the sandbox relies on (--disable-userns needs bubblewrap 0.8).
+    argv = [path, "--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns", "--die-with-parent"]
+    argv += ["--new-session", "--ro-bind", "/", "/", "--size", "1048576", "--tmpfs", "/tmp", "--", "/bin/true"]
     # As nobody when root (Popen's user/group switch happens in C, safe beside threads).
     nobody = 65534 if os.geteuid() == 0 else None
     try:
