@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import textwrap
 from collections.abc import Iterator
@@ -114,3 +115,23 @@ def test_the_seccomp_filter_compiles_and_denies_what_it_lists() -> None:
     result = run_sandboxed(["/usr/bin/python3", "-I", "-c", code], cwd=Path("/usr"), limits=SandboxLimits())
     if result.strict:
         assert result.stdout.split() == ["-1", "EPERM"], result.stderr
+
+
+def test_favouring_cgroup_changes_keeps_the_mounts_other_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlarena.sandbox import cgroups
+
+    mounts = [("cgroup", Path("/sys/fs/cgroup/memory"), "rw,memory"), ("cgroup2", Path("/cg2"), "rw,nsdelegate")]
+    calls: list[list[str]] = []
+    monkeypatch.setattr(cgroups, "_mounts", lambda: mounts)
+
+    def run(argv: list[str], **_: object) -> subprocess.CompletedProcess[bytes]:
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    assert cgroups.favor_dynamic_changes()
+    assert calls == [["/bin/mount", "-o", "remount,nsdelegate,favordynmods", "/cg2"]]
+    mounts[1] = ("cgroup2", Path("/cg2"), "rw,nsdelegate,favordynmods")
+    assert cgroups.favor_dynamic_changes() and len(calls) == 1  # already on: nothing remounted
+    monkeypatch.setattr(cgroups, "_mounts", lambda: mounts[:1])
+    assert not cgroups.favor_dynamic_changes()  # no cgroup2 mount to set it on

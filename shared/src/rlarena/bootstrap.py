@@ -82,7 +82,11 @@ class Platform:
         from rlarena.sandbox import support
         from rlarena.service.submissions import limits_of
 
-        support.announce("the local builder", production=self.settings.env == "production")
+        support.announce(
+            "the local builder",
+            production=self.settings.env == "production",
+            favor_cgroup_changes=self.settings.sandbox_favor_cgroup_changes,
+        )
         return LocalBuilder(
             self.store,
             self.settings.builds_dir or default_builds_root(self.settings.data_dir),

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     s3_region: str = Field("us-east-1", alias="S3_REGION")
     s3_secure: bool = Field(False, alias="S3_SECURE")
     storage_webhook_token: SecretStr | None = Field(None, alias="STORAGE_WEBHOOK_TOKEN")
+    broker_token: SecretStr | None = Field(None, alias="BROKER_TOKEN")
     archive_max_bytes: int = Field(10 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
     archive_max_files: int = Field(200, alias="ARCHIVE_MAX_FILES", ge=1)
     archive_max_unpacked_bytes: int = Field(50 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
@@ -184,6 +185,7 @@ class Settings(BaseSettings):
         "s3_access_key",
         "s3_secret_key",
         "storage_webhook_token",
+        "broker_token",
         "kaniko_cache_repo",
         mode="before",
     )
@@ -238,19 +240,41 @@ class Settings(BaseSettings):
             return self.jwt_secret.get_secret_value()
         if self.is_production:  # pragma: no cover - the validator already refused this
             raise ConfigurationError("JWT_SECRET is required when ENV=production")
-        path = self.data_dir / "jwt-secret"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        path.touch(mode=0o600)
-        path.write_text(key)
-        log.warning(
-            "JWT_SECRET is not set: generated a development secret in %s. "
-            "Set JWT_SECRET before running with ENV=production.",
-            path,
-        )
+        key, generated = _generated_secret(self.data_dir / "jwt-secret")
+        if generated:
+            log.warning(
+                "JWT_SECRET is not set: generated a development secret in %s. "
+                "Set JWT_SECRET before running with ENV=production.",
+                self.data_dir / "jwt-secret",
+            )
         return key
+
+    @cached_property
+    def broker_ingress_token(self) -> str:
+        """The secret the local broker ingress requires: BROKER_TOKEN, or one generated once into
+        DATA_DIR/broker-token (0600). The local platform hands it to the executor it starts."""
+        if self.broker_token:
+            return self.broker_token.get_secret_value()
+        key, _ = _generated_secret(self.data_dir / "broker-token")
+        return key
+
+
+def _generated_secret(path: Path) -> tuple[str, bool]:
+    """The secret kept in `path`, generated (64 hex characters, file mode 0600) if there is none yet."""
+    from rlarena.private_files import read_private_text, write_private_file_once
+
+    existing = read_private_text(path)
+    if existing is not None and existing.strip():
+        return existing.strip(), False
+    if existing is not None:  # blank: left by a crash between creating and writing it
+        path.unlink(missing_ok=True)
+    key = secrets.token_hex(32)
+    if write_private_file_once(path, key.encode()):
+        return key, True
+    theirs = (read_private_text(path) or "").strip()  # another process wrote it first: use theirs
+    if not theirs:
+        raise ConfigurationError(f"{path} is empty: delete it and start again")
+    return theirs, False
 
 
 def load_settings() -> Settings:

@@ -59,7 +59,11 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
     if settings.use_k8s:
         run = kubernetes_runner(settings)
     else:
-        support.announce("the executor", production=settings.env == "production")
+        support.announce(
+            "the executor",
+            production=settings.env == "production",
+            favor_cgroup_changes=settings.sandbox_favor_cgroup_changes,
+        )
         run = sandboxed_runner(install_runtime(agent_python(settings.agent_python)))
     service = ExecutorService(
         run,

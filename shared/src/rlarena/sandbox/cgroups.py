@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,31 @@ class SandboxGroup:
             if key == "oom_kill":
                 return value.strip() not in ("", "0")
         return False
+
+
+def favor_dynamic_changes() -> bool:
+    """Ask the kernel to favour cgroup changes over fork and exit, host-wide: the `favordynmods`
+    option of a cgroup2 mount (Linux 6.0+). Without it, the first move of a process into a group
+    waits for an RCU grace period (~15 ms on this project's machines, on every sandbox start); with
+    it the move takes ~0.4 ms, and forks and exits pay a little more. The mount's other options are
+    kept. True when the option is on (already or now); False where there is no cgroup2 mount, the
+    kernel does not know it, or the platform may not remount."""
+    for kind, path, options in _mounts():
+        if kind != "cgroup2":
+            continue
+        current = options.split(",")
+        if "favordynmods" in current:
+            return True
+        kept = [option for option in current if option not in ("rw", "ro", "relatime", "noatime")]
+        wanted = ",".join(["remount", *kept, "favordynmods"])
+        try:
+            done = subprocess.run(  # noqa: S603 - fixed argv
+                ["/bin/mount", "-o", wanted, str(path)], capture_output=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return done.returncode == 0
+    return False
 
 
 def _prepare_v2_parent(tree: Path) -> bool:

@@ -60,10 +60,14 @@ class SandboxSupport:
         return STRICT if self.strict else self.missing
 
 
-def announce(who: str, *, production: bool) -> None:
+def announce(who: str, *, production: bool, favor_cgroup_changes: bool = True) -> None:
     """Say at start-up how `who` isolates agents here. Production refuses anything less than the
-    strict sandbox: ServiceUnavailable naming what is missing."""
+    strict sandbox: ServiceUnavailable naming what is missing. With `favor_cgroup_changes` (the
+    SANDBOX_FAVOR_CGROUP_CHANGES setting) a root platform sets the host's cgroup2 mount option that
+    makes a sandbox start ~15 ms faster (`cgroups.favor_dynamic_changes`)."""
     found = detect()
+    if favor_cgroup_changes and found.cgroups is not None and cgroups.favor_dynamic_changes():
+        log.info("cgroup changes favoured over fork and exit (cgroup2 favordynmods)")
     if found.strict:
         log.info("%s runs agents in the strict sandbox", who)
         return
@@ -96,7 +100,7 @@ def _working_bwrap(problems: list[str]) -> str | None:
     # The sandbox runs bwrap unprivileged (after the drop to the pool uid), so try it that way.
     # With the options the sandbox relies on (--disable-userns needs bubblewrap 0.8).
     argv = [path, "--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns", "--die-with-parent"]
-    argv += ["--new-session", "--ro-bind", "/", "/", "--size", "1048576", "--tmpfs", "/tmp", "--", "/bin/true"]
+    argv += ["--new-session", "--ro-bind", "/", "/", "--size", "1048576", "--tmpfs", "/tmp", "--", "/bin/true"]  # noqa: S108
     # As nobody when root (Popen's user/group switch happens in C, safe beside threads).
     nobody = 65534 if os.geteuid() == 0 else None
     try:
