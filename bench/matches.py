@@ -159,6 +159,7 @@ def sandboxed(environment_id: str, code: str, games: int, folder: Path, *, paral
 def run(log: Callable[[str], None] = print) -> dict[str, Any]:
     from rlarena.sandbox import support
 
+    support.announce("the matches benchmark", production=False)  # as the executor does at start-up
     results: dict[str, Any] = {"sandbox": support.detect().describe()}
     folder = Path(tempfile.mkdtemp(prefix="rlarena-bench-matches-"))
     folder.chmod(0o755)
