@@ -58,6 +58,7 @@ OVERLAY ?= prod
 
 deploy:  ## migrate, then roll out knative/overlays/$(OVERLAY) (order: knative/base/jobs/migrate.yaml)
 	$(KUBECTL) delete job migrate --namespace rlarena --ignore-not-found
+	$(KUBECTL) apply -k knative/eventing-system
 	$(KUBECTL) apply -k knative/overlays/$(OVERLAY) --selector '!rlarena.dev/function'
 	$(KUBECTL) wait job/migrate --namespace rlarena --for=condition=complete --timeout=10m
 	$(KUBECTL) apply -k knative/overlays/$(OVERLAY)

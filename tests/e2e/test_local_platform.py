@@ -96,6 +96,8 @@ def test_a_match_result_posted_to_the_broker_reaches_ratings_through_the_trigger
         },
     )
     headers, body = to_binary(event)
+    # The ingress takes events only with the platform's broker token (tests/e2e/test_hostile_platform.py).
+    headers["Authorization"] = f"Bearer {(local_platform.data_dir / 'broker-token').read_text().strip()}"
     request = urllib.request.Request(
         local_platform.base_url + "/broker/rlarena/default", data=body, headers=headers, method="POST"
     )

@@ -517,3 +517,55 @@ def test_only_services_that_call_kubernetes_run_with_a_service_account(rendered:
     assert set(accounts.values()) == set(COMPONENTS)
     bound = {s["name"] for b in _named(rendered, "RoleBinding").values() for s in b["subjects"]}
     assert "default" not in bound
+
+
+# -- who may post to the Broker -------------------------------------------------------------------------
+
+BROKER_POLICY = "broker-ingress-from-the-platform-only"  # knative/base/policies/broker-ingress.yaml
+EVENTING_SYSTEM = KNATIVE / "eventing-system"  # the shared ingresses in knative-eventing
+
+
+def _broker_policy_peers(policy: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """The Knative Services, ApiServerSources and namespaces a Broker-ingress policy lets post events."""
+    services: set[str] = set()
+    sources: set[str] = set()
+    namespaces: set[str] = set()
+    for rule in policy["spec"]["ingress"]:
+        for peer in rule.get("from") or []:
+            selector = peer.get("podSelector") or {}
+            for expression in selector.get("matchExpressions") or []:
+                if expression["key"] == "serving.knative.dev/service":
+                    assert expression["operator"] == "In"
+                    services |= set(expression["values"])
+            if source := (selector.get("matchLabels") or {}).get("eventing.knative.dev/sourceName"):
+                sources.add(source)
+            if "namespaceSelector" in peer:
+                namespaces.add(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
+    return services, sources, namespaces
+
+
+def test_the_broker_ingress_admits_exactly_the_services_given_k_sink_and_the_platforms_sources(
+    rendered: list[dict[str, Any]],
+) -> None:
+    # A Service that starts publishing gets K_SINK from the SinkBinding; unless it is added to the
+    # policies too, its events are dropped at the Broker. And nothing that does not publish is let in.
+    publishers = {name for name, service in _knative_services(rendered).items() if _sink_bound(rendered, service)}
+    sources = set(_named(rendered, "ApiServerSource"))
+    namespace = _named(rendered, "Namespace")
+    assert publishers and sources and list(namespace) == ["rlarena"]
+    in_namespace = _named(rendered, "NetworkPolicy")[BROKER_POLICY]
+    assert _broker_policy_peers(in_namespace) == (publishers, sources, {"knative-eventing"})
+    shared = _render(EVENTING_SYSTEM)
+    assert len(shared) == 2
+    for policy in shared:
+        # From knative-eventing, the platform's namespace must be named explicitly.
+        assert _broker_policy_peers(policy) == (publishers, sources, set(namespace)), policy["metadata"]["name"]
+
+
+def test_make_deploy_and_the_guide_close_the_shared_broker_ingress() -> None:
+    deploy = re.search(r"^deploy:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert deploy and "apply -k knative/eventing-system" in deploy.group(1)
+    guide = DEPLOY.read_text()
+    assert "kubectl apply -k knative/eventing-system" in guide
+    for policy in [BROKER_POLICY, *(doc["metadata"]["name"] for doc in _render(EVENTING_SYSTEM))]:
+        assert f"`{policy}`" in guide, f"docs/DEPLOY.md does not name the NetworkPolicy {policy}"

@@ -166,3 +166,151 @@ def test_the_policies_select_the_roles_the_builder_labels_its_jobs_with(policies
         for expression in selector.get("matchExpressions", []):
             selected.update(expression["values"])
     assert selected >= set(ROLES)
+
+
+# --- who may post to the Broker's ingress (issue 11: results come only from the platform) ----------
+
+# The Broker ingress Pods of each class, where they run, as their controllers label them (Kafka and
+# the MT broker share one ingress in knative-eventing; RabbitMQ runs one per Broker, beside it).
+BROKER_INGRESSES = {
+    "Kafka": ("knative-eventing", {"app": "kafka-broker-receiver", "app.kubernetes.io/name": "knative-eventing"}),
+    "MTChannelBasedBroker": ("knative-eventing", {"eventing.knative.dev/brokerRole": "ingress"}),
+    "RabbitMQBroker": (
+        "rlarena",
+        {"eventing.knative.dev/broker": "default", "eventing.knative.dev/brokerRole": "ingress"},
+    ),
+}
+APISERVER_SOURCE_ADAPTER = {
+    "eventing.knative.dev/source": "apiserver-source-controller",
+    "eventing.knative.dev/sourceName": "build-jobs",
+}
+PING_SOURCE_ADAPTER = {"app.kubernetes.io/component": "pingsource-mt-adapter", "sources.knative.dev/role": "adapter"}
+
+
+@pytest.fixture(scope="module")
+def eventing_system() -> list[dict[str, Any]]:
+    result = subprocess.run(
+        [str(KUBECTL), "kustomize", str(ROOT / "knative" / "eventing-system")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def knative_pod(service: str) -> dict[str, str]:
+    """The labels Knative Serving puts on a Revision's Pods."""
+    return {
+        "serving.knative.dev/service": service,
+        "serving.knative.dev/configuration": service,
+        "serving.knative.dev/revision": f"{service}-00001",
+    }
+
+
+def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector as the API server evaluates it ({} selects everything)."""
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]
+        if not ok:
+            return False
+    return True
+
+
+def admits(
+    policies: list[dict[str, Any]],
+    target: tuple[str, dict[str, str]],
+    source: tuple[str, dict[str, str]],
+    port: int,
+) -> bool:
+    """Whether a connection from `source` (namespace, Pod labels) to `target` on TCP `port` is let in.
+
+    Ingress policies add up: a Pod no ingress policy selects takes anything; a selected Pod takes
+    what at least one rule of one selecting policy allows. A peer with only a podSelector means the
+    target's own namespace; a namespaceSelector alone means every Pod of the matching namespaces.
+    """
+    namespace, labels = target
+    applying = [
+        policy
+        for policy in policies
+        if policy["metadata"]["namespace"] == namespace
+        and "Ingress" in policy["spec"]["policyTypes"]
+        and selector_matches(policy["spec"]["podSelector"], labels)
+    ]
+    if not applying:
+        return True
+    source_namespace, source_labels = source
+    for policy in applying:
+        for rule in policy["spec"].get("ingress") or []:
+            ports = rule.get("ports")
+            if ports and not any(p.get("protocol", "TCP") == "TCP" and p["port"] == port for p in ports):
+                continue
+            peers = rule.get("from")
+            if peers is None:
+                return True
+            for peer in peers:
+                if "namespaceSelector" in peer:
+                    in_namespace = selector_matches(
+                        peer["namespaceSelector"], {"kubernetes.io/metadata.name": source_namespace}
+                    )
+                else:
+                    in_namespace = source_namespace == namespace
+                if in_namespace and selector_matches(peer.get("podSelector") or {}, source_labels):
+                    return True
+    return False
+
+
+def test_the_broker_ingress_policies_validate_strictly_and_land_where_the_ingresses_run(
+    policies: list[dict[str, Any]], eventing_system: list[dict[str, Any]]
+) -> None:
+    assert {doc["kind"] for doc in eventing_system} == {"NetworkPolicy"}
+    assert {doc["metadata"]["namespace"] for doc in eventing_system} == {"knative-eventing"}
+    base = [p for p in policies if p["metadata"]["name"] == "broker-ingress-from-the-platform-only"]
+    assert [p["metadata"]["namespace"] for p in base] == ["rlarena"]
+    for policy in [*base, *eventing_system]:
+        kubernetes_validate.validate(policy, "1.33.0", strict=True)
+
+
+@pytest.mark.parametrize("broker_class", sorted(BROKER_INGRESSES))
+def test_only_the_platforms_publishers_may_post_to_the_broker_ingress(
+    policies: list[dict[str, Any]], eventing_system: list[dict[str, Any]], broker_class: str
+) -> None:
+    everything = [*policies, *eventing_system]
+    ingress = BROKER_INGRESSES[broker_class]
+    allowed = {
+        "executor": ("rlarena", knative_pod("executor")),
+        "ratings": ("rlarena", knative_pod("ratings")),
+        "submissions": ("rlarena", knative_pod("submissions")),
+        "matchmaker-events": ("rlarena", knative_pod("matchmaker-events")),
+        "the ApiServerSource adapter": ("rlarena", APISERVER_SOURCE_ADAPTER),
+        "the PingSource adapter": ("knative-eventing", PING_SOURCE_ADAPTER),
+    }
+    refused = {
+        # Pods that run users' code, with exactly the labels the builder and executor give them.
+        "a match Pod": ("rlarena", {ROLE_LABEL: "match", "app.kubernetes.io/part-of": "rlarena"}),
+        **{f"a {role} Pod": ("rlarena", pod(role)) for role in ROLES},
+        # Functions that publish nothing have no business there either.
+        "auth": ("rlarena", knative_pod("auth")),
+        "ws-relay": ("rlarena", knative_pod("ws-relay")),
+        # A look-alike in another namespace, and anything else in the cluster.
+        "a 'ratings' Pod of another namespace": ("intruder", knative_pod("ratings")),
+        "an adapter look-alike of another namespace": ("intruder", APISERVER_SOURCE_ADAPTER),
+        "an unlabelled Pod": ("default", {}),
+    }
+    for port in (8080, 8443):
+        for name, source in allowed.items():
+            assert admits(everything, ingress, source, port), f"{broker_class}: {name} is cut off on {port}"
+        for name, source in refused.items():
+            assert not admits(everything, ingress, source, port), f"{broker_class}: {name} may post on {port}"
+    # Read-only metrics stay reachable for monitoring wherever it runs.
+    assert admits(everything, ingress, ("monitoring", {"app": "prometheus"}), 9090)
+    # Without the policies the attack is open: the evaluator is not simply refusing everything.
+    assert admits([], ingress, refused["a match Pod"], 8080)

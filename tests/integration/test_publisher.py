@@ -6,13 +6,15 @@ import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from cloudevents.http import CloudEvent, from_http
 
+from rlarena.config import Settings
 from rlarena.errors import ServiceUnavailable
 from rlarena.events.catalogue import EventType, MatchFailed, Source, make_event
-from rlarena.events.publisher import HttpPublisher
+from rlarena.events.publisher import HttpPublisher, publisher_for
 from tests.support.postgres import free_port
 
 
@@ -93,3 +95,25 @@ def test_a_4xx_from_the_sink_is_not_retried(sink: tuple[Sink, str]) -> None:
 def test_an_unreachable_sink_fails_after_the_retries() -> None:
     with pytest.raises(ServiceUnavailable):
         HttpPublisher(f"http://127.0.0.1:{free_port()}/", attempts=2, first_delay=0.01, timeout=1).publish(_event())
+
+
+def test_events_carry_the_broker_token_as_a_bearer_header_when_one_is_set(sink: tuple[Sink, str]) -> None:
+    state, url = sink
+    HttpPublisher(url, token="s3cret-token").publish(_event())
+    HttpPublisher(url).publish(_event())
+    (with_token, _), (without, _) = state.received
+    assert with_token["authorization"] == "Bearer s3cret-token"
+    assert "authorization" not in without  # on Knative: no token, no header
+
+
+def test_the_publisher_for_k_sink_sends_broker_token_and_a_refusal_is_not_retried(
+    sink: tuple[Sink, str], tmp_path: Path
+) -> None:
+    state, url = sink
+    settings = Settings(K_SINK=url, BROKER_TOKEN="from-the-settings", DATA_DIR=str(tmp_path))
+    publisher_for(settings).publish(_event())
+    assert state.received[0][0]["authorization"] == "Bearer from-the-settings"
+    state.statuses = [403] * 3  # a wrong token: the broker will never accept it
+    with pytest.raises(ServiceUnavailable, match="HTTP 403"):
+        HttpPublisher(url, token="wrong", first_delay=0.01).publish(_event())
+    assert state.calls == 2

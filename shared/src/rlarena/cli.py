@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     executor.add_argument(
         "--address", default=None, help="host:port to listen on (default: [::] and the port of EXECUTOR_URL)"
     )
+    executor.add_argument(
+        "--parent-pid", type=int, default=None, help="die with this process, the parent (the local platform)"
+    )
     match_pod = commands.add_parser("match-pod", help="play one match as a match Pod's runner (USE_K8S=true)")
     match_pod.add_argument("--spec", required=True, help="the match as JSON, written by the executor into the Job")
     arguments = parser.parse_args(argv)
@@ -26,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "dev":
             return _dev(arguments.host, arguments.port)
         if arguments.command == "executor":
+            if arguments.parent_pid is not None:
+                from rlarena.platform.executor_child import die_with_parent
+
+                die_with_parent(arguments.parent_pid)
             return _executor(arguments.address)
         if arguments.command == "match-pod":
             from rlarena.executor.pod_runner import main as play_in_pod

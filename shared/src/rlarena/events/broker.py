@@ -17,6 +17,7 @@ import copy
 import itertools
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ from cloudevents.http import CloudEvent
 
 from rlarena.errors import EventRejected
 from rlarena.events.manifests import Trigger
+from rlarena.private_files import make_private_dirs, open_private
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +179,10 @@ class InProcessBroker:
         line = json.dumps(record, default=str, ensure_ascii=False)
         try:
             with self._dead_letter_lock:
-                self._dead_letter_path.parent.mkdir(parents=True, exist_ok=True)
-                with self._dead_letter_path.open("a", encoding="utf-8") as file:
+                # Events carry users' data: the file is private (0600) to the platform's user.
+                make_private_dirs(self._dead_letter_path.parent)
+                fd = open_private(self._dead_letter_path, os.O_WRONLY | os.O_APPEND)
+                with os.fdopen(fd, "a", encoding="utf-8") as file:
                     file.write(line + "\n")
         except OSError as error:
             log.error(

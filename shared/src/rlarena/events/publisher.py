@@ -12,6 +12,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError, ServiceUnavailable
+from rlarena.events.ingress import bearer_header
 
 if TYPE_CHECKING:
     from rlarena.config import Settings
@@ -24,16 +25,30 @@ class Publisher(Protocol):
 
 
 class HttpPublisher:
-    """POSTs each event to the sink (the Broker's ingress) with bounded, backed-off retries."""
+    """POSTs each event to the sink (the Broker's ingress) with bounded, backed-off retries.
 
-    def __init__(self, sink: str, *, attempts: int = 3, first_delay: float = 0.2, timeout: float = 5.0) -> None:
+    With a `token` (BROKER_TOKEN: the local platform's ingress requires it) every event carries
+    `Authorization: Bearer <token>`; on Knative there is none and no such header is sent.
+    """
+
+    def __init__(
+        self,
+        sink: str,
+        *,
+        token: str | None = None,
+        attempts: int = 3,
+        first_delay: float = 0.2,
+        timeout: float = 5.0,
+    ) -> None:
         self._sink = sink
+        self._auth = bearer_header(token) if token else {}
         self._attempts = attempts
         self._first_delay = first_delay
         self._timeout = timeout
 
     def publish(self, event: CloudEvent) -> None:
         headers, body = to_binary(event)
+        headers = {**headers, **self._auth}
         last_problem = ""
         for attempt in range(self._attempts):
             if attempt:
@@ -78,7 +93,8 @@ class RecordingPublisher:
 
 def publisher_for(settings: Settings) -> Publisher:
     if settings.k_sink:
-        return HttpPublisher(settings.k_sink)
+        token = settings.broker_token.get_secret_value() if settings.broker_token else None
+        return HttpPublisher(settings.k_sink, token=token)
     if settings.is_production:
         return UnconfiguredPublisher()
     return DiscardingPublisher()

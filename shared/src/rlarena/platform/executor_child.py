@@ -2,14 +2,23 @@
 
 Agent code never runs in the platform's process: the executor is its own process (as it is its
 own Service on a cluster), reached over real gRPC at EXECUTOR_URL, and it reports results to the
-local broker's ingress exactly as it would to K_SINK on a cluster. If it dies, the supervisor
-starts it again; the matches it was running are failed by the reaper at their deadline.
+local broker's ingress exactly as it would to K_SINK on a cluster, with the broker token the
+ingress requires (BROKER_TOKEN, in its environment only). If it dies, the supervisor starts it
+again; the matches it was running are failed by the reaper at their deadline.
+
+It dies with the platform, too: a SIGKILLed platform must not leave an orphan holding the
+executor's port (the next `make dev` could not start) and running matches nobody will record. The
+child is started with `--parent-pid <this pid>` and, as its first act, asks the kernel for SIGKILL
+when its parent goes (PR_SET_PDEATHSIG, `die_with_parent`), then exits at once if the parent is
+already gone. Nothing runs between fork and exec (no preexec_fn: the platform is multi-threaded).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +32,10 @@ log = logging.getLogger("rlarena.local.executor")
 RESTART_DELAY_S = 1.0
 READY_TIMEOUT_S = 60.0
 STOP_GRACE_S = 10.0
+# prctl(2) option: the signal this process gets when the thread that created it exits.
+PR_SET_PDEATHSIG = 1
+# Where the kernel cannot do it (not Linux): how often a watcher thread checks for the parent.
+PARENT_POLL_S = 0.5
 
 
 def listen_address(executor_url: str) -> str:
@@ -32,12 +45,48 @@ def listen_address(executor_url: str) -> str:
     return f"127.0.0.1:{port}" if host in ("localhost", "127.0.0.1") else f"{host}:{port}"
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Make this process die with `parent_pid`, its parent: SIGKILL from the kernel when it exits.
+
+    Called first thing by the child itself (after exec, so no code runs between fork and exec).
+    If the parent died before this ran, the child was already handed to init: it exits at once.
+    The kernel's "parent" is the thread that spawned the child, so the platform spawns it from
+    threads that live as long as it does (the main thread, the supervisor).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):  # not Linux: watch for the parent instead
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), name="parent-watch", daemon=True).start()
+    else:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(error)}")
+    if os.getppid() != parent_pid:
+        print(f"rlarena executor: the platform (pid {parent_pid}) is gone; exiting", file=sys.stderr, flush=True)
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
 class ExecutorChild:
-    def __init__(self, executor_url: str, broker_url: str, on_restart: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        executor_url: str,
+        broker_url: str,
+        on_restart: Callable[[], None] | None = None,
+        *,
+        broker_token: str | None = None,
+    ) -> None:
         self._on_restart = on_restart
         self._address = listen_address(executor_url)
         self._url = executor_url
         self._broker_url = broker_url
+        self._broker_token = broker_token
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -93,7 +142,12 @@ class ExecutorChild:
 
     def _spawn(self) -> None:
         environment = dict(os.environ, K_SINK=self._broker_url, EXECUTOR_URL=self._url)
-        command = [sys.executable, "-m", "rlarena.cli", "executor", "--address", self._address]
+        if self._broker_token:
+            environment["BROKER_TOKEN"] = self._broker_token
+        command = [
+            sys.executable, "-m", "rlarena.cli", "executor", "--address", self._address,
+            "--parent-pid", str(os.getpid()),
+        ]  # fmt: skip
         with self._lock:
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed argv
                 command, env=environment, stdin=subprocess.DEVNULL

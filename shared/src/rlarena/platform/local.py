@@ -3,6 +3,10 @@
 Requests are routed by the HTTPRoute manifest, events by the Trigger manifests through the
 in-process broker, and the PingSource schedule drives a timer, so the local platform and the
 cluster share one source of truth. Only the adapters differ (SQLite, a local folder).
+
+Agents run on this same host, so the platform keeps its files private (DATA_DIR 0700, every file
+0600: `rlarena.private_files`) and its broker ingress, on the public port, takes events only with
+the broker token (`rlarena.events.ingress`).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import flask
 from a2wsgi import WSGIMiddleware
 from cloudevents import exceptions as cloud_exceptions
 from cloudevents.http import from_http
+from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
@@ -29,16 +35,19 @@ from rlarena.config import Settings
 from rlarena.entrypoints import runtime
 from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
 from rlarena.events.broker import InProcessBroker
+from rlarena.events.ingress import check_ingress_token
 from rlarena.events.manifests import RouteTable, Trigger, load_documents, ping_sources, route_table, triggers
 from rlarena.events.ping import PingTimer
 from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
 from rlarena.platform import targets
 from rlarena.platform.executor_child import ExecutorChild
+from rlarena.private_files import SANDBOX_OWNED, create_private_file, ensure_private_dir, tighten_tree
 
 log = logging.getLogger("rlarena.local")
 
 # Where the in-process broker accepts events from other processes (the executor, scripts):
-# point K_SINK at http://localhost:8080/broker/rlarena/default.
+# point K_SINK at http://localhost:8080/broker/rlarena/default and set BROKER_TOKEN to the
+# platform's broker token (DATA_DIR/broker-token); events without it are refused (401/403).
 BROKER_INGRESS_PATH = "/broker/rlarena/default"
 
 
@@ -50,6 +59,7 @@ class LocalPlatform:
     routes: RouteTable
     services: dict[str, HttpApi]
     broker_triggers: list[Trigger]
+    ingress_token: str
     executor: ExecutorChild | None = None
 
     def gateway(self) -> flask.Flask:
@@ -80,10 +90,17 @@ class LocalPlatform:
             response = error_response(MethodNotAllowed("POST CloudEvents to the broker ingress"))
         else:
             try:
+                # Before the body is even read: only the platform's own publishers hold the token.
+                check_ingress_token(request.headers.get("Authorization"), self.ingress_token)
                 body = read_body(request, self.platform.settings.max_body_bytes)
                 event = from_http(dict(request.headers), body)
             except RLArenaError as error:
                 response = error_response(error)
+                if response.status_code in (401, 403):
+                    response.headers["WWW-Authenticate"] = 'Bearer realm="rlarena-broker"'
+                    log.warning(
+                        "refused an event at the broker ingress from %s: %s", request.remote_addr, error.message
+                    )
             except (cloud_exceptions.GenericException, ValueError) as error:
                 response = error_response(InvalidInput(f"not a CloudEvent: {type(error).__name__}"))
             else:
@@ -116,6 +133,7 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
     Given the port it will serve on, it also runs the executor as a child process (LOCAL_EXECUTOR)
     that reports to this port's broker ingress.
     """
+    secure_data_dir(settings)
     documents = load_documents(settings.resolved_knative_dir)
     routes = route_table(documents)
     services = targets.http_services()
@@ -139,6 +157,7 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
             settings.executor_url,
             f"http://127.0.0.1:{port}{BROKER_INGRESS_PATH}",
             on_restart=functools.partial(_fail_lost_matches, platform),
+            broker_token=settings.broker_ingress_token,
         )
     return LocalPlatform(
         platform=platform,
@@ -147,8 +166,32 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
         routes=routes,
         services=services,
         broker_triggers=subscriptions,
+        ingress_token=settings.broker_ingress_token,
         executor=executor,
     )
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """Make the platform's files private before anything is written: DATA_DIR 0700, files 0600.
+
+    Tightens what older versions left readable (walked without following links; the folders the
+    sandbox owns, `SANDBOX_OWNED`, keep the modes their owner gives them), creates the SQLite
+    database 0600 before SQLite does (its -wal and -shm take the database's mode), generates the
+    secrets, and makes a local object store outside DATA_DIR private too.
+    """
+    data_dir = ensure_private_dir(settings.data_dir)
+    widened = tighten_tree(data_dir, skip=SANDBOX_OWNED)
+    if widened:
+        log.warning("made %d file(s) and folder(s) under %s private to this user", len(widened), data_dir)
+    if not settings.s3_endpoint:
+        storage = settings.resolved_storage_path
+        if not storage.is_relative_to(data_dir.resolve()):
+            tighten_tree(ensure_private_dir(storage), skip=())
+    database = make_url(settings.resolved_database_url)
+    if database.drivername.startswith("sqlite") and database.database not in (None, "", ":memory:"):
+        create_private_file(Path(database.database))
+    settings.jwt_signing_key  # noqa: B018 - generated now, into the private folder
+    settings.broker_ingress_token  # noqa: B018
 
 
 def _fail_lost_matches(platform: Platform) -> None:

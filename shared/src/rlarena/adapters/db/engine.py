@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import logging
 import socket
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
 
 
 def normalise_url(url: str) -> str:
@@ -101,7 +104,14 @@ def _sqlite_engine(url: str) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         from pathlib import Path
 
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        from rlarena.private_files import create_private_file
+
+        # Users' emails and password hashes: 0600 from the start. SQLite gives the -wal and -shm
+        # files the database's own mode, so creating it here makes them private too.
+        try:
+            create_private_file(Path(parsed.database))
+        except PermissionError as error:  # someone else's file: SQLite says whether it can open it
+            log.warning("could not make the database %s private: %s", parsed.database, error.strerror)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -6,6 +6,9 @@ Layout under `root`:
                               cannot start with '.', so no key can collide with it, listings need
                               no filtering, and two keys clash there exactly when they clash above
   .staging/                   partial writes; renamed into place once complete
+
+Uploaded code and replays are private to the platform's user (agents run as other users on the
+same host): every folder the store creates is 0700 and every object 0600 (staged with mkstemp).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from rlarena.adapters.storage.base import (
     validate_prefix,
 )
 from rlarena.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from rlarena.private_files import make_private_dirs
 
 _CHUNK = 1024 * 1024
 _Filler = Callable[[BinaryIO], tuple[int, str]]
@@ -56,7 +60,7 @@ class LocalFolderStore:
 
     def ensure_bucket(self) -> None:
         with self._filesystem_errors(""):
-            (self._root / self._bucket).mkdir(parents=True, exist_ok=True)
+            make_private_dirs(self._root / self._bucket)
 
     def put(self, key: str, data: bytes, *, content_type: str = DEFAULT_CONTENT_TYPE) -> StoredObject:
         def fill(out: BinaryIO) -> tuple[int, str]:
@@ -190,16 +194,15 @@ class LocalFolderStore:
 
     def _write_atomically(self, target: Path, fill: _Filler) -> tuple[int, str, int]:
         """Fill a staging file, then rename it over `target`; return its size, etag and inode."""
-        staging = self._root / ".staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=staging, prefix="put-")
+        staging = make_private_dirs(self._root / ".staging")
+        fd, temp = tempfile.mkstemp(dir=staging, prefix="put-")  # 0600
         try:
             with os.fdopen(fd, "wb") as out:
                 size, etag = fill(out)
                 # The inode survives the rename, so it identifies this write's file afterwards.
                 inode = os.fstat(out.fileno()).st_ino
             for attempt in range(2):
-                target.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dirs(target.parent)
                 try:
                     os.replace(temp, target)
                     break
