@@ -11,12 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from rlarena.domain.archives import ArchiveLimits, find_entry_point, inspect_upload, pack_tar_gz, parse_requirements
+from rlarena.domain import archives
+from rlarena.domain.archives import AgentSource, ArchiveLimits, find_entry_point, pack_tar_gz, parse_requirements
+from rlarena.domain.python_sources import check_sources
 from rlarena.errors import InvalidInput, PayloadTooLarge, RLArenaError, http_status
 
 LIMITS = ArchiveLimits()
 MIB = 1024 * 1024
 AGENT = b"def act(observation):\n    return 0\n"
+
+
+def inspect_upload(filename: str, data: bytes, limits: ArchiveLimits) -> AgentSource:
+    """Intake's inspection with the source rules applied in process: small, trusted test inputs only
+    (the platform applies them in a sandboxed child: tests/unit/test_source_check.py)."""
+    return archives.inspect_upload(filename, data, limits, check_sources)
 
 
 # -- builders ------------------------------------------------------------------------------------
@@ -95,12 +103,16 @@ def invalid(filename: str, data: bytes, code: str, limits: ArchiveLimits = LIMIT
 
 @pytest.fixture(scope="module")
 def zip_bomb() -> bytes:
-    """60 MiB of zeros in about 60 KiB, written in 1 MiB pieces so the test stays light."""
+    """60 MiB of zeros in about 60 KiB, written in 1 MiB pieces so the test stays light.
+
+    A data file rather than a source file: a source file stops at its own, smaller cap first."""
     buffer = io.BytesIO()
     chunk = bytes(MIB)
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("agent.py", "w") as member:
-        for _ in range(60):
-            member.write(chunk)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("agent.py", AGENT)
+        with archive.open("weights.bin", "w") as member:
+            for _ in range(60):
+                member.write(chunk)
     return buffer.getvalue()
 
 

@@ -8,9 +8,14 @@ import zipfile
 import pytest
 
 from rlarena.adapters.builders.declared_environment import environment_mismatch
-from rlarena.domain.archives import ArchiveLimits, declared_environment, inspect_upload
+from rlarena.adapters.builders.runtime import agent_python
+from rlarena.adapters.source_check import SandboxedSourceCheck
+from rlarena.domain.archives import ArchiveLimits, inspect_upload
+from rlarena.domain.python_sources import declared_environment
 
 AGENT = "def agent(observation, configuration):\n    return 0\n"
+# As intake reads it: in the sandboxed child, with the agent interpreter.
+CHECK = SandboxedSourceCheck(agent_python(None))
 
 
 def zipped(files: dict[str, str]) -> bytes:
@@ -41,10 +46,10 @@ def test_the_declared_game_is_read_from_the_source_without_running_it(source: st
 
 def test_the_upload_inspection_reports_the_entry_points_declaration_only() -> None:
     data = zipped({"agent.py": 'ENVIRONMENT = "chess"\n' + AGENT, "helper.py": 'ENVIRONMENT = "pong"\n'})
-    assert inspect_upload("bot.zip", data, ArchiveLimits()).declared_environment == "chess"
-    single = inspect_upload("bot.py", b'ENVIRONMENT = "pong"\n' + AGENT.encode(), ArchiveLimits())
+    assert inspect_upload("bot.zip", data, ArchiveLimits(), CHECK).declared_environment == "chess"
+    single = inspect_upload("bot.py", b'ENVIRONMENT = "pong"\n' + AGENT.encode(), ArchiveLimits(), CHECK)
     assert single.declared_environment == "pong"
-    assert inspect_upload("bot.py", AGENT.encode(), ArchiveLimits()).declared_environment is None
+    assert inspect_upload("bot.py", AGENT.encode(), ArchiveLimits(), CHECK).declared_environment is None
 
 
 def test_a_huge_declaration_is_cut_before_it_reaches_a_message() -> None:

@@ -42,7 +42,7 @@ from rlarena.adapters.builders.kaniko_jobs import (
 )
 from rlarena.bootstrap import bootstrap
 from rlarena.config import Settings
-from rlarena.domain.archives import ArchiveLimits, inspect_upload
+from rlarena.domain.archives import ArchiveLimits, read_upload
 from rlarena.errors import ConfigurationError
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
@@ -389,7 +389,7 @@ def test_an_odd_entry_point_name_stays_one_argument_of_the_command() -> None:
 
 
 def test_the_context_holds_the_dockerfile_the_runtime_and_the_agent_and_is_reproducible() -> None:
-    source = inspect_upload("bot.py", AGENT, ArchiveLimits())
+    source = read_upload("bot.py", AGENT, ArchiveLimits())
     data = build_context(source, "python:3.11-slim")
     assert data == build_context(source, "python:3.11-slim")
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as archive:
@@ -403,7 +403,7 @@ def test_the_context_holds_the_dockerfile_the_runtime_and_the_agent_and_is_repro
 
 def test_the_image_command_line_loads_the_agent_through_the_runtime(tmp_path: Path) -> None:
     # What the container runs, with the image's folders mapped to temporary ones.
-    source = inspect_upload("bot.zip", _zipped({"agent.py": AGENT, "helper.py": b"X = 1\n"}), ArchiveLimits())
+    source = read_upload("bot.zip", _zipped({"agent.py": AGENT, "helper.py": b"X = 1\n"}), ArchiveLimits())
     files = context_files(source, "python:3.11-slim")
     for path, content in files.items():
         target = tmp_path / path

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     archive_max_bytes: int = Field(10 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
     archive_max_files: int = Field(200, alias="ARCHIVE_MAX_FILES", ge=1)
     archive_max_unpacked_bytes: int = Field(50 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
+    source_file_max_bytes: int = Field(1024 * 1024, alias="SOURCE_FILE_MAX_BYTES", ge=1024)
     submissions_per_agent_per_day: int = Field(5, alias="SUBMISSIONS_PER_AGENT_PER_DAY", ge=1)
     submission_rate_limit_per_minute: int = Field(5, alias="SUBMISSION_RATE_LIMIT_PER_MINUTE", ge=1)
     max_rebuilds: int = Field(3, alias="MAX_REBUILDS", ge=0)

@@ -1,14 +1,21 @@
 """Inspection of an uploaded agent (a .py, a .zip or a .tar.gz) entirely in memory.
 
-Nothing is extracted to disk and nothing the user wrote is imported or run: Python files are only
-compiled to check their syntax. Every size limit is enforced on bytes actually decompressed, chunk
-by chunk, so a bomb is stopped as soon as it passes a limit rather than after it has filled memory;
-sizes declared in headers are never trusted.
+Nothing is extracted to disk and nothing the user wrote is imported or run. Every size limit is
+enforced on bytes actually decompressed, chunk by chunk, so a bomb is stopped as soon as it passes a
+limit rather than after it has filled memory; sizes declared in headers are never trusted. Zip
+members are decompressed here rather than by `zipfile`, whose bzip2 and LZMA readers inflate
+everything a read hands them at once (1.5 KB of bzip2 became 2 GiB in one `read(65536)`).
+
+Python files are compiled to check their syntax, but never here: `inspect_upload` takes a
+`SourceCheck`, which the adapters supply as a sandboxed child (`adapters/source_check.py`) applying
+the rules of `domain/python_sources.py`. A source file over `max_source_bytes` is refused while it is
+being unpacked, before anything parses it.
 """
 
 from __future__ import annotations
 
-import ast
+import bz2
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -17,15 +24,15 @@ import re
 import stat
 import struct
 import tarfile
-import warnings
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import IO, TYPE_CHECKING, Literal, Protocol
 
+from rlarena.domain.python_sources import PythonSource, SourceProblem, SourceReport
 from rlarena.errors import InvalidInput, PayloadTooLarge
 
 if TYPE_CHECKING:
@@ -39,9 +46,6 @@ EntryType = Literal["file", "dir", "link", "special"]
 SUPPORTED_EXTENSIONS = (".py", ".zip", ".tar.gz", ".tgz")
 ENTRY_POINT_NAMES = ("agent.py", "main.py")
 ENTRY_POINT_RULE = "put agent.py (or main.py) at the top level, or make it the only .py file at the top level"
-# `ENVIRONMENT = "chess"` at the top level of the entry point declares which game the code plays.
-ENVIRONMENT_CONSTANT = "ENVIRONMENT"
-_DECLARED_ENVIRONMENT_CAP = 100
 
 _CHUNK = 64 * 1024
 # Below this much unpacked data the ratio guard stays quiet: a few KiB of repetitive text can
@@ -58,6 +62,10 @@ _TAR_OVERHEAD_FIXED = 64 * 1024
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a member, or the end record of an empty zip
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_FLAG_ENCRYPTED = 0x1
+_ZIP_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # as zipfile.structFileHeader
+_ZIP_LOCAL_MAGIC = b"PK\x03\x04"
+_LZMA_PROPERTIES_SIZE = 5  # LZMA1: one byte of lc/lp/pb, four of dictionary size
+_LZMA_MIN_DICTIONARY = 4096
 _DRIVE_LETTER = re.compile(r"^[A-Za-z]:")
 _INLINE_COMMENT = re.compile(r"(?:^|\s)#")
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
@@ -89,6 +97,7 @@ class ArchiveLimits:
     max_unpacked_bytes: int = 50 * MIB
     max_ratio: float = 100.0  # unpacked / compressed bytes: the zip-bomb guard
     max_path_length: int = 255
+    max_source_bytes: int = 1 * MIB  # one .py file (or requirements.txt), checked before anything parses it
 
 
 @dataclass(frozen=True)
@@ -103,22 +112,48 @@ class AgentSource:
     declared_environment: str | None = None  # the entry point's ENVIRONMENT string literal, if any
 
 
-def inspect_upload(filename: str, data: bytes, limits: ArchiveLimits) -> AgentSource:
-    """Checks an upload against every rule and returns its files; raises InvalidInput/PayloadTooLarge."""
+class SourceCheck(Protocol):
+    """Compiles the Python files (the entry point first) and reads the entry point's declaration.
+
+    What the domain needs and cannot do itself without parsing untrusted code in the caller's
+    process; `rlarena.adapters.source_check` supplies it as a sandboxed child.
+    """
+
+    def __call__(self, sources: list[PythonSource], /) -> SourceReport: ...
+
+
+def inspect_upload(filename: str, data: bytes, limits: ArchiveLimits, check_sources: SourceCheck) -> AgentSource:
+    """Checks an upload against every rule and returns its files; raises InvalidInput/PayloadTooLarge.
+
+    The archive rules are applied here; the Python files are then handed to `check_sources`.
+    """
+    source = read_upload(filename, data, limits)
+    report = check_sources(_python_sources(source.files, source.entry_point))
+    if report.problem is not None:
+        raise _source_problem(report.problem)
+    return dataclasses.replace(source, declared_environment=report.declared_environment)
+
+
+def read_upload(filename: str, data: bytes, limits: ArchiveLimits) -> AgentSource:
+    """The upload's files under every archive rule, without compiling anything (no declaration read).
+
+    For a builder handed an upload that intake already checked: its code is compiled anyway when
+    the sandboxed probe loads it.
+    """
     kind = upload_kind(filename)
     _check_upload_size(data, limits)
     if kind == "py":
-        files = {_single_file_name(filename, limits): data}
+        name = _single_file_name(filename, limits)
+        _check_source_size(name, len(data), limits)
+        files = {name: data}
         _check_unpacked(len(data), limits)
-        entry_point = next(iter(files))
+        entry_point = name
     else:
         read = _read_zip if kind == "zip" else _read_tar_gz
         files = _strip_wrapping_folder(read(filename, data, limits))
         _check_file_folder_clash(files)
         entry_point = find_entry_point(files)
-    _check_python_sources(files, entry_point)
     return AgentSource(
-        declared_environment=declared_environment(_decode_utf8(entry_point, files[entry_point])),
         files=files,
         entry_point=entry_point,
         requirements=parse_requirements(files.get("requirements.txt")),
@@ -168,37 +203,6 @@ def find_entry_point(paths: Iterable[str]) -> str:
         code="no_entry_point",
         details={"pythonFiles": python[:20]},
     )
-
-
-def declared_environment(source: str) -> str | None:
-    """The string literal last assigned to ENVIRONMENT at the module's top level, read without running it.
-
-    Anything else (no such assignment, or a value that is not a literal string) declares nothing here;
-    the probe reports the loaded module's value, which covers those.
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    declared: str | None = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(_is_constant_name(target) for target in node.targets):
-            value: ast.expr | None = node.value
-        elif isinstance(node, ast.AnnAssign) and _is_constant_name(node.target) and node.value is not None:
-            value = node.value
-        else:
-            continue
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            declared = value.value[:_DECLARED_ENVIRONMENT_CAP]
-        else:
-            declared = None  # a later non-literal assignment overrides an earlier literal one
-    return declared
-
-
-def _is_constant_name(target: ast.expr) -> bool:
-    return isinstance(target, ast.Name) and target.id == ENVIRONMENT_CONSTANT
 
 
 def parse_requirements(data: bytes | None) -> list[str]:
@@ -262,6 +266,21 @@ def _unpacked_too_large(limits: ArchiveLimits) -> InvalidInput:
         code="unpacked_too_large",
         details={"maxUnpackedBytes": limits.max_unpacked_bytes},
     )
+
+
+def _check_source_size(path: str, size: int, limits: ArchiveLimits) -> None:
+    if size > limits.max_source_bytes:
+        raise InvalidInput(
+            f"{path} is larger than {_human(limits.max_source_bytes)}, the limit for one source file: "
+            "split the code into modules, and keep data (tables, weights) in data files that the agent reads",
+            code="source_too_large",
+            details={"file": path, "maxSourceBytes": limits.max_source_bytes},
+        )
+
+
+def _is_source(path: str) -> bool:
+    """Files the platform reads as text: Python code (compiled at intake) and requirements.txt."""
+    return path.endswith(".py") or path.rsplit("/", 1)[-1] == "requirements.txt"
 
 
 def _max_entries(limits: ArchiveLimits) -> int:
@@ -339,17 +358,19 @@ class _Entry:
     name: str  # as stored in the archive, not yet checked
     type: EntryType
     description: str  # what a link or special entry is, for the message
-    open: Callable[[], IO[bytes]] | None = None
+    # The content, decompressed in pieces of at most _CHUNK bytes as they are asked for.
+    chunks: Callable[[], Generator[bytes, None, None]] | None = None
 
 
 def _read_zip(filename: str, data: bytes, limits: ArchiveLimits) -> dict[str, bytes]:
     if not data.startswith(_ZIP_MAGICS):
         raise _bad_archive(filename, "it is not a zip archive")
+    # zipfile reads the central directory only; every member's bytes are decompressed here.
     with _reading(filename), zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return _collect(_zip_entries(archive), _Budget(limits, len(data)))
+        return _collect(_zip_entries(archive, data, limits), _Budget(limits, len(data)))
 
 
-def _zip_entries(archive: zipfile.ZipFile) -> Iterator[_Entry]:
+def _zip_entries(archive: zipfile.ZipFile, data: bytes, limits: ArchiveLimits) -> Iterator[_Entry]:
     for info in archive.infolist():
         # orig_filename is the name before zipfile cut it at a NUL byte, which the path check must see.
         name = info.orig_filename
@@ -366,9 +387,126 @@ def _zip_entries(archive: zipfile.ZipFile) -> Iterator[_Entry]:
         elif info.is_dir() or file_type == stat.S_IFDIR:
             yield _Entry(name, "dir", "a folder")
         elif file_type in (0, stat.S_IFREG):
-            yield _Entry(name, "file", "a file", partial(archive.open, info))
+            yield _Entry(name, "file", "a file", partial(_zip_member_chunks, data, info, limits))
         else:
             yield _Entry(name, "special", _describe_mode(file_type))
+
+
+def _zip_member_chunks(data: bytes, info: zipfile.ZipInfo, limits: ArchiveLimits) -> Generator[bytes, None, None]:
+    """The member's content in pieces of at most _CHUNK bytes, each decompressed only when asked for.
+
+    Every method is decompressed with an output limit per call, so no piece of compressed input,
+    however small, can expand to more than _CHUNK at once. The header's size and CRC are checked as
+    the content arrives and at its end, never used to size anything.
+    """
+    name = info.orig_filename
+    compressed = _zip_member_data(data, info)
+    produced = 0
+    crc = 0
+    # A dictionary larger than what the member may produce is never needed (nor allocated).
+    most = min(info.file_size, limits.max_unpacked_bytes)
+    for chunk in _decompressed(compressed, info.compress_type, name, most):
+        produced += len(chunk)
+        if produced > info.file_size:  # more than the header declares: stop now, not at the end
+            raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {name!r}: it unpacks to more than it declares")
+        crc = zlib.crc32(chunk, crc)
+        yield chunk
+    if produced != info.file_size or crc != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {name!r}")
+
+
+def _zip_member_data(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """The member's compressed bytes, located through its local header (checked to lie inside the upload)."""
+    start = info.header_offset
+    header = data[start : start + _ZIP_LOCAL_HEADER.size]
+    if len(header) != _ZIP_LOCAL_HEADER.size:
+        raise zipfile.BadZipFile(f"truncated local header for {info.orig_filename!r}")
+    fields = _ZIP_LOCAL_HEADER.unpack(header)
+    if fields[0] != _ZIP_LOCAL_MAGIC:
+        raise zipfile.BadZipFile(f"bad local header for {info.orig_filename!r}")
+    begin = start + _ZIP_LOCAL_HEADER.size + fields[-2] + fields[-1]  # + name length + extra length
+    end = begin + info.compress_size
+    if end > len(data):
+        raise zipfile.BadZipFile(f"the data of {info.orig_filename!r} runs past the end of the archive")
+    return memoryview(data)[begin:end]
+
+
+def _decompressed(compressed: memoryview, method: int, name: str, most: int) -> Iterator[bytes]:
+    if method == zipfile.ZIP_STORED:
+        for start in range(0, len(compressed), _CHUNK):
+            yield bytes(compressed[start : start + _CHUNK])
+        return
+    if method == zipfile.ZIP_DEFLATED:
+        yield from _inflate(compressed)
+        return
+    if method == zipfile.ZIP_BZIP2:
+        yield from _limited(bz2.BZ2Decompressor(), bytes(compressed))
+        return
+    if method == zipfile.ZIP_LZMA:
+        yield from _limited(_zip_lzma_decompressor(compressed, most), bytes(compressed[4 + _LZMA_PROPERTIES_SIZE :]))
+        return
+    raise InvalidInput(
+        f"{name!r} is compressed with method {method}, which is not supported: "
+        "use deflate, the default of every zip tool (bzip2 and LZMA work too)",
+        code="bad_archive",
+        details={"path": name, "compressionMethod": method},
+    )
+
+
+def _inflate(compressed: memoryview) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # a raw deflate stream, as zip stores it
+    pending: bytes | memoryview = compressed
+    while not inflater.eof:
+        chunk = inflater.decompress(pending, _CHUNK)
+        pending = inflater.unconsumed_tail
+        if not chunk:
+            return  # all input used and nothing more to give: the size and CRC checks decide
+        yield chunk
+
+
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes: ...
+
+
+def _limited(decompressor: _Decompressor, compressed: bytes) -> Iterator[bytes]:
+    """bzip2 and LZMA take all their input at once and give it back _CHUNK bytes per call."""
+    pending = compressed
+    while not decompressor.eof:
+        chunk = decompressor.decompress(pending, _CHUNK)
+        pending = b""
+        if not chunk:
+            return
+        yield chunk
+
+
+def _zip_lzma_decompressor(compressed: memoryview, most: int) -> lzma.LZMADecompressor:
+    """A raw LZMA1 decoder for a zip member: 2 bytes of version, 2 of properties size, the properties.
+
+    The dictionary the header asks for is capped at `most`, the most the member may produce (its
+    declared size, within the budget; it is refused as soon as it produces more): no back-reference
+    can reach further, and a header asking for 4 GiB must not make the decoder allocate it.
+    """
+    header = bytes(compressed[:4])
+    if len(header) < 4 or int.from_bytes(header[2:4], "little") != _LZMA_PROPERTIES_SIZE:
+        raise lzma.LZMAError("unsupported LZMA properties in a zip member")
+    properties = bytes(compressed[4 : 4 + _LZMA_PROPERTIES_SIZE])
+    if len(properties) < _LZMA_PROPERTIES_SIZE or properties[0] >= 9 * 5 * 5:
+        raise lzma.LZMAError("invalid LZMA properties in a zip member")
+    literal_context, rest = properties[0] % 9, properties[0] // 9
+    literal_position, position_bits = rest % 5, rest // 5
+    dictionary = int.from_bytes(properties[1:5], "little")
+    dictionary = max(_LZMA_MIN_DICTIONARY, min(dictionary, most))
+    lzma1 = {
+        "id": lzma.FILTER_LZMA1,
+        "lc": literal_context,
+        "lp": literal_position,
+        "pb": position_bits,
+        "dict_size": dictionary,
+    }
+    return lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[lzma1])
 
 
 def _describe_mode(file_type: int) -> str:
@@ -397,7 +535,7 @@ def _read_tar_gz(filename: str, data: bytes, limits: ArchiveLimits) -> dict[str,
 def _tar_entries(archive: tarfile.TarFile) -> Iterator[_Entry]:
     for member in archive:
         if member.isreg():
-            yield _Entry(member.name, "file", "a file", partial(_member_content, archive, member))
+            yield _Entry(member.name, "file", "a file", partial(_tar_member_chunks, archive, member))
         elif member.isdir():
             yield _Entry(member.name, "dir", "a folder")
         elif member.issym():
@@ -414,11 +552,14 @@ def _tar_entries(archive: tarfile.TarFile) -> Iterator[_Entry]:
             yield _Entry(member.name, "special", f"an entry of unsupported type {member.type!r}")
 
 
-def _member_content(archive: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
-    content = archive.extractfile(member)
+def _tar_member_chunks(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Generator[bytes, None, None]:
+    """The member's content read forwards from the bounded stream, _CHUNK bytes at a time."""
+    content: IO[bytes] | None = archive.extractfile(member)
     if content is None:  # only for non-regular members, which never get here
         raise tarfile.ReadError(f"cannot read {member.name!r}")
-    return content
+    with content:
+        while chunk := content.read(_CHUNK):
+            yield chunk
 
 
 @contextmanager
@@ -446,14 +587,16 @@ def _collect(entries: Iterator[_Entry], budget: _Budget) -> dict[str, bytes]:
         budget.count_entry()
         path = _checked_path(entry.name, budget.limits)
         _refuse_links_and_specials(entry, path)
-        if entry.type != "file" or entry.open is None:
+        if entry.type != "file" or entry.chunks is None:
             continue  # a folder: its files arrive as their own entries
         if not path:
             raise _unsafe_path(entry.name, "it names no file")
-        content = _read_bounded(entry.open(), budget)
-        if _is_junk(path):
+        if _is_junk(path):  # read (it counts towards the budget) but not kept
+            _read_bounded(entry.chunks(), budget, path, cap=None)
             junk += 1
             continue
+        cap = budget.limits.max_source_bytes if _is_source(path) else None
+        content = _read_bounded(entry.chunks(), budget, path, cap=cap)
         _add_file(files, path, content, budget.limits)
     if not files:
         only_junk = f" besides {junk} system file(s) such as __MACOSX or .DS_Store" if junk else ""
@@ -493,13 +636,20 @@ def _add_file(files: dict[str, bytes], path: str, content: bytes, limits: Archiv
         )
 
 
-def _read_bounded(stream: IO[bytes], budget: _Budget) -> bytes:
-    chunks: list[bytes] = []
-    with stream:
-        while chunk := stream.read(_CHUNK):
+def _read_bounded(chunks: Generator[bytes, None, None], budget: _Budget, path: str, *, cap: int | None) -> bytes:
+    """The whole content, refused as soon as it passes the file's own cap or the archive's budget."""
+    kept: list[bytes] = []
+    size = 0
+    try:
+        for chunk in chunks:
             budget.count_bytes(len(chunk))
-            chunks.append(chunk)
-    return b"".join(chunks)
+            size += len(chunk)
+            if cap is not None and size > cap:
+                _check_source_size(path, size, budget.limits)
+            kept.append(chunk)
+    finally:
+        chunks.close()  # the decompressor stops here, not whenever it is collected
+    return b"".join(kept)
 
 
 # -- paths ---------------------------------------------------------------------------------------
@@ -595,11 +745,22 @@ def _single_file_name(filename: str, limits: ArchiveLimits) -> str:
 # -- Python sources ------------------------------------------------------------------------------
 
 
-def _check_python_sources(files: Mapping[str, bytes], entry_point: str) -> None:
-    # The entry point first: its error is the one the user most needs to see.
+def _python_sources(files: Mapping[str, bytes], entry_point: str) -> list[PythonSource]:
+    """Every .py file as text, the entry point first (its error is the one the user most needs to see).
+
+    Decoding and the NUL check are linear and cheap, so they happen here and say exactly where;
+    compiling is the check's.
+    """
     others = sorted(path for path in files if path.endswith(".py") and path != entry_point)
+    sources = []
     for path in [entry_point, *others]:
-        _check_syntax(path, _decode_utf8(path, files[path]))
+        text = _decode_utf8(path, files[path])
+        nul = text.find("\x00")
+        if nul >= 0:  # compile() would refuse it too, but without saying where
+            line = text.count("\n", 0, nul) + 1
+            raise _syntax_error(path, line, None, None, "source code cannot contain NUL bytes")
+        sources.append(PythonSource(path, text))
+    return sources
 
 
 def _decode_utf8(path: str, data: bytes) -> str:
@@ -615,20 +776,8 @@ def _decode_utf8(path: str, data: bytes) -> str:
         ) from exc
 
 
-def _check_syntax(path: str, source: str) -> None:
-    """Compiles without running anything; warnings are silenced so -W error cannot turn them into failures."""
-    nul = source.find("\x00")
-    if nul >= 0:  # compile() would refuse it too, but without saying where
-        raise _syntax_error(path, source.count("\n", 0, nul) + 1, None, None, "source code cannot contain NUL bytes")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        text = (exc.text or "").rstrip("\r\n") or None
-        raise _syntax_error(path, exc.lineno or 1, exc.offset, text, exc.msg) from exc
-    except (RecursionError, MemoryError) as exc:  # the parser's and compiler's own stack guards
-        raise _syntax_error(path, 1, None, None, "the code is nested too deeply to compile") from exc
+def _source_problem(problem: SourceProblem) -> InvalidInput:
+    return _syntax_error(problem.file, problem.line, problem.offset, problem.text, problem.message)
 
 
 def _syntax_error(path: str, line: int, offset: int | None, text: str | None, message: str) -> InvalidInput:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rlarena.adapters.storage.base import ObjectStore
+from rlarena.domain.texts import cap_text
 from rlarena.errors import InvalidInput, NotFound, ServiceUnavailable
 from rlarena.events.catalogue import (
     AgentResult,
@@ -172,7 +173,7 @@ class ExecutorService:
             )
             self._announce_failure(order, report.error_message)
             return report
-        report = played.report
+        report = _capped(played.report)  # stored, announced and served with errors capped
         if played.replay is not None:
             self._store.put(
                 replay_key(order.match_id), json.dumps(played.replay).encode(), content_type="application/json"
@@ -239,6 +240,12 @@ class ExecutorService:
             self._publisher.publish(event)
         except Exception:  # the result is stored; a lost announcement is recovered by the reaper
             log.exception("could not publish %s for a match", event["type"])
+
+
+def _capped(report: MatchReport) -> MatchReport:
+    """Every error cut to ERROR_TEXT_CAP, whichever runner reported it: an agent's quotes its exception."""
+    results = [replace(result, error_message=cap_text(result.error_message)) for result in report.agent_results]
+    return replace(report, agent_results=results, error_message=cap_text(report.error_message))
 
 
 def _check(order: MatchOrder) -> None:

@@ -23,6 +23,7 @@ from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcom
 from rlarena.adapters.db.models import Agent, Submission
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
+from rlarena.domain.texts import cap_optional
 from rlarena.errors import EventRetry
 from rlarena.events.catalogue import (
     BuildFailed,
@@ -179,8 +180,13 @@ def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> No
 
 
 def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome) -> None:
-    """Record the end of an attempt once; later reports of the same attempt change nothing."""
+    """Record the end of an attempt once; later reports of the same attempt change nothing.
+
+    The error often quotes the agent (its exception in the validation match): it is capped before
+    it is stored or announced.
+    """
     now = platform.clock()
+    error = cap_optional(outcome.error)
     with platform.uow() as uow:
         session = uow.session
         submission = _move(
@@ -203,8 +209,8 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             else:
                 record_transition(uow, submission, SubmissionStatus.ACTIVE, reason, now)
         else:
-            submission.error_message = outcome.error
-            record_transition(uow, submission, SubmissionStatus.FAILED, outcome.error, now)
+            submission.error_message = error
+            record_transition(uow, submission, SubmissionStatus.FAILED, error, now)
         uow.commit()
     if outcome.ok:
         _publish(
@@ -230,8 +236,8 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             BuildFailed(
                 **_addressed(ticket),
                 status=SubmissionStatus.FAILED.value,
-                message=outcome.error,
-                error_message=outcome.error or "the build failed",
+                message=error,
+                error_message=error or "the build failed",
             ),
             f"build-finished-{ticket.submission_id}-{ticket.attempt}",
         )

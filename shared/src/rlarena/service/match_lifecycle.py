@@ -22,6 +22,7 @@ from sqlalchemy import case, select, update
 from rlarena.adapters.db.models import Match, MatchmakingQueueEntry
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus, QueueStatus
+from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
 from rlarena.service.unit_of_work import UnitOfWork
 
@@ -53,6 +54,7 @@ def mark_started(platform: Platform, event: MatchStarted) -> bool:
 def fail_match(platform: Platform, match_id: uuid.UUID, reason: str, *, announce: bool) -> bool:
     """Fail an open match and free its agents; False if it had already ended."""
     now = platform.clock()
+    reason = cap_text(reason)  # it may quote an agent: stored and announced capped
     with platform.uow() as uow:
         failed = _fail(uow, match_id, reason, now)
         release(uow, match_id, now, refund=failed is not None)
@@ -141,7 +143,7 @@ def _fail(uow: UnitOfWork, match_id: uuid.UUID, reason: str, now: datetime) -> M
     if match is None:
         return None
     match.status = MatchStatus.FAILED.value
-    match.error_message = reason[:2000]
+    match.error_message = cap_text(reason)
     match.completed_at = now
     match.updated_at = now
     return match

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
+from rlarena.domain.texts import cap_text
 from rlarena.errors import Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import PageQuery, Query, Text
 
@@ -135,12 +136,17 @@ def agent_logs(platform: Platform, user_id: uuid.UUID, match_id: uuid.UUID) -> l
         {
             "agentId": result.get("agent_id"),
             "status": result.get("status"),
-            "errorMessage": result.get("error_message") or None,
+            "errorMessage": _capped(result.get("error_message")),
             "logs": result.get("logs", ""),
         }
         for result in report.get("agent_results", [])
         if isinstance(result, dict) and result.get("agent_id") in mine
     ]
+
+
+def _capped(text: object) -> str | None:
+    """An agent's error as stored by the executor, capped again here for results stored before the cap."""
+    return cap_text(text) if isinstance(text, str) and text else None
 
 
 def _involves(agent_id: uuid.UUID) -> ColumnElement[bool]:

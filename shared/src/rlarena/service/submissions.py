@@ -2,7 +2,9 @@
 
 Intake validates everything before writing anything. The row and the object are written
 together: the object is stored inside the row's transaction and deleted again if the commit
-fails, so a rejected or failed upload leaves neither behind.
+fails, so a rejected or failed upload leaves neither behind. Archives are unpacked in bounded
+pieces (`domain/archives.py`); the Python files are compiled in a sandboxed child
+(`adapters/source_check.py`), never in the request's thread.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
 from rlarena.bootstrap import Platform
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, upload_kind
 from rlarena.domain.statuses import SubmissionStatus
-from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError
+from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError, ServiceUnavailable
 from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
 from rlarena.service.unit_of_work import UnitOfWork
 
@@ -60,7 +62,15 @@ def limits_of(platform: Platform) -> ArchiveLimits:
         max_bytes=settings.archive_max_bytes,
         max_files=settings.archive_max_files,
         max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+        max_source_bytes=settings.source_file_max_bytes,
     )
+
+
+def inspect(platform: Platform, filename: str, data: bytes) -> AgentSource:
+    """Every intake rule: the archive's here, the Python files' in the sandboxed source check."""
+    from rlarena.adapters.source_check import source_check_for  # the sandbox: off the cold-start path
+
+    return inspect_upload(filename, data, limits_of(platform), source_check_for(platform.settings))
 
 
 # -- intake --------------------------------------------------------------------------------------
@@ -70,7 +80,7 @@ def submit_upload(
     platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str, data: bytes
 ) -> SubmissionView:
     environment_id = _check_owner_and_quota(platform, user_id, agent_id)
-    source = inspect_upload(filename, data, limits_of(platform))
+    source = inspect(platform, filename, data)
     _check_declared_environment(source, environment_id)
     return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None)
 
@@ -84,7 +94,7 @@ def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID,
         timeout=settings.code_url_timeout,
         allow_private=settings.code_url_allow_private,
     )
-    source = inspect_upload(fetched.filename, fetched.data, limits_of(platform))
+    source = inspect(platform, fetched.filename, fetched.data)
     _check_declared_environment(source, environment_id)
     return _store_and_enqueue(platform, agent_id, source, fetched.data, fetched.filename, code_url=code_url)
 
@@ -136,7 +146,9 @@ def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
         filename = submission.source_filename or key
     data = platform.store.get(key)
     try:
-        source = inspect_upload(filename, data, limits_of(platform))
+        source = inspect(platform, filename, data)
+    except ServiceUnavailable:  # the check itself could not run: the event is delivered again
+        raise
     except RLArenaError as rejected:  # the user's archive is at fault: fail it, keep nothing
         _reject_uploaded(platform, submission.id, rejected.message)
         platform.store.delete(key)

@@ -2,16 +2,17 @@
 
 An upload may declare its game with a module-level constant in its entry point,
 `ENVIRONMENT = "chess"` (any id `GET /api/v1/environments` lists, with or without its version; case,
-spaces and underscores do not matter). The builders compare it with the agent's environment twice:
-read from the source before anything is built (`domain/archives.py`, a string literal, never
-running the code), and as the loaded module's value reported by the probe (so a value imported from
-another file of the upload counts too). Without the constant nothing is checked here; the
-validation match then shows code for the wrong game through its illegal actions.
+spaces and underscores do not matter). It is compared with the agent's environment twice: read
+from the source at intake, before anything is stored (`domain/python_sources.py`, a string literal,
+never running the code, in a sandboxed child), and as the loaded module's value reported by the
+builder's probe (so a value imported from another file of the upload counts too). Without the
+constant nothing is checked here; the validation match then shows code for the wrong game through
+its illegal actions.
 """
 
 from __future__ import annotations
 
-from rlarena.domain.archives import ENVIRONMENT_CONSTANT
+from rlarena.domain.python_sources import ENVIRONMENT_CONSTANT
 from rlarena.environments.registry import UnknownEnvironment, available, spec_of
 
 

@@ -64,10 +64,11 @@ from rlarena.adapters.builders.kaniko_jobs import (
 )
 from rlarena.adapters.builders.scan_report import CRITICAL, critical_message, parse_report
 from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
+from rlarena.adapters.source_check import source_check_for
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.config import Settings
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
-from rlarena.errors import RLArenaError
+from rlarena.errors import RLArenaError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,11 @@ class KanikoBuilder:
             max_bytes=settings.archive_max_bytes,
             max_files=settings.archive_max_files,
             max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+            max_source_bytes=settings.source_file_max_bytes,
         )
+        # The upload is checked again before an image is built for it (a presigned upload's declared
+        # game meets the agent's only here): compiled in a sandboxed child as at intake, never here.
+        self._check_sources = source_check_for(settings)
         self._client: k8s.ApiClient | None = None
         self._lock = threading.Lock()
 
@@ -136,7 +141,9 @@ class KanikoBuilder:
         except RLArenaError as error:
             raise BuildInfrastructureError(f"could not read the upload: {error.message}") from error
         try:
-            source = inspect_upload(ticket.source_filename, data, self._limits)
+            source = inspect_upload(ticket.source_filename, data, self._limits, self._check_sources)
+        except ServiceUnavailable as error:  # the check could not run: the platform's failure, not the code's
+            raise BuildInfrastructureError(error.message) from error
         except RLArenaError as error:
             return BuildOutcome(ok=False, log=f"{header}\n{error.message}", error=error.message)
         mismatch = environment_mismatch(source.declared_environment, ticket.environment_id, source.entry_point)

@@ -19,7 +19,7 @@ from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.builders.job_status import probe_report
 from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
-from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload
+from rlarena.domain.archives import AgentSource, ArchiveLimits, read_upload
 from rlarena.errors import RLArenaError
 from rlarena.sandbox import staging
 from rlarena.sandbox.process import Mount, SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
@@ -63,13 +63,13 @@ class LocalBuilder:
         except RLArenaError as error:
             raise BuildInfrastructureError(f"could not read the upload: {error.message}") from error
         try:
-            source = inspect_upload(ticket.source_filename, data, self._limits)
+            # The archive rules again (bounded unpacking), but no second compile in this process: intake
+            # compiled the code in its sandboxed check, and the probe below loads it in the sandbox
+            # (reporting the game it declares, however it declares it).
+            source = read_upload(ticket.source_filename, data, self._limits)
         except RLArenaError as error:
             return BuildOutcome(ok=False, log=_join(log), error=error.message)
         log.append(f"{len(source.files)} file(s), entry point {source.entry_point}")
-        mismatch = environment_mismatch(source.declared_environment, ticket.environment_id, source.entry_point)
-        if mismatch is not None:
-            return BuildOutcome(ok=False, log=_join([*log, mismatch]), error=mismatch)
         workdir = self._unpack(ticket, source)
         # Sandboxes get a staged read-only copy; the build itself stays in the private builds folder.
         staged = staging.stage_copy(workdir, "build-")
@@ -181,7 +181,7 @@ class LocalBuilder:
             workdir = Path(tempfile.mkdtemp(prefix=f"attempt-{ticket.attempt}-", dir=parent))
             for relative, content in source.files.items():
                 target = (workdir / relative).resolve()
-                if not target.is_relative_to(workdir.resolve()):  # inspect_upload refused these already
+                if not target.is_relative_to(workdir.resolve()):  # read_upload refused these already
                     raise BuildInfrastructureError(f"unsafe path {relative!r} reached the builder")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus, sql_in
+from rlarena.domain.texts import cap_optional
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +60,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class CappedText(TypeDecorator[str]):
+    """Text cut to ERROR_TEXT_CAP characters (visibly) on its way into the database.
+
+    For error texts, which often quote what a user's code said: every write is capped here, whichever
+    path it comes by (an ORM attribute or a bulk UPDATE), so none can store 300,000 characters.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return cap_optional(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return value
 
 
 class Base(DeclarativeBase):
@@ -157,7 +175,7 @@ class Submission(Timestamped, Base):
     build_log: Mapped[str | None] = mapped_column(Text)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     last_retry_at: Mapped[datetime | None] = mapped_column()
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(CappedText)
     is_active: Mapped[bool] = mapped_column(Boolean, default=False)
     source_key: Mapped[str | None] = mapped_column(String(1024))
     source_filename: Mapped[str | None] = mapped_column(String(255))
@@ -181,7 +199,7 @@ class SubmissionTransition(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     submission_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20))
-    message: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(CappedText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -211,7 +229,7 @@ class Match(Timestamped, Base):
     seed: Mapped[int | None] = mapped_column(Integer)
     replay_url: Mapped[str | None] = mapped_column(String(2048))
     replay_html_url: Mapped[str | None] = mapped_column(String(2048))
-    error_message: Mapped[str | None] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(CappedText)
     deadline_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
