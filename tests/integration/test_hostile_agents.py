@@ -146,9 +146,9 @@ def test_an_agent_cannot_kill_or_signal_its_opponent(runtime: AgentRuntime, root
     found = attack_report(result.agent_results[1].stderr, "kill")
     assert_fair(result)
     assert result.winner_agent_id != "attacker" or result.outcome_reason != ""
-    # Its pid namespace holds its own init and itself (and nothing of the opponent's).
-    assert found["visible"] == [1, found["me"]], found
-    assert set(found["signalled"]) <= {1}, found
+    # Its pid namespace holds itself, as its init (pid 1), and nothing of the opponent's.
+    assert found["visible"] == [found["me"]] == [1], found
+    assert found["signalled"] == [], found
 
 
 def test_an_agent_cannot_read_its_opponents_code_environment_or_memory(runtime: AgentRuntime, root: Path) -> None:
@@ -198,7 +198,7 @@ def test_an_agent_cannot_read_its_opponents_code_environment_or_memory(runtime: 
     )
     found = attack_report(result.agent_results[1].stderr, "read")
     assert_fair(result)
-    assert found["seen"] == [1], found  # only its namespace's init: no opponent to look at
+    assert found["seen"] == [], found  # it is alone in its pid namespace: no opponent to look at
     assert found["leaked"] == [], found
 
 

@@ -13,9 +13,9 @@ builds everything in a user namespace of its own: a new root on a tmpfs holding
 Nothing else of the host is there: no DATA_DIR, no other agent's folders, no /var, no /home, no
 /root, no host /proc. Namespaces: user (nested user namespaces disabled), pid, mount, ipc, uts,
 cgroup and network (unless the caller allows the network, as a package install step would). The
-command runs in a new session (no terminal to inject into) with no capabilities and no_new_privs;
-`--die-with-parent` kills the namespace's init, and so every process in it, when the sandbox's
-supervisor goes.
+command runs as its pid namespace's init (pid 1), in a new session (no terminal to inject into),
+with no capabilities and no_new_privs; `--die-with-parent` kills it, and with it every process of
+its namespace, when the sandbox's supervisor goes.
 """
 
 from __future__ import annotations
@@ -43,7 +43,10 @@ def command(
     args = [bwrap, "--unshare-all", "--unshare-user", "--unshare-cgroup", "--disable-userns"]
     if network:
         args.append("--share-net")
-    args += ["--die-with-parent", "--new-session", "--hostname", HOSTNAME, "--cap-drop", "ALL"]
+    # --as-pid-1: the command is its namespace's init, with no bubblewrap init between. bubblewrap
+    # then waits for the command itself, so nothing of the sandbox outlives it as an orphan for the
+    # host's init to reap, and when it dies the kernel kills the rest of its namespace.
+    args += ["--as-pid-1", "--die-with-parent", "--new-session", "--hostname", HOSTNAME, "--cap-drop", "ALL"]
     args += ["--ro-bind", "/usr", "/usr"]
     for folder in SYSTEM_FOLDERS:
         if os.path.islink(folder):

@@ -121,15 +121,17 @@ class SandboxGroup:
         path = self.paths[0] if self.hierarchies.version == 2 else self.paths[1]
         return [int(line) for line in _read(path / "cgroup.procs").split()]
 
-    def kill(self) -> None:
-        """SIGKILL every process in the group, however it got there (setsid, double fork)."""
-        if self.hierarchies.version == 2:
+    def kill(self, spare: int | None = None) -> None:
+        """SIGKILL every process in the group, however it got there (setsid, double fork), but
+        `spare`: the supervisor's own child, left to reap what it started and exit by itself
+        (killed together, its children would be orphans for the host's init to reap)."""
+        if self.hierarchies.version == 2 and spare is None:
             kill_file = self.paths[0] / "cgroup.kill"
             if kill_file.exists():
                 _write(kill_file, "1", optional=True)
                 return
         for _ in range(_KILL_PASSES):
-            pids = self.pids()
+            pids = [pid for pid in self.pids() if pid != spare]
             if not pids:
                 return
             for pid in pids:

@@ -63,6 +63,8 @@ _POLL_SECONDS = 0.05
 # After the group is killed, how long to keep draining pipes that a process which escaped the
 # group may hold open; the output already in the pipes is read well within this.
 _DRAIN_GRACE_SECONDS = 0.5
+# How long bubblewrap's outer process gets to reap the killed namespace and exit by itself.
+_SPARE_EXIT_SECONDS = 0.5
 _READ, _EXECUTE = 0o4, 0o1
 
 
@@ -230,9 +232,13 @@ class SpawnedChild:
     _released: bool = False
 
     def end_all(self) -> None:
-        """SIGKILL every process of the child: its process group and, when there is one, every
-        process in its cgroup (which also holds what left the group with setsid). Call it before
-        reaping the child, so the group id cannot have been reused by then."""
+        """SIGKILL every process of the child: in the strict sandbox first everything in its cgroup
+        but bubblewrap's outer process (which then reaps the namespace's init and exits by itself,
+        leaving no orphan for the host's init), then its process group, bubblewrap included. Call
+        it before reaping the child, so the group id cannot have been reused by then."""
+        if self.group is not None:
+            self.group.kill(spare=self.process.pid)
+            _await_exit(self.process.pid, _SPARE_EXIT_SECONDS)
         _kill_group(self.process.pid)
         if self.group is not None:
             self.group.kill()
@@ -355,6 +361,18 @@ def spawn_sandboxed(
         if seccomp_fd is not None:
             os.close(seccomp_fd)
     return cleanup
+
+
+def _await_exit(pid: int, seconds: float) -> None:
+    """Wait (without reaping) up to `seconds` for the child `pid` to exit."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.001)
 
 
 def kill_process_group(pgid: int) -> None:
