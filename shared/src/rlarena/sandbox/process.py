@@ -11,8 +11,8 @@ On a host that provides it (`rlarena.sandbox.support`), every child gets the **s
   accounting never mixes two sandboxes;
 - a control group (`rlarena.sandbox.cgroups`) capping memory, process count and CPU over all of
   the child's processes together, joined before the drop; at the end every process in it is
-  killed, whatever it did (setsid, double fork, ignoring SIGTERM), and the pid namespace's init
-  dies with its parent, which kills the rest of the namespace too;
+  killed, whatever it did (setsid, double fork, ignoring SIGTERM); the agent is its pid
+  namespace's init, so when it dies the kernel kills the rest of the namespace too;
 - a seccomp filter (`rlarena.sandbox.seccomp_filter`) denying what an agent never needs;
 - rlimits per process (CPU seconds, address space, file size, open files, processes, no core);
 - a scrubbed environment: only what the caller passes plus PATH, HOME, LANG and two Python
