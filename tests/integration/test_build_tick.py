@@ -20,9 +20,9 @@ from functions_framework import create_app
 from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.bootstrap import Platform
 from rlarena.entrypoints.submissions import on_job_event
-from rlarena.events.broker import InProcessBroker
-from rlarena.events.manifests import load_documents, ping_sources, triggers
-from rlarena.events.ping import ping_event
+from rlarena.platform.broker import InProcessBroker
+from rlarena.platform.manifests import load_documents, ping_sources, triggers
+from rlarena.platform.ping import ping_event
 from rlarena.service import builds
 from tests.conftest import ROOT
 from tests.integration.test_kaniko_builder import NAMESPACE, REGISTRY, REPORT_OK, names, row, submit

@@ -15,8 +15,8 @@ import yaml
 from pydantic import BaseModel
 
 from rlarena.events.catalogue import EventType
-from rlarena.events.manifests import load_documents, ping_sources, route_table, triggers
 from rlarena.platform import targets
+from rlarena.platform.manifests import load_documents, ping_sources, route_table, triggers
 from tests.conftest import ROOT
 
 KNATIVE = ROOT / "knative"
@@ -357,7 +357,7 @@ def test_target_names_are_unique_across_functions() -> None:
 
 
 def test_the_pingsource_schedule_parses() -> None:
-    from rlarena.events.ping import CronSchedule
+    from rlarena.platform.ping import CronSchedule
 
     for source in ping_sources(load_documents(KNATIVE)):
         CronSchedule.parse(source.schedule)

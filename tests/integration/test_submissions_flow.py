@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from rlarena.adapters.builders.base import BuildOutcome
 from rlarena.adapters.db.models import Submission
 from rlarena.bootstrap import Platform
-from rlarena.events.broker import InProcessBroker
-from rlarena.events.manifests import load_documents, triggers
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.platform import targets
+from rlarena.platform.broker import InProcessBroker
+from rlarena.platform.manifests import load_documents, triggers
 from rlarena.service import builds
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User

@@ -12,8 +12,8 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import EventRejected
-from rlarena.events.broker import InProcessBroker
-from rlarena.events.manifests import BackoffPolicy, Trigger
+from rlarena.platform.broker import InProcessBroker
+from rlarena.platform.manifests import BackoffPolicy, Trigger
 
 FINISHED = "dev.rlarena.match.finished"
 
@@ -126,7 +126,7 @@ def test_an_event_no_trigger_matches_is_dropped_and_logged_at_debug(
     ratings = Recorder()
     broker = make_broker([trigger()], {"ratings": ratings})
 
-    with caplog.at_level(logging.DEBUG, logger="rlarena.events.broker"):
+    with caplog.at_level(logging.DEBUG, logger="rlarena.platform.broker"):
         broker.publish(event("dev.rlarena.match.started"))
 
     assert broker.pending() == 0
@@ -211,7 +211,7 @@ def test_a_rejected_event_is_dead_lettered_without_retrying(
 def test_a_trigger_without_a_running_subscriber_warns_once_and_dead_letters_its_events(
     make_broker: Callable[..., InProcessBroker], caplog: pytest.LogCaptureFixture, dead_letters: Path
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="rlarena.events.broker"):
+    with caplog.at_level(logging.WARNING, logger="rlarena.platform.broker"):
         broker = make_broker([trigger(subscriber="matchmaker")], {})
         broker.publish(event())
         broker.publish(event())
@@ -330,7 +330,7 @@ def test_secrets_in_the_event_data_are_not_logged(
 ) -> None:
     broker = make_broker([trigger()], {"ratings": Recorder(failures=1, error=RuntimeError("token=hunter2"))})
 
-    with caplog.at_level(logging.DEBUG, logger="rlarena.events.broker"):
+    with caplog.at_level(logging.DEBUG, logger="rlarena.platform.broker"):
         broker.publish(event(data={"password": "hunter2"}))
         assert broker.drain(5)
 

@@ -9,7 +9,7 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from rlarena.entrypoints.dead_letters import on_dead_letter
-from rlarena.events.manifests import load_documents, triggers
+from rlarena.platform.manifests import load_documents, triggers
 from tests.conftest import ROOT
 
 

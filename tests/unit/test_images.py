@@ -19,7 +19,7 @@ import yaml
 
 from rlarena.adapters.builders.kaniko_context import AGENT_UID, dockerfile
 from rlarena.config import Settings
-from rlarena.events.manifests import load_documents
+from rlarena.platform.manifests import load_documents
 from tests.conftest import ROOT
 
 IMAGES = ROOT / "images"

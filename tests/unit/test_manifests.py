@@ -9,7 +9,7 @@ import yaml
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError
-from rlarena.events.manifests import (
+from rlarena.platform.manifests import (
     ManifestError,
     PingSource,
     Trigger,

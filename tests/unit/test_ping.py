@@ -9,8 +9,8 @@ import pytest
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError
-from rlarena.events.manifests import PingSource
-from rlarena.events.ping import CronSchedule, PingTimer, ping_event
+from rlarena.platform.manifests import PingSource
+from rlarena.platform.ping import CronSchedule, PingTimer, ping_event
 
 
 def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, *, second: int = 0) -> datetime:

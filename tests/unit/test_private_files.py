@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rlarena.config import Settings
-from rlarena.events.broker import InProcessBroker
-from rlarena.events.manifests import Trigger
+from rlarena.platform.broker import InProcessBroker
+from rlarena.platform.manifests import Trigger
 from rlarena.private_files import (
     SANDBOX_OWNED,
     create_private_file,

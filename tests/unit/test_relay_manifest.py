@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rlarena.events.catalogue import EventType
-from rlarena.events.manifests import load_documents, route_table, triggers
 from rlarena.platform import targets
+from rlarena.platform.manifests import load_documents, route_table, triggers
 from rlarena.relay.messages import RELAYED
 from tests.conftest import ROOT
 

@@ -34,13 +34,13 @@ from rlarena.bootstrap import Platform, bootstrap
 from rlarena.config import Settings
 from rlarena.entrypoints import runtime
 from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
-from rlarena.events.broker import InProcessBroker
 from rlarena.events.ingress import check_ingress_token
-from rlarena.events.manifests import RouteTable, Trigger, load_documents, ping_sources, route_table, triggers
-from rlarena.events.ping import PingTimer
 from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
 from rlarena.platform import targets
+from rlarena.platform.broker import InProcessBroker
 from rlarena.platform.executor_child import ExecutorChild
+from rlarena.platform.manifests import RouteTable, Trigger, load_documents, ping_sources, route_table, triggers
+from rlarena.platform.ping import PingTimer
 from rlarena.private_files import SANDBOX_OWNED, create_private_file, ensure_private_dir, tighten_tree
 
 log = logging.getLogger("rlarena.local")

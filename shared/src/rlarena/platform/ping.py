@@ -21,7 +21,7 @@ from cloudevents.http import CloudEvent
 
 from rlarena.errors import ConfigurationError
 from rlarena.events.catalogue import EventType
-from rlarena.events.manifests import PingSource
+from rlarena.platform.manifests import PingSource
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from rlarena.errors import EventRejected
-from rlarena.events.manifests import Trigger
+from rlarena.platform.manifests import Trigger
 from rlarena.private_files import make_private_dirs, open_private
 
 log = logging.getLogger(__name__)
