@@ -99,3 +99,23 @@ def test_development_generates_a_secret_once_and_keeps_it_private(
     assert (tmp_path / "jwt-secret").stat().st_mode & 0o077 == 0
     assert "generated a development secret" in caplog.text
     assert first not in caplog.text
+
+
+@pytest.mark.parametrize("origins", ["*", "https://rlarena.example.com, *"])
+def test_production_refuses_a_wildcard_cors_origin(tmp_path: Path, origins: str) -> None:
+    os.environ.update(
+        ENV="production",
+        DATA_DIR=str(tmp_path),
+        JWT_SECRET=STRONG,
+        DATABASE_URL="postgresql://db/arena",
+        CORS_ALLOWED_ORIGINS=origins,
+    )
+    with pytest.raises(ConfigurationError, match=r"CORS_ALLOWED_ORIGINS must not contain '\*'"):
+        load_settings()
+    os.environ["CORS_ALLOWED_ORIGINS"] = "https://rlarena.example.com"
+    assert load_settings().cors_allowed_origins == ["https://rlarena.example.com"]
+
+
+def test_development_accepts_a_wildcard_cors_origin(tmp_path: Path) -> None:
+    os.environ.update(ENV="development", DATA_DIR=str(tmp_path), CORS_ALLOWED_ORIGINS="*")
+    assert load_settings().cors_allowed_origins == ["*"]

@@ -122,3 +122,48 @@ def test_cors_headers_only_for_allowed_origins() -> None:
         response = flask.Response()
         apply_cors(flask.request, response, ["http://allowed.example"])
         assert "Access-Control-Allow-Origin" not in response.headers
+        assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_cors_a_named_origin_is_echoed_with_credentials() -> None:
+    app = flask.Flask("unit")
+    with app.test_request_context("/", headers={"Origin": "http://allowed.example"}):
+        response = flask.Response()
+        apply_cors(flask.request, response, ["*", "http://allowed.example"])
+        assert response.headers["Access-Control-Allow-Origin"] == "http://allowed.example"
+        assert response.headers["Access-Control-Allow-Credentials"] == "true"
+        assert "Origin" in response.headers.get_all("Vary")
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS"])
+def test_cors_a_wildcard_never_allows_credentials(method: str) -> None:
+    """`*` answers `*` without credentials: never an echoed origin together with credentials."""
+    app = flask.Flask("unit")
+    headers = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    with app.test_request_context("/", method=method, headers=headers):
+        response = flask.Response()
+        response.headers["Access-Control-Allow-Credentials"] = "true"  # even if something set it before
+        apply_cors(flask.request, response, ["*"])
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response.headers
+        if method == "OPTIONS":
+            assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    with app.test_request_context("/", headers={"Origin": "*"}):
+        response = flask.Response()
+        apply_cors(flask.request, response, ["*"])
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_cors_a_wildcard_through_the_api_never_allows_credentials() -> None:
+    class WildcardSettings(FakeSettings):
+        cors_allowed_origins = ["*"]
+
+    class WildcardPlatform:
+        settings = WildcardSettings()
+
+    api = HttpApi("fake", WildcardPlatform)  # type: ignore[arg-type]
+    response = call(api, "OPTIONS", "/anything", headers={"Origin": "https://a.example"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers

@@ -214,6 +214,11 @@ class Settings(BaseSettings):
             )
         if not self.database_url:
             raise ConfigurationError("DATABASE_URL is required when ENV=production")
+        if "*" in self.cors_allowed_origins:
+            raise ConfigurationError(
+                "CORS_ALLOWED_ORIGINS must not contain '*' when ENV=production: list your frontend's "
+                "origins by name, comma-separated (e.g. https://rlarena.example.com)"
+            )
         return self
 
     @property

@@ -230,11 +230,24 @@ def error_response(error: RLArenaError) -> flask.Response:
 
 
 def apply_cors(request: flask.Request, response: flask.Response, allowed: list[str]) -> None:
+    """CORS headers for an allowed Origin.
+
+    An origin listed by name is echoed back with `Access-Control-Allow-Credentials: true`. The
+    wildcard `*` (refused by the settings when ENV=production) answers `Access-Control-Allow-Origin: *`
+    and never allows credentials: echoing any origin together with credentials would let every web
+    page make credentialed requests on a visitor's behalf.
+    """
     origin = request.headers.get("Origin")
-    if not origin or not ("*" in allowed or origin in allowed):
+    if not origin:
         return
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Allow-Credentials"] = "true"
+    if origin in allowed and origin != "*":
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Credentials"] = "true"
+    elif "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers.pop("Access-Control-Allow-Credentials", None)
+    else:
+        return
     response.headers.add("Vary", "Origin")
     if request.method == "OPTIONS":
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
