@@ -96,6 +96,13 @@ def play(runtime: AgentRuntime, root: Path, attacker: str, victim: str = VICTIM,
     )
 
 
+def peaceful_match(runtime: AgentRuntime, root: Path) -> MatchResult:
+    """Two well-behaved agents, as another user's match would be."""
+    agents = [agent_folder(root, "a", VICTIM), agent_folder(root, "b", VICTIM)]
+    limits = MatchLimits.from_spec(registry.spec_of("tic-tac-toe"), **FAST)
+    return run_match("tic-tac-toe", agents, seed=1, runtime=runtime, limits=limits)
+
+
 def assert_fair(result: MatchResult) -> None:
     """Both agents played the whole game: the attack changed nothing of the result."""
     statuses = [(r.status, r.error_message) for r in result.agent_results]
@@ -288,13 +295,7 @@ def test_a_process_squat_holds_only_its_own_quota_and_dies_with_its_sandbox(runt
     squatting = len(live_processes_of())
     other_root = root / "other"
     other_root.mkdir()
-    other = run_match(
-        "tic-tac-toe",
-        [agent_folder(other_root, "a", VICTIM), agent_folder(other_root, "b", VICTIM)],
-        seed=1,
-        runtime=runtime,
-        limits=MatchLimits.from_spec(registry.spec_of("tic-tac-toe"), **FAST),
-    )
+    other = peaceful_match(runtime, other_root)
     thread.join(60)
     found = attack_report(outcome["squat"].agent_results[1].stderr, "squat")
     assert squatting >= 40, "the squat never built up"
@@ -439,14 +440,7 @@ def test_a_hijacked_runtime_path_is_never_used(root: Path) -> None:
         assert not fresh.path.is_relative_to(trap.parent.parent.parent)
         assert (fresh.path / "rlarena" / "agent_runtime" / "serve.py").read_text() != trojan
         shadow = Path("/etc/shadow").stat()
-        result = run_match(
-            "tic-tac-toe",
-            [agent_folder(root, "a", VICTIM), agent_folder(root, "b", VICTIM)],
-            seed=1,
-            runtime=fresh,
-            limits=MatchLimits.from_spec(registry.spec_of("tic-tac-toe"), **FAST),
-        )
-        assert_fair(result)
+        assert_fair(peaceful_match(fresh, root))
         assert not marker.exists()
         assert Path("/etc/shadow").stat().st_mode == shadow.st_mode
     finally:
