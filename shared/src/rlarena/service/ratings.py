@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, insert, select
 
+from rlarena.adapters.db.consumed_events import EventKey, claim
 from rlarena.adapters.db.models import Agent, Match, RatingHistory, User
 from rlarena.adapters.db.repositories import RankedAgent
 from rlarena.bootstrap import Platform
@@ -24,7 +25,6 @@ from rlarena.events.catalogue import (
     Source,
     make_event,
 )
-from rlarena.events.consumer import EventKey, claim
 from rlarena.service.commands import PageQuery
 from rlarena.service.unit_of_work import UnitOfWork
 

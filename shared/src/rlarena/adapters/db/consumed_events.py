@@ -9,11 +9,19 @@ result) the caller passes a business key instead, e.g. ("match", match_id).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from cloudevents.http import CloudEvent
+from sqlalchemy.orm import Session
 
 from rlarena.adapters.db.models import ProcessedEvent, utcnow
-from rlarena.service.unit_of_work import UnitOfWork
+
+
+class HasSession(Protocol):
+    """What `claim` needs of the caller's unit of work: the session its effect is written in."""
+
+    @property
+    def session(self) -> Session: ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +34,7 @@ class EventKey:
         return cls(source=str(event["source"]), id=str(event["id"]))
 
 
-def claim(uow: UnitOfWork, consumer: str, key: EventKey, event_type: str) -> bool:
+def claim(uow: HasSession, consumer: str, key: EventKey, event_type: str) -> bool:
     """Record that `consumer` handles `key` in this transaction; False if it already has.
 
     Commit the unit of work to make the claim and the effect permanent together; roll back and
