@@ -161,9 +161,9 @@ def consume(
     connected until the parent has read PostgreSQL's CPU time (the second barrier)."""
     from cloudevents.http import CloudEvent
 
+    from rlarena import runtime
     from rlarena.bootstrap import bootstrap
     from rlarena.config import Settings
-    from rlarena.entrypoints import runtime
     from rlarena.entrypoints.ratings import on_match_finished
 
     settings = Settings(

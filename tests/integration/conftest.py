@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
+from rlarena import runtime
 from rlarena.adapters.passwords import PasswordHasher
 from rlarena.bootstrap import Platform, bootstrap
-from rlarena.entrypoints import runtime
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
 from tests.support.api import ApiClient

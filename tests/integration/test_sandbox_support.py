@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from rlarena.adapters.builders.runtime import agent_python, install_runtime
-from rlarena.entrypoints.health import sandbox_state
 from rlarena.environments import registry
 from rlarena.errors import ServiceUnavailable
 from rlarena.executor.runner import OK, AgentSpec, MatchLimits, run_match
+from rlarena.http.health import sandbox_state
 from rlarena.sandbox import bwrap, seccomp_filter, support
 from rlarena.sandbox.process import SandboxLimits, run_sandboxed
 

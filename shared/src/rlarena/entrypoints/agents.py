@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rlarena.entrypoints import runtime
-from rlarena.entrypoints.health import add_health
+from rlarena import runtime
 from rlarena.entrypoints.views import agent_view, environment_view, opponent_view, rating_history_view
 from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.http.health import add_health
 from rlarena.service import agents, ratings
 from rlarena.service.agents import SortedLeaderboardQuery
 from rlarena.service.commands import CreateAgent, MyAgentsQuery, PageQuery, UpdateAgent

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rlarena.entrypoints import runtime
-from rlarena.entrypoints.health import add_health
+from rlarena import runtime
 from rlarena.entrypoints.views import stats_view, user_view
 from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.http.health import add_health
 from rlarena.service import accounts
 from rlarena.service.commands import LogIn, RegisterUser, UpdateProfile
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import flask
 
+from rlarena import runtime
 from rlarena.adapters.db.models import Match
-from rlarena.entrypoints import runtime
-from rlarena.entrypoints.health import add_health
 from rlarena.entrypoints.views import match_view
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid
+from rlarena.http.health import add_health
 from rlarena.service import manual_matches, matches
 from rlarena.service.commands import CreateMatch, PageQuery
 from rlarena.service.matches import MatchListQuery, ReplayFormatQuery, ReplaysQuery

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cloudevents.http import CloudEvent
 
-from rlarena.entrypoints import runtime
+from rlarena import runtime
 from rlarena.errors import EventRejected
 from rlarena.events.catalogue import BuildSucceeded, EventType, MatchFailed, MatchFinished, MatchStarted, parse_payload
 from rlarena.service import match_lifecycle, matchmaking

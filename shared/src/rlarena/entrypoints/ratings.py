@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudevents.http import CloudEvent
 
-from rlarena.entrypoints import runtime
+from rlarena import runtime
 from rlarena.events.catalogue import EventType, MatchFinished, parse_payload
 from rlarena.events.targets import expect_type
 from rlarena.service import ratings

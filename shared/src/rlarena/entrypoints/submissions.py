@@ -9,9 +9,8 @@ import flask
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from rlarena import runtime
 from rlarena.adapters.storage.minio_events import check_bearer, parse_notification
-from rlarena.entrypoints import runtime
-from rlarena.entrypoints.health import add_health
 from rlarena.entrypoints.views import submission_view, transition_view
 from rlarena.errors import EventRejected, InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from rlarena.events.catalogue import (
@@ -24,6 +23,7 @@ from rlarena.events.catalogue import (
 )
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_body
+from rlarena.http.health import add_health
 from rlarena.service import build_jobs, builds, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 

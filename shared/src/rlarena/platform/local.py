@@ -29,10 +29,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
+from rlarena import runtime
 from rlarena.adapters.db.migrate import upgrade_to_head
 from rlarena.bootstrap import Platform, bootstrap
 from rlarena.config import Settings
-from rlarena.entrypoints import runtime
 from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
 from rlarena.events.ingress import check_ingress_token
 from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body

@@ -27,10 +27,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from rlarena import __version__
+from rlarena import __version__, runtime
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
-from rlarena.entrypoints import runtime
 from rlarena.errors import InvalidInput, PayloadTooLarge, RLArenaError, Unauthenticated, error_body, http_status
 from rlarena.relay.auth import TokenVerifier, authenticate
 from rlarena.relay.directory import DatabaseDirectory

@@ -6,9 +6,9 @@ the relay answers 426 saying so, and /health answers like every function's.
 
 from __future__ import annotations
 
-from rlarena.entrypoints import runtime
-from rlarena.entrypoints.health import add_health
+from rlarena import runtime
 from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.http.health import add_health
 from rlarena.relay.protocol import UPGRADE_REQUIRED, WS_PATH
 
 api = HttpApi("ws-relay", runtime.platform)

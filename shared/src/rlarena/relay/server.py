@@ -19,9 +19,9 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 def main() -> int:
     import uvicorn
 
+    from rlarena import runtime
     from rlarena.bootstrap import bootstrap
     from rlarena.config import load_settings
-    from rlarena.entrypoints import runtime
     from rlarena.logs import configure_logging
     from rlarena.relay.app import create_app, current
 

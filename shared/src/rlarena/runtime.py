@@ -1,4 +1,8 @@
-"""The process's one Platform, built on first use (not at import: cold start matters)."""
+"""The process's one Platform, built on first use (not at import: cold start matters).
+
+Shared by every process kind: the HTTP and event functions (`entrypoints/`), the relay and the
+local platform.
+"""
 
 from __future__ import annotations
 
