@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders.kaniko_context import AGENT_DIR, RUNTIME_ROOT, runtime_files
+from rlarena.adapters.builders.kaniko_context import runtime_files
+from rlarena.adapters.kubernetes_pods import AGENT_DIR, RUNTIME_ROOT
 from rlarena.environments import registry
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import SOCKET_DIR, match_job

@@ -18,7 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from rlarena.adapters.builders.kaniko_context import ROLE_LABEL, ROLES, job_labels
+from rlarena.adapters.builders.kaniko_context import ROLES, job_labels
+from rlarena.adapters.kubernetes_pods import ROLE_LABEL
 from tests.conftest import ROOT
 
 KUBECTL = Path(sys.executable).parent / "kubectl"

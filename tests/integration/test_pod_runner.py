@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders.kaniko_context import AGENT_DIR
 from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
+from rlarena.adapters.kubernetes_pods import AGENT_DIR
 from rlarena.environments import registry
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import SOCKET_DIR, match_job

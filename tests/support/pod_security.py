@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rlarena.adapters.builders.kaniko_context import agent_command
+from rlarena.adapters.kubernetes_pods import agent_command
 
 # Volume kinds an agent may mount: scratch space of its own. Never hostPath, a Secret, a projected
 # token or a ConfigMap.

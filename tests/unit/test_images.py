@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rlarena.adapters.builders.kaniko_context import AGENT_UID, dockerfile
+from rlarena.adapters.builders.kaniko_context import dockerfile
+from rlarena.adapters.kubernetes_pods import AGENT_UID
 from rlarena.config import Settings
 from rlarena.platform.manifests import load_documents
 from tests.conftest import ROOT

@@ -21,9 +21,7 @@ from kubernetes.client import ApiClient
 from rlarena.adapters.builders import job_status
 from rlarena.adapters.builders.base import BuildTicket
 from rlarena.adapters.builders.kaniko_context import (
-    AGENT_UID,
     REQUIREMENTS_FAILED_MARKER,
-    RUNTIME_ROOT,
     build_context,
     context_files,
     dockerfile,
@@ -40,6 +38,7 @@ from rlarena.adapters.builders.kaniko_jobs import (
     validation_job,
     validation_job_name,
 )
+from rlarena.adapters.kubernetes_pods import AGENT_UID, RUNTIME_ROOT
 from rlarena.bootstrap import bootstrap
 from rlarena.config import Settings
 from rlarena.domain.archives import ArchiveLimits, read_upload

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders.kaniko_context import AGENT_UID, RUNTIME_ROOT, agent_command
+from rlarena.adapters.kubernetes_pods import AGENT_UID, RUNTIME_ROOT, agent_command
 from rlarena.config import Settings
 from rlarena.environments import registry
 from rlarena.errors import InvalidInput

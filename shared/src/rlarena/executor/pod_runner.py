@@ -29,7 +29,7 @@ from rlarena.executor.kubernetes.result_log import result_lines
 from rlarena.executor.runner import AgentSpec, MatchLimits, run_match
 from rlarena.sandbox.session import SandboxSession
 
-# Inside an agent's image, where its code is (kaniko_context.AGENT_DIR); the runner never reads it.
+# Inside an agent's image, where its code is (kubernetes_pods.AGENT_DIR); the runner never reads it.
 AGENT_DIR = Path("/agent")
 CONNECT_RETRY_SECONDS = 0.05
 TimeLimit = Literal["move_timeout_s", "overage_s", "startup_timeout_s", "match_timeout_s"]

@@ -1,7 +1,8 @@
 """What a Kaniko build is made of: names, labels, the image's Dockerfile and the build context.
 
 Standard library only and free of I/O, so it is cheap to import and easy to test. The Kubernetes
-objects that use these pieces are in `kaniko_jobs.py`.
+objects that use these pieces are in `kaniko_jobs.py`; the image layout and labels it shares with
+the match Pods are in `adapters/kubernetes_pods.py`.
 
 The agent image has three layers of ours around the user's files:
 
@@ -24,12 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rlarena.agent_runtime as agent_runtime_package
+from rlarena.adapters.kubernetes_pods import (
+    AGENT_DIR,
+    AGENT_UID,
+    IMAGE_BOOTSTRAP,
+    PART_OF,
+    PART_OF_LABEL,
+    ROLE_LABEL,
+    RUNTIME_ROOT,
+)
 from rlarena.domain.archives import AgentSource, pack_tar_gz
 
-# Labels every Job and Pod of ours carries: the watcher, the reconciler and NetworkPolicies select on them.
-PART_OF_LABEL = "app.kubernetes.io/part-of"
-PART_OF = "rlarena"
-ROLE_LABEL = "rlarena.dev/role"
+# Labels of ours beside the shared ones (`kubernetes_pods.PART_OF_LABEL`, `ROLE_LABEL`).
 SUBMISSION_LABEL = "rlarena.dev/submission"
 ATTEMPT_LABEL = "rlarena.dev/attempt"
 ROLE_BUILD = "build"
@@ -43,9 +50,6 @@ ENTRY_POINT_ANNOTATION = "rlarena.dev/entry-point"
 # On the validation Job: the image scan Job started beside it, whose verdict the attempt waits for.
 SCAN_JOB_ANNOTATION = "rlarena.dev/scan-job"
 
-RUNTIME_ROOT = "/opt/rlarena/runtime"
-AGENT_DIR = "/agent"
-AGENT_UID = 10001  # numeric, so no RUN step is needed to create a user and any base image works
 PROBE_MODULE = "rlarena.agent_runtime.probe"
 # Printed by the pip step when it fails: tells the user's broken requirements.txt apart from an
 # infrastructure failure (registry, storage) in Kaniko's log, whatever Kaniko's own wording.
@@ -55,12 +59,6 @@ _MAX_NAME = 63  # a DNS-1123 label, which Job names must be for their Pods' name
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _DIRECT_REFERENCE = re.compile(r"^[^;]*@")  # PEP 508 `name @ url`: an @ before any environment marker
 _RUNTIME_INIT = '"""The agent runtime, as agents see it."""\n'
-# One bootstrap for every use of the image: the first argument names the runtime module to run.
-_BOOTSTRAP = (
-    "import runpy, sys; "
-    f"sys.path.insert(0, {RUNTIME_ROOT!r}); "
-    "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
-)
 
 
 @dataclass(frozen=True)
@@ -125,28 +123,6 @@ def probe_args(entry_point: str) -> list[str]:
     return [PROBE_MODULE, AGENT_DIR, entry_point]
 
 
-def agent_command(max_processes: int) -> list[str]:
-    """The image's ENTRYPOINT with limits set first, for the Pods that run agent code.
-
-    Kubernetes has no per-container process limit, so the command sets RLIMIT_NPROC (processes and
-    threads of the container's uid; lowered to the hard limit the runtime gave, never raised, so it
-    cannot fail) and no core dumps, then runs the runtime module exactly as the ENTRYPOINT does.
-    Only `python` and the runtime folder of the image are used, so images built before this
-    command existed run it too.
-    """
-    if max_processes < 1:
-        raise ValueError(f"max_processes must be positive, got {max_processes}")
-    limits = (
-        "import resource; "
-        "_hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]; "
-        f"_cap = {max_processes} if _hard == resource.RLIM_INFINITY else min({max_processes}, _hard); "
-        "resource.setrlimit(resource.RLIMIT_NPROC, (_cap, _cap)); "
-        "resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
-        "del _hard, _cap; "
-    )
-    return ["python", "-I", "-c", limits + _BOOTSTRAP]
-
-
 def requirement_problems(requirements: list[str]) -> list[str]:
     """Lines of requirements.txt that the image build refuses, with why.
 
@@ -188,7 +164,7 @@ def dockerfile(base_image: str, entry_point: str, *, has_requirements: bool) -> 
         f"COPY agent/ {AGENT_DIR}/",
         f"WORKDIR {AGENT_DIR}",
         f"USER {AGENT_UID}:{AGENT_UID}",
-        f"ENTRYPOINT {json.dumps(['python', '-I', '-c', _BOOTSTRAP])}",
+        f"ENTRYPOINT {json.dumps(['python', '-I', '-c', IMAGE_BOOTSTRAP])}",
         f"CMD {json.dumps(probe_args(entry_point))}",
     ]
     return "\n".join(lines) + "\n"

@@ -14,7 +14,8 @@ service-account token, service links and any host namespace. The Dockerfile runs
 scan Job: Trivy reads the pushed image from the registry and never runs it.
 
 Every Pod that runs agent code (the validation Job's here, the match Jobs' in
-`executor/kubernetes/jobs.py`) is made by `untrusted_pod_spec`, so both keep the same promises.
+`executor/kubernetes/jobs.py`) is made by `kubernetes_pods.untrusted_pod_spec`, so both keep the
+same promises.
 """
 
 from __future__ import annotations
@@ -23,19 +24,24 @@ from kubernetes import client as k8s
 
 from rlarena.adapters.builders.base import BuildTicket
 from rlarena.adapters.builders.kaniko_context import (
-    AGENT_UID,
     ENTRY_POINT_ANNOTATION,
     IMAGE_ANNOTATION,
     ROLE_BUILD,
     ROLE_SCAN,
     ROLE_VALIDATE,
     SCAN_JOB_ANNOTATION,
-    agent_command,
     context_key,
     image_reference,
     job_labels,
     job_name,
     probe_args,
+)
+from rlarena.adapters.kubernetes_pods import (
+    AGENT_UID,
+    UNTRUSTED_TMP_SIZE,
+    agent_command,
+    locked_down,
+    untrusted_pod_spec,
 )
 from rlarena.config import Settings
 from rlarena.errors import ConfigurationError
@@ -67,8 +73,6 @@ KANIKO_REQUESTS = {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "2Gi"}
 KANIKO_LIMITS = {"cpu": "2", "memory": "4Gi", "ephemeral-storage": "10Gi"}
 VALIDATION_REQUESTS = {"cpu": "100m", "memory": "256Mi", "ephemeral-storage": "64Mi"}
 VALIDATION_LIMITS = {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "256Mi"}
-# Every container that runs agent code has a /tmp of its own, of this size.
-UNTRUSTED_TMP_SIZE = "64Mi"
 # Trivy holds its vulnerability database (about 1 GiB unpacked) and reads the image's layers.
 SCAN_REQUESTS = {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "1Gi"}
 SCAN_LIMITS = {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "3Gi"}
@@ -237,56 +241,6 @@ def scan_job(settings: Settings, ticket: BuildTicket, image: str) -> k8s.V1Job:
     volumes = [_registry_credentials(settings, mode=0o440), scratch]
     pod = _pod_spec(container, volumes=volumes, fs_group=SCANNER_UID)
     return _job(name, settings, labels, pod, deadline=SCAN_DEADLINE_SECONDS, annotations={IMAGE_ANNOTATION: image})
-
-
-def untrusted_pod_spec(
-    settings: Settings,
-    *,
-    containers: list[k8s.V1Container],
-    volumes: list[k8s.V1Volume],
-    termination_grace_period_seconds: int,
-    init_containers: list[k8s.V1Container] | None = None,
-) -> k8s.V1PodSpec:
-    """A Pod that runs agent code (a validation probe, a match's agents): the promises they share.
-
-    No service-account token, no service links, no host namespace, no shared process namespace,
-    non-root, seccomp RuntimeDefault, no fsGroup (so no group shared over the volumes), the
-    registry Secret to pull the agent images. `MATCH_RUNTIME_CLASS` runs the Pod under that
-    RuntimeClass (e.g. gVisor) and `MATCH_USER_NAMESPACES` in its own user namespace
-    (`hostUsers: false`), each only when set: see "Match Pod security" in docs/DEPLOY.md.
-    """
-    return k8s.V1PodSpec(
-        init_containers=init_containers,
-        containers=containers,
-        volumes=volumes,
-        restart_policy="Never",
-        automount_service_account_token=False,
-        enable_service_links=False,
-        share_process_namespace=False,
-        host_network=False,
-        host_pid=False,
-        host_ipc=False,
-        host_users=False if settings.match_user_namespaces else None,
-        runtime_class_name=settings.match_runtime_class or None,
-        termination_grace_period_seconds=termination_grace_period_seconds,
-        image_pull_secrets=[k8s.V1LocalObjectReference(name=settings.container_registry_secret)],
-        security_context=k8s.V1PodSecurityContext(
-            run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
-        ),
-    )
-
-
-def locked_down(uid: int) -> k8s.V1SecurityContext:
-    """A container that runs agent code (or sits beside it): its own uid and gid, nothing else."""
-    return k8s.V1SecurityContext(
-        run_as_user=uid,
-        run_as_group=uid,
-        run_as_non_root=True,
-        privileged=False,
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
-    )
 
 
 def _registry_credentials(settings: Settings, *, mode: int) -> k8s.V1Volume:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rlarena.adapters.builders.kaniko_context import AGENT_DIR
+from rlarena.adapters.kubernetes_pods import AGENT_DIR
 from rlarena.errors import InvalidInput
 from rlarena.executor.service import AgentEntry
 

@@ -20,7 +20,7 @@ and gids, share no process namespace, get requests equal to limits (so one agent
 eat the other's move time) and a process cap set by their command (RLIMIT_NPROC: Kubernetes has
 no per-container pids limit; the kubelet's podPidsLimit bounds the whole Pod). The Pod spec's
 promises shared with validation Pods, and the optional RuntimeClass and user namespace, come from
-`kaniko_jobs.untrusted_pod_spec`. Containers of one Pod do share the loopback interface, System V
+`kubernetes_pods.untrusted_pod_spec`. Containers of one Pod do share the loopback interface, System V
 IPC and POSIX message queues: two agents could talk to each other if both tried, but neither can
 reach anything else.
 """
@@ -32,15 +32,17 @@ import uuid
 
 from kubernetes import client as k8s
 
-from rlarena.adapters.builders.kaniko_context import (
+from rlarena.adapters.kubernetes_pods import (
     AGENT_DIR,
     AGENT_UID,
     PART_OF,
     PART_OF_LABEL,
     ROLE_LABEL,
+    UNTRUSTED_TMP_SIZE,
     agent_command,
+    locked_down,
+    untrusted_pod_spec,
 )
-from rlarena.adapters.builders.kaniko_jobs import UNTRUSTED_TMP_SIZE, locked_down, untrusted_pod_spec
 from rlarena.config import Settings
 from rlarena.environments.base import EnvironmentSpec
 from rlarena.executor.kubernetes.images import ImageEntry
