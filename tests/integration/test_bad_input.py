@@ -1,41 +1,210 @@
-"""Hostile and careless input on every route: always a clear 4xx JSON error, never a 500."""
+"""Hostile and careless input on every route: always a clear 4xx JSON error, never a 500.
+
+The routes come from the routers themselves: every HttpApi that a function's main.py binds
+(functions/*/main.py, the relay's included). ROUTES classifies each one; a route the table does not
+classify fails `test_every_route_is_classified` until someone says who may call it and what it takes.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
 from typing import Any
 
 import pytest
+from functions_framework import create_app
 
 from rlarena.bootstrap import Platform
+from rlarena.http.api import HttpApi
+from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
+from tests.support.seed import activate, insert_match
 
-# (method, path, takes a JSON body, needs a token). {agent} is an agent of the caller's.
-ROUTES = [
-    ("POST", "/api/v1/auth/register", True, False),
-    ("POST", "/api/v1/auth/login", True, False),
-    ("GET", "/api/v1/users/me", False, True),
-    ("PUT", "/api/v1/users/me", True, True),
-    ("GET", "/api/v1/agents", False, False),
-    ("GET", "/api/v1/agents/my", False, True),
-    ("POST", "/api/v1/agents", True, True),
-    ("GET", "/api/v1/agents/{agent}", False, False),
-    ("PUT", "/api/v1/agents/{agent}", True, True),
-    ("DELETE", "/api/v1/agents/{agent}", False, True),
-    ("GET", "/api/v1/agents/{agent}/stats", False, False),
-    ("GET", "/api/v1/leaderboard", False, False),
-    ("GET", "/api/v1/leaderboard/environment/pong", False, False),
-    ("GET", "/api/v1/environments", False, False),
-    ("GET", "/health", False, False),
-    ("POST", "/api/v1/submissions", True, True),
-    ("POST", "/api/v1/submissions/upload-url", True, True),
-    ("GET", "/api/v1/submissions/agent/{agent}", False, True),
-    ("GET", "/api/v1/matches", False, False),
-    ("GET", "/api/v1/matches/agent/{agent}", False, False),
-]
-BODY_ROUTES = [r for r in ROUTES if r[2]]
-TOKEN_ROUTES = [r for r in ROUTES if r[3]]
-ID_ROUTES = [r for r in ROUTES if "{agent}" in r[1]]
+WEBHOOK_TOKEN = "storage-webhook-token-for-the-bad-input-suite"
+
+
+class Access(Enum):
+    PUBLIC = "anyone"
+    USER = "any signed-in user"
+    OWNER = "the owner of the agent, submission or match in the path"
+    WEBHOOK = "the storage webhook's shared secret"
+
+
+class Takes(Enum):
+    NOTHING = "no body"
+    JSON = "a JSON object"
+    RAW = "raw bytes"
+
+
+@dataclass(frozen=True)
+class Route:
+    access: Access
+    takes: Takes = Takes.NOTHING
+
+
+# Every (function, method, rule) served by a function's HttpApi, classified. Path parameters are
+# classified by name in PARAMS. Add a new route here (the coverage test says which one is missing).
+ROUTES: dict[tuple[str, str, str], Route] = {
+    ("agents", "GET", "/health"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/agents"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/agents/my"): Route(Access.USER),
+    ("agents", "POST", "/api/v1/agents"): Route(Access.USER, Takes.JSON),
+    ("agents", "GET", "/api/v1/agents/<agentId>"): Route(Access.PUBLIC),
+    ("agents", "PUT", "/api/v1/agents/<agentId>"): Route(Access.OWNER, Takes.JSON),
+    ("agents", "PATCH", "/api/v1/agents/<agentId>"): Route(Access.OWNER, Takes.JSON),
+    ("agents", "DELETE", "/api/v1/agents/<agentId>"): Route(Access.OWNER),
+    ("agents", "GET", "/api/v1/agents/<agentId>/stats"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/agents/<agentId>/rating-history"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/leaderboard"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/leaderboard/environment/<environmentId>"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/environments"): Route(Access.PUBLIC),
+    ("auth", "GET", "/health"): Route(Access.PUBLIC),
+    ("auth", "POST", "/api/v1/auth/register"): Route(Access.PUBLIC, Takes.JSON),
+    ("auth", "POST", "/api/v1/auth/login"): Route(Access.PUBLIC, Takes.JSON),
+    ("auth", "GET", "/api/v1/users/me"): Route(Access.USER),
+    ("auth", "PUT", "/api/v1/users/me"): Route(Access.USER, Takes.JSON),
+    ("auth", "PATCH", "/api/v1/users/me"): Route(Access.USER, Takes.JSON),
+    ("matchmaker", "GET", "/health"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/matches"): Route(Access.PUBLIC),
+    ("matchmaker", "POST", "/api/v1/matches"): Route(Access.USER, Takes.JSON),
+    ("matchmaker", "GET", "/api/v1/matches/replays"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/matches/agent/<agentId>"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/matches/<matchId>"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/matches/<matchId>/logs"): Route(Access.OWNER),
+    ("matchmaker", "GET", "/api/v1/matches/<matchId>/replay"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/matches/<matchId>/replay-url"): Route(Access.PUBLIC),
+    ("submissions", "GET", "/health"): Route(Access.PUBLIC),
+    ("submissions", "POST", "/api/v1/submissions"): Route(Access.USER, Takes.JSON),  # or multipart
+    ("submissions", "POST", "/api/v1/submissions/upload-url"): Route(Access.USER, Takes.JSON),
+    ("submissions", "PUT", "/api/v1/submissions/<submissionId>/upload"): Route(Access.OWNER, Takes.RAW),
+    ("submissions", "GET", "/api/v1/submissions/<submissionId>"): Route(Access.OWNER),
+    ("submissions", "GET", "/api/v1/submissions/agent/<agentId>"): Route(Access.OWNER),
+    ("submissions", "PUT", "/api/v1/submissions/<submissionId>/activate"): Route(Access.OWNER),
+    ("submissions", "GET", "/api/v1/submissions/<submissionId>/build-status"): Route(Access.OWNER),
+    ("submissions", "GET", "/api/v1/submissions/<submissionId>/build-logs"): Route(Access.OWNER),
+    ("submissions", "POST", "/api/v1/submissions/<submissionId>/rebuild"): Route(Access.OWNER),
+    ("submissions", "GET", "/api/v1/submissions/<submissionId>/code"): Route(Access.OWNER),
+    ("submissions", "POST", "/internal/storage-events"): Route(Access.WEBHOOK, Takes.RAW),
+    ("ws-relay", "GET", "/health"): Route(Access.PUBLIC),
+    ("ws-relay", "GET", "/api/v1/ws"): Route(Access.PUBLIC),
+}
+# Path parameters by name: a UUID of the caller's agent / submission / match, or free text.
+PARAMS = {"agentId": "agent", "submissionId": "submission", "matchId": "match", "environmentId": "text"}
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    target: str
+    api: HttpApi
+
+
+@cache
+def functions() -> dict[str, Function]:
+    """Each functions/<name>/main.py that binds an HttpApi, with its HTTP target."""
+    found = {}
+    for main in sorted((ROOT / "functions").glob("*/main.py")):
+        spec = importlib.util.spec_from_file_location(f"_bad_input_{main.parent.name.replace('-', '_')}", main)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        apis = [value for value in vars(module).values() if isinstance(value, HttpApi)]
+        if not apis:
+            continue  # a CloudEvents-only function
+        targets = [name for name, value in vars(module).items() if name.endswith("_http") and callable(value)]
+        assert len(apis) == 1 and len(targets) == 1, f"{main}: expected one HttpApi and one *_http target"
+        found[main.parent.name] = Function(main.parent.name, targets[0], apis[0])
+    return found
+
+
+def served_routes() -> list[tuple[str, str, str]]:
+    return sorted((f.name, method, rule) for f in functions().values() for method, rule in f.api.routes())
+
+
+@cache
+def _client(function: str) -> Any:
+    main = ROOT / "functions" / function / "main.py"
+    return create_app(functions()[function].target, str(main)).test_client()  # type: ignore[no-untyped-call]
+
+
+def _params(rule: str) -> list[str]:
+    return [part[1:-1] for part in rule.split("/") if part.startswith("<") and part.endswith(">")]
+
+
+def _routes(*, access: set[Access] | None = None, takes: set[Takes] | None = None, ids: bool = False) -> list[Any]:
+    chosen = []
+    for key in served_routes():
+        route = ROUTES.get(key)
+        if route is None:
+            continue  # test_every_route_is_classified fails for it
+        if access is not None and route.access not in access:
+            continue
+        if takes is not None and route.takes not in takes:
+            continue
+        if ids and not any(PARAMS.get(p) in ("agent", "submission", "match") for p in _params(key[2])):
+            continue
+        chosen.append(pytest.param(*key, id=f"{key[1]} {key[2]} ({key[0]})"))
+    return chosen
+
+
+def test_every_route_is_classified() -> None:
+    served = set(served_routes())
+    assert len(functions()) >= 5, sorted(functions())
+    unclassified = sorted(served - ROUTES.keys())
+    assert not unclassified, (
+        "routes that tests/integration/test_bad_input.py does not classify (add them to ROUTES): "
+        + ", ".join(f"{m} {r} ({f})" for f, m, r in unclassified)
+    )
+    gone = sorted(ROUTES.keys() - served)
+    assert not gone, "ROUTES lists routes no function serves any more: " + ", ".join(
+        f"{m} {r} ({f})" for f, m, r in gone
+    )
+    unknown = sorted({p for _, _, rule in served for p in _params(rule)} - PARAMS.keys())
+    assert not unknown, f"path parameters PARAMS does not classify: {unknown}"
+
+
+@dataclass
+class World:
+    """The caller (owner) and one agent, submission and match of theirs."""
+
+    api: ApiClient
+    owner: User
+    agent: str
+    submission: str
+    match: str
+
+    def path(self, rule: str, **override: str) -> str:
+        values = {"agent": self.agent, "submission": self.submission, "match": self.match, "text": "pong"}
+        for param in _params(rule):
+            rule = rule.replace(f"<{param}>", override.get(param, values[PARAMS[param]]))
+        return rule
+
+    def call(self, function: str, method: str, path: str, **kwargs: Any) -> Any:
+        return _client(function).open(path, method=method, **kwargs)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    return {"STORAGE_WEBHOOK_TOKEN": WEBHOOK_TOKEN}
+
+
+@pytest.fixture
+def world(api: ApiClient, owner: User, agent_id: str, platform: Platform) -> World:
+    rival = api.create_agent(owner, "rival")
+    submission = activate(platform, agent_id)
+    activate(platform, str(rival["id"]))
+    match = insert_match(platform, agent_id, str(rival["id"]))
+    return World(api, owner, agent_id, submission, match)
+
+
+def _auth(route: Route, world: World) -> dict[str, str]:
+    if route.access is Access.WEBHOOK:
+        return {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+    return dict(world.owner.headers)
+
 
 NASTY_STRINGS = [
     "' OR '1'='1",
@@ -60,10 +229,6 @@ def agent_id(api: ApiClient, owner: User) -> str:
     return str(api.create_agent(owner, "target")["id"])
 
 
-def _path(template: str, agent_id: str) -> str:
-    return template.replace("{agent}", agent_id)
-
-
 def _assert_clean_4xx(response: Any) -> None:
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
     assert response.mimetype == "application/json"
@@ -75,93 +240,87 @@ def _assert_clean_4xx(response: Any) -> None:
         assert leak not in text
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), BODY_ROUTES)
-@pytest.mark.parametrize(
-    "payload",
-    [b"{not json", b"[1, 2, 3]", b'"a string"', b"null", b"", b"\xff\xfe\x00garbage", b'{"a":' * 5000],
-    ids=["malformed", "array", "string", "null", "empty", "binary", "deeply nested"],
-)
-def test_bodies_that_are_not_a_json_object_are_400(
-    api: ApiClient, owner: User, agent_id: str, method: str, path: str, body: bool, auth: bool, payload: bytes
-) -> None:
-    response = api.request(
-        method,
-        _path(path, agent_id),
-        data=payload,
-        headers={**owner.headers, "Content-Type": "application/json"},
-    )
-    _assert_clean_4xx(response)
-    assert response.status_code == 400
+ROUTE_ARGS = ("function", "method", "rule")
+NOT_JSON_OBJECTS = [b"{not json", b"[1, 2, 3]", b'"a string"', b"null", b"", b"\xff\xfe\x00garbage", b'{"a":' * 5000]
+WRONG_TYPES: list[dict[str, Any]] = [
+    {"username": 1, "email": [], "password": {}, "fullName": 5, "name": 7, "environmentId": True,
+     "description": 3, "avatarUrl": 9, "agentId": 4, "agent1Id": [], "agent2Id": {}, "codeUrl": 1, "filename": 2},
+    {"username": None, "email": None, "password": None, "name": None, "environmentId": None, "avatarUrl": False,
+     "agentId": None, "agent1Id": None, "codeUrl": None, "filename": None},
+    {"username": 1.5e308, "password": -1, "name": ["a"], "environmentId": {"$ne": 1}, "fullName": {"a": 1},
+     "agentId": {"$gt": ""}, "agent1Id": 1.5e308, "codeUrl": ["x"], "filename": -1},
+]  # fmt: skip
+BAD_AUTHORIZATIONS = [
+    "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer " + "x" * 10_000, "bearer\x00x",
+]  # fmt: skip
+BAD_IDS = ["123", "not-a-uuid", "' OR 1=1 --", "%00", "0" * 300]
+HOSTILE_QUERY = "page=-1&pageSize=%00&limit=x&format=%27&agentId=%27%20OR%201%3D1&environmentId=" + "z" * 300
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), BODY_ROUTES)
-def test_huge_bodies_are_413(
-    api: ApiClient, owner: User, agent_id: str, method: str, path: str, body: bool, auth: bool
-) -> None:
-    payload = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
-    response = api.request(
-        method, _path(path, agent_id), data=payload, headers={**owner.headers, "Content-Type": "application/json"}
-    )
+@pytest.mark.parametrize(ROUTE_ARGS, _routes())
+def test_every_route_answers_hostile_queries_without_a_500(world: World, function: str, method: str, rule: str) -> None:
+    """Each route with the caller's own ids, junk in the query string and an empty body."""
+    route = ROUTES[function, method, rule]
+    response = world.call(function, method, f"{world.path(rule)}?{HOSTILE_QUERY}", headers=_auth(route, world))
+    assert response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    if response.status_code >= 400:
+        _assert_clean_4xx(response)
+
+
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON}))
+def test_bodies_that_are_not_a_json_object_are_400(world: World, function: str, method: str, rule: str) -> None:
+    for payload in NOT_JSON_OBJECTS:
+        response = world.call(
+            function,
+            method,
+            world.path(rule),
+            data=payload,
+            headers={**world.owner.headers, "Content-Type": "application/json"},
+        )
+        _assert_clean_4xx(response)
+        assert response.status_code == 400, payload[:20]
+
+
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON, Takes.RAW}))
+def test_huge_bodies_are_413(world: World, function: str, method: str, rule: str) -> None:
+    payload = b'{"name": "' + b"x" * (12 * 1024 * 1024) + b'"}'  # over both the JSON and the archive limit
+    headers = {**_auth(ROUTES[function, method, rule], world), "Content-Type": "application/json"}
+    response = world.call(function, method, world.path(rule), data=payload, headers=headers)
     _assert_clean_4xx(response)
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), BODY_ROUTES)
-def test_a_non_json_content_type_is_415(
-    api: ApiClient, owner: User, agent_id: str, method: str, path: str, body: bool, auth: bool
-) -> None:
-    response = api.request(
-        method, _path(path, agent_id), data="name=x", headers={**owner.headers, "Content-Type": "text/plain"}
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON}))
+def test_a_non_json_content_type_is_415(world: World, function: str, method: str, rule: str) -> None:
+    response = world.call(
+        function, method, world.path(rule), data="name=x", headers={**world.owner.headers, "Content-Type": "text/plain"}
     )
     _assert_clean_4xx(response)
     assert response.status_code == 415
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), BODY_ROUTES)
-@pytest.mark.parametrize(
-    "wrong",
-    [
-        {"username": 1, "email": [], "password": {}, "fullName": 5, "name": 7, "environmentId": True,
-         "description": 3, "avatarUrl": 9},
-        {"username": None, "email": None, "password": None, "name": None, "environmentId": None, "avatarUrl": False},
-        {"username": 1.5e308, "password": -1, "name": ["a"], "environmentId": {"$ne": 1}, "fullName": {"a": 1}},
-    ],
-    ids=["numbers and lists", "nulls", "odd values"],
-)  # fmt: skip
-def test_wrong_types_are_400_naming_the_fields(
-    api: ApiClient,
-    owner: User,
-    agent_id: str,
-    method: str,
-    path: str,
-    body: bool,
-    auth: bool,
-    wrong: dict[str, Any],
-) -> None:
-    response = api.request(method, _path(path, agent_id), json=wrong, headers=owner.headers)
-    _assert_clean_4xx(response)
-    assert response.status_code == 400
-    assert response.json["details"], response.json
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON}))
+def test_wrong_types_are_400_naming_the_fields(world: World, function: str, method: str, rule: str) -> None:
+    for wrong in WRONG_TYPES:
+        response = world.call(function, method, world.path(rule), json=wrong, headers=world.owner.headers)
+        _assert_clean_4xx(response)
+        assert response.status_code == 400, response.json
+        assert response.json["details"], response.json
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), BODY_ROUTES)
-@pytest.mark.parametrize("nasty", NASTY_STRINGS, ids=range(len(NASTY_STRINGS)))
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON}))
 def test_unicode_and_sql_metacharacters_never_break_a_route(
-    api: ApiClient, owner: User, agent_id: str, method: str, path: str, body: bool, auth: bool, nasty: str
+    world: World, function: str, method: str, rule: str
 ) -> None:
-    payload = {
-        "username": nasty,
-        "email": nasty,
-        "password": nasty,
-        "fullName": nasty,
-        "name": nasty,
-        "description": nasty,
-        "environmentId": nasty,
-        "avatarUrl": nasty,
-    }
-    response = api.request(method, _path(path, agent_id), json=payload, headers=owner.headers)
-    assert response.status_code < 500, response.get_data(as_text=True)[:300]
-    assert response.mimetype == "application/json"
+    for nasty in NASTY_STRINGS:
+        payload = dict.fromkeys(
+            ["username", "email", "password", "fullName", "name", "description", "environmentId", "avatarUrl",
+             "agentId", "agent1Id", "agent2Id", "codeUrl", "filename"],
+            nasty,
+        )  # fmt: skip
+        response = world.call(function, method, world.path(rule), json=payload, headers=world.owner.headers)
+        assert response.status_code < 500, response.get_data(as_text=True)[:300]
+        assert response.mimetype == "application/json"
 
 
 def test_sql_metacharacters_are_stored_verbatim(api: ApiClient, owner: User, agent_id: str) -> None:
@@ -174,51 +333,45 @@ def test_sql_metacharacters_are_stored_verbatim(api: ApiClient, owner: User, age
     assert api.get("/api/v1/agents").json["total"] == 1
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), TOKEN_ROUTES)
-@pytest.mark.parametrize(
-    "authorization",
-    ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a.b.c", "Bearer " + "x" * 10_000, "bearer\x00x"],
-    ids=["empty", "no token", "blank token", "basic", "garbage jwt", "huge", "nul"],
-)
-def test_bad_tokens_are_401(
-    api: ApiClient, agent_id: str, method: str, path: str, body: bool, auth: bool, authorization: str
-) -> None:
-    headers = {"Authorization": authorization} if authorization else {}
-    response = api.request(method, _path(path, agent_id), json={"name": "x"}, headers=headers)
-    _assert_clean_4xx(response)
-    assert response.status_code == 401
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(access={Access.USER, Access.OWNER, Access.WEBHOOK}))
+def test_bad_tokens_are_401(world: World, function: str, method: str, rule: str) -> None:
+    for authorization in [*BAD_AUTHORIZATIONS, f"Bearer {WEBHOOK_TOKEN}x"]:
+        headers = {"Authorization": authorization} if authorization else {}
+        response = world.call(function, method, world.path(rule), json={"name": "x"}, headers=headers)
+        _assert_clean_4xx(response)
+        assert response.status_code == 401, authorization[:20]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), ID_ROUTES)
-@pytest.mark.parametrize("bad_id", ["123", "not-a-uuid", "' OR 1=1 --", "%00", "0" * 300])
-def test_ids_that_are_not_uuids_are_400(
-    api: ApiClient, owner: User, method: str, path: str, body: bool, auth: bool, bad_id: str
-) -> None:
-    response = api.request(method, path.replace("{agent}", bad_id), json={"name": "x"}, headers=owner.headers)
-    _assert_clean_4xx(response)
-    assert response.status_code in (400, 404)  # a path with "/" or NUL may not even route
-    if response.status_code == 400:
-        assert "UUID" in response.json["error"]
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(ids=True))
+def test_ids_that_are_not_uuids_are_400(world: World, function: str, method: str, rule: str) -> None:
+    headers = _auth(ROUTES[function, method, rule], world)
+    for bad_id in BAD_IDS:
+        path = world.path(rule, **dict.fromkeys(_params(rule), bad_id))
+        response = world.call(function, method, path, json={"name": "x"}, headers=headers)
+        _assert_clean_4xx(response)
+        assert response.status_code in (400, 404), bad_id  # a path with "/" or NUL may not even route
+        if response.status_code == 400:
+            assert "UUID" in response.json["error"]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "auth"), ID_ROUTES)
-def test_unknown_ids_are_404(api: ApiClient, owner: User, method: str, path: str, body: bool, auth: bool) -> None:
-    response = api.request(
-        method, path.replace("{agent}", str(uuid.uuid4())), json={"name": "x"}, headers=owner.headers
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(ids=True))
+def test_unknown_ids_are_404(world: World, function: str, method: str, rule: str) -> None:
+    path = world.path(rule, **{p: str(uuid.uuid4()) for p in _params(rule)})
+    response = world.call(
+        function, method, path, json={"name": "x"}, headers=_auth(ROUTES[function, method, rule], world)
     )
     _assert_clean_4xx(response)
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(("method", "path"), [("PUT", "/api/v1/agents/{agent}"), ("DELETE", "/api/v1/agents/{agent}")])
-def test_other_users_agents_are_403_and_unchanged(
-    api: ApiClient, agent_id: str, platform: Platform, method: str, path: str
-) -> None:
-    intruder = api.register("intruder")
-    response = api.request(method, _path(path, agent_id), json={"name": "stolen"}, headers=intruder.headers)
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(access={Access.OWNER}))
+def test_other_users_things_are_403_or_404_and_unchanged(world: World, function: str, method: str, rule: str) -> None:
+    intruder = world.api.register("intruder")
+    response = world.call(function, method, world.path(rule), json={"name": "stolen"}, headers=intruder.headers)
     _assert_clean_4xx(response)
-    assert response.status_code == 403
-    assert api.get(f"/api/v1/agents/{agent_id}").json["agent"]["name"] == "target"
+    assert response.status_code in (403, 404)
+    agent = world.api.get(f"/api/v1/agents/{world.agent}").json["agent"]
+    assert (agent["name"], agent["activeSubmissionId"]) == ("target", world.submission)
 
 
 @pytest.mark.parametrize("query", ["page=-1", "page=abc", "pageSize=0", "page=1e9", "pageSize=%27", "page=99999999999"])

@@ -179,6 +179,15 @@ class HttpApi:
 
         return register
 
+    def routes(self) -> list[tuple[str, str]]:
+        """Every (method, rule) this API answers, e.g. ("GET", "/api/v1/agents/<agentId>"); no HEAD/OPTIONS."""
+        return sorted(
+            (method, rule.rule)
+            for rule in self._rules.iter_rules()
+            for method in rule.methods or ()
+            if method not in ("HEAD", "OPTIONS")
+        )
+
     def handle(self, request: flask.Request) -> flask.Response:
         started = time.perf_counter()
         platform = None
