@@ -79,6 +79,7 @@ class Platform:
             return KanikoBuilder(self.store, self.settings, record_job=functools.partial(record_job, self))
         from rlarena.adapters.builders.local import LocalBuilder
         from rlarena.adapters.builders.runtime import agent_python, default_builds_root
+        from rlarena.executor.validation import RunnerValidationMatch
         from rlarena.sandbox import support
         from rlarena.service.submissions import limits_of
 
@@ -93,6 +94,7 @@ class Platform:
             limits_of(self),
             install=self.settings.local_build_install_requirements,
             python=agent_python(self.settings.agent_python),
+            validation_match=RunnerValidationMatch(),
         )
 
     @cached_property

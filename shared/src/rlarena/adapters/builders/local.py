@@ -11,8 +11,9 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
 from rlarena.adapters.builders.declared_environment import environment_mismatch
@@ -32,22 +33,66 @@ PROBE_LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, memory_bytes=1024 
 # The validation match is a full game, but never longer than this.
 VALIDATION_MATCH_SECONDS = 60.0
 # Halite's compile limits: generous, but bounded; the package index is the only reason for network.
-# How the match runner words an answer that is not an action frame at all (executor/runner.py).
-MALFORMED_FRAME = "the agent sent a malformed frame"
 INSTALL_LIMITS = SandboxLimits(
     wall_seconds=600, cpu_seconds=600, memory_bytes=2 * 1024**3, max_file_bytes=512 * 1024**2, network=True
 )
 
 
+@dataclass(frozen=True)
+class ValidationPlayer:
+    """One side of the validation match, as the builder reports it."""
+
+    agent_id: str
+    ok: bool
+    status: str  # the match's word for how this side ended (OK, ERROR, TIMEOUT, INVALID)
+    error_message: str
+    stderr: str
+    wrong_action: bool  # an illegal action or an answer that is not an action at all
+
+
+@dataclass(frozen=True)
+class ValidationPlayed:
+    """What the builder needs of a validation match: did it run, how it went, each side's end."""
+
+    ran: bool  # False: the platform could not play it (not the agent's fault)
+    error_message: str  # the platform's error, when it did not run
+    total_steps: int
+    outcome_reason: str
+    players: list[ValidationPlayer]
+
+
+class ValidationMatch(Protocol):
+    """Plays the agent against a copy of itself, in the sandbox (wired in `bootstrap.py`)."""
+
+    def play_itself(
+        self,
+        environment_id: str,
+        folder: Path,
+        entry_point: str,
+        *,
+        seed: int,
+        match_timeout_s: float,
+        runtime: AgentRuntime,
+    ) -> ValidationPlayed: ...
+
+
 class LocalBuilder:
     def __init__(
-        self, store: ObjectStore, builds_dir: Path, limits: ArchiveLimits, *, install: bool, python: str
+        self,
+        store: ObjectStore,
+        builds_dir: Path,
+        limits: ArchiveLimits,
+        *,
+        install: bool,
+        python: str,
+        validation_match: ValidationMatch,
     ) -> None:
         self._store = store
         self._builds_dir = builds_dir
         self._limits = limits
         self._install = install
         self._python = python
+        self._validation = validation_match
         self._runtime: AgentRuntime | None = None
 
     @property
@@ -143,31 +188,29 @@ class LocalBuilder:
     def _validation_match(self, ticket: BuildTicket, workdir: Path, entry_point: str, log: list[str]) -> str | None:
         """As Kaggle does: a match against a copy of itself, in the sandbox. The user's error, or None."""
         from rlarena.environments.registry import spec_of
-        from rlarena.executor.runner import AgentSpec, MatchLimits, run_match
 
         spec = spec_of(ticket.environment_id)
-        limits = MatchLimits.from_spec(spec, match_timeout_s=min(spec.match_timeout_s, VALIDATION_MATCH_SECONDS))
-        played = run_match(
+        played = self._validation.play_itself(
             ticket.environment_id,
-            [AgentSpec("player 1", workdir, entry_point), AgentSpec("player 2", workdir, entry_point)],
+            workdir,
+            entry_point,
             seed=ticket.attempt,
+            match_timeout_s=min(spec.match_timeout_s, VALIDATION_MATCH_SECONDS),
             runtime=self.runtime,
-            record_replay=False,
-            limits=limits,
         )
-        if played.status != "SUCCESS":
+        if not played.ran:
             raise BuildInfrastructureError(f"the validation match could not run: {played.error_message}")
         log.append(
             f"validation match against itself ({ticket.environment_id}): {played.total_steps} steps, "
             f"{played.outcome_reason or 'finished'}"
         )
-        for result in played.agent_results:
-            if result.status != "OK":
+        for result in played.players:
+            if not result.ok:
                 if result.stderr.strip():
                     log.append(f"{result.agent_id} output:\n{result.stderr.strip()}")
                 log.append(f"{result.agent_id}: {result.status}: {result.error_message}")
                 return f"the validation match failed ({result.status}): {result.error_message}" + _action_hint(
-                    spec, result.status, result.error_message
+                    spec, wrong_action=result.wrong_action
                 )
         return None
 
@@ -226,11 +269,9 @@ class LocalBuilder:
         return [str(name) for name in missing]
 
 
-def _action_hint(spec: EnvironmentSpec, status: str, error: str) -> str:
+def _action_hint(spec: EnvironmentSpec, *, wrong_action: bool) -> str:
     """For an illegal or malformed action, what the game expects: often code written for another game."""
-    from rlarena.executor.runner import INVALID
-
-    if status != INVALID and not error.startswith(MALFORMED_FRAME):
+    if not wrong_action:
         return ""
     return (
         f". {spec.name} ({spec.id}) expects actions {spec.actions}, chosen from the observation's legal actions; "
