@@ -27,11 +27,12 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
-check: lint typecheck  ## ruff and mypy
+check: lint typecheck  ## ruff, the import contracts (lint-imports) and mypy
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy shared/src functions tests bench
