@@ -18,8 +18,8 @@ import kubernetes_validate
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders import job_status
-from rlarena.adapters.builders.base import BuildTicket
+from rlarena.adapters import kubernetes_status
+from rlarena.adapters.builders.base import BuildTicket, probe_report
 from rlarena.adapters.builders.kaniko_context import (
     REQUIREMENTS_FAILED_MARKER,
     build_context,
@@ -304,7 +304,7 @@ def test_the_validation_pods_own_command_loads_the_agent_with_its_limits(setting
     argv += [folder.replace("/agent", str(tmp_path / "agent")), entry_point]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    report = job_status.probe_report(result.stdout)
+    report = probe_report(result.stdout)
     assert report is not None and report["ok"] is True and report["interface"] == "function"
 
 
@@ -415,7 +415,7 @@ def test_the_image_command_line_loads_the_agent_through_the_runtime(tmp_path: Pa
     argv = [sys.executable, "-I", "-c", code, cmd[0], str(tmp_path / "agent"), cmd[2]]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    report = job_status.probe_report(result.stdout)
+    report = probe_report(result.stdout)
     assert report is not None and report["ok"] is True and report["interface"] == "function"
 
 
@@ -452,14 +452,23 @@ def _job(conditions: list[dict[str, str]], uid: str = "u1") -> dict[str, Any]:
 
 
 def test_a_job_is_finished_only_by_its_complete_or_failed_condition() -> None:
-    assert job_status.job_state(_job([])) is job_status.JobState.RUNNING
-    assert job_status.job_state(_job([{"type": "SuccessCriteriaMet", "status": "True"}])) is job_status.JobState.RUNNING
-    assert job_status.job_state(_job([{"type": "FailureTarget", "status": "True"}])) is job_status.JobState.RUNNING
-    assert job_status.job_state(_job([{"type": "Complete", "status": "True"}])) is job_status.JobState.SUCCEEDED
+    assert kubernetes_status.job_state(_job([])) is kubernetes_status.JobState.RUNNING
+    assert (
+        kubernetes_status.job_state(_job([{"type": "SuccessCriteriaMet", "status": "True"}]))
+        is kubernetes_status.JobState.RUNNING
+    )
+    assert (
+        kubernetes_status.job_state(_job([{"type": "FailureTarget", "status": "True"}]))
+        is kubernetes_status.JobState.RUNNING
+    )
+    assert (
+        kubernetes_status.job_state(_job([{"type": "Complete", "status": "True"}]))
+        is kubernetes_status.JobState.SUCCEEDED
+    )
     failed = _job([{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "too slow"}])
-    assert job_status.job_state(failed) is job_status.JobState.FAILED
-    assert job_status.failure_of(failed) == ("DeadlineExceeded", "too slow")
-    assert job_status.job_state({"status": None}) is job_status.JobState.RUNNING
+    assert kubernetes_status.job_state(failed) is kubernetes_status.JobState.FAILED
+    assert kubernetes_status.failure_of(failed) == ("DeadlineExceeded", "too slow")
+    assert kubernetes_status.job_state({"status": None}) is kubernetes_status.JobState.RUNNING
 
 
 def test_the_pod_of_a_job_is_its_newest_and_never_one_of_a_deleted_namesake() -> None:
@@ -471,26 +480,26 @@ def test_the_pod_of_a_job_is_its_newest_and_never_one_of_a_deleted_namesake() ->
     new = pod("b", "2026-01-01T00:05:00Z", "u1")
     stale = pod("c", "2026-01-02T00:00:00Z", "u0")  # newer, but owned by a deleted Job of the same name
     other = {"metadata": {"name": "d", "labels": {"job-name": "other"}}}
-    assert job_status.pod_of_job([old, stale, new, other], _job([])) is new
-    assert job_status.pod_of_job([other], _job([])) is None
+    assert kubernetes_status.pod_of_job([old, stale, new, other], _job([])) is new
+    assert kubernetes_status.pod_of_job([other], _job([])) is None
 
 
 def test_how_a_container_ended_is_read_from_the_pod() -> None:
     def pod(state: dict[str, Any]) -> dict[str, Any]:
         return {"status": {"containerStatuses": [{"state": state}]}}
 
-    oom = job_status.container_end(pod({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}))
+    oom = kubernetes_status.container_end(pod({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}))
     assert (oom.started, oom.exit_code, oom.reason) == (True, 137, "OOMKilled")
-    pulling = job_status.container_end(pod({"waiting": {"reason": "ImagePullBackOff", "message": "nope"}}))
-    assert job_status.never_ran(pulling) and pulling.message == "nope"
-    assert job_status.never_ran(job_status.container_end(None))
-    assert job_status.never_ran(job_status.container_end({"status": {"phase": "Pending"}}))
+    pulling = kubernetes_status.container_end(pod({"waiting": {"reason": "ImagePullBackOff", "message": "nope"}}))
+    assert kubernetes_status.never_ran(pulling) and pulling.message == "nope"
+    assert kubernetes_status.never_ran(kubernetes_status.container_end(None))
+    assert kubernetes_status.never_ran(kubernetes_status.container_end({"status": {"phase": "Pending"}}))
 
 
 def test_the_probe_report_is_the_last_json_object_line() -> None:
     output = 'agent says hi\n{"ok": false}\nnoise\n{"ok": true, "interface": "function"}\n'
-    assert job_status.probe_report(output) == {"ok": True, "interface": "function"}
-    assert job_status.probe_report("no json here\n[1, 2]\n") is None
+    assert probe_report(output) == {"ok": True, "interface": "function"}
+    assert probe_report("no json here\n[1, 2]\n") is None
 
 
 # --- cold start ---------------------------------------------------------------------------------
@@ -500,7 +509,8 @@ def test_the_job_event_path_imports_no_kubernetes_client_until_it_builds() -> No
     script = (
         "import sys\n"
         "import rlarena.entrypoints.submissions, rlarena.service.build_jobs, rlarena.service.builds\n"
-        "import rlarena.adapters.builders.kaniko_context, rlarena.adapters.builders.job_status\n"
+        "import rlarena.adapters.builders.kaniko_context, rlarena.adapters.kubernetes_status\n"
+        "import rlarena.adapters.kubernetes_pods\n"
         "print('kubernetes' in sys.modules)\n"
     )
     result = subprocess.run(

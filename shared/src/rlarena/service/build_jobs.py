@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildTicket
-from rlarena.adapters.builders.job_status import JobState, job_state, labels_of, name_of, uid_of
 from rlarena.adapters.builders.kaniko_context import ROLE_BUILD, ROLE_VALIDATE, job_key, job_name
+from rlarena.adapters.kubernetes_status import JobState, job_state, labels_of, name_of, uid_of
 from rlarena.bootstrap import Platform
 from rlarena.errors import EventRetry
 from rlarena.service import builds

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,15 @@ class Builder(Protocol):
         None means the build continues elsewhere (a Kubernetes Job) and reports back by events.
         """
         ...
+
+
+def probe_report(output: str) -> dict[str, Any] | None:
+    """The probe's JSON report: the last line of its output that is a JSON object."""
+    for line in reversed(output.strip().splitlines()):
+        try:
+            parsed = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    return None

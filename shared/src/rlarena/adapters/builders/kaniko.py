@@ -25,19 +25,14 @@ from typing import Any, cast
 from kubernetes import client as k8s
 
 from rlarena.adapters import kubernetes_api
-from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
-from rlarena.adapters.builders.declared_environment import environment_mismatch
-from rlarena.adapters.builders.job_status import (
-    JobState,
-    annotations_of,
-    container_end,
-    failure_of,
-    job_state,
-    name_of,
-    never_ran,
-    pod_of_job,
+from rlarena.adapters.builders.base import (
+    BuildInfrastructureError,
+    BuildOutcome,
+    BuildTicket,
+    ProgressCallback,
     probe_report,
 )
+from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.builders.kaniko_context import (
     ENTRY_POINT_ANNOTATION,
     IMAGE_ANNOTATION,
@@ -64,6 +59,16 @@ from rlarena.adapters.builders.kaniko_jobs import (
 )
 from rlarena.adapters.builders.scan_report import CRITICAL, critical_message, parse_report
 from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
+from rlarena.adapters.kubernetes_status import (
+    JobState,
+    annotations_of,
+    container_end,
+    failure_of,
+    job_state,
+    name_of,
+    never_ran,
+    pod_of_job,
+)
 from rlarena.adapters.source_check import source_check_for
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.config import Settings

@@ -15,9 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket, ProgressCallback
+from rlarena.adapters.builders.base import (
+    BuildInfrastructureError,
+    BuildOutcome,
+    BuildTicket,
+    ProgressCallback,
+    probe_report,
+)
 from rlarena.adapters.builders.declared_environment import environment_mismatch
-from rlarena.adapters.builders.job_status import probe_report
 from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.domain.archives import AgentSource, ArchiveLimits, read_upload

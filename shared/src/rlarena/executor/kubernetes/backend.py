@@ -24,7 +24,8 @@ from typing import Any, cast
 from kubernetes import client as k8s
 
 from rlarena.adapters import kubernetes_api
-from rlarena.adapters.builders.job_status import (
+from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
+from rlarena.adapters.kubernetes_status import (
     ContainerEnd,
     JobState,
     container_end,
@@ -34,7 +35,6 @@ from rlarena.adapters.builders.job_status import (
     never_ran,
     pod_of_job,
 )
-from rlarena.adapters.kubernetes_api import ApiConflict, ApiNotFound, api_errors, json_object
 from rlarena.config import Settings
 from rlarena.environments import registry
 from rlarena.errors import ConfigurationError, InvalidInput, ServiceUnavailable

@@ -1,12 +1,12 @@
 """Reading Jobs and Pods as the JSON the API server sends (in events and listings). Stdlib only.
 
 The same dicts arrive from two places, an ApiServerSource event and a listing by the reconciler,
-so everything here works on plain JSON rather than client models.
+so everything here works on plain JSON rather than client models. Shared by the Kaniko builder,
+the build-job events (`service/build_jobs.py`) and the executor's match Jobs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -121,18 +121,6 @@ def container_end(pod: Mapping[str, Any] | None) -> ContainerEnd:
 
 def never_ran(end: ContainerEnd) -> bool:
     return not end.started and (end.reason in _NEVER_STARTED or end.reason in ("NoPod", "Pending", "Waiting"))
-
-
-def probe_report(output: str) -> dict[str, Any] | None:
-    """The probe's JSON report: the last line of its output that is a JSON object."""
-    for line in reversed(output.strip().splitlines()):
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            return parsed
-    return None
 
 
 def _conditions(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
