@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from rlarena.adapters.db.models import Agent, Match, Submission
+from rlarena.adapters.db import match_queries as queries
+from rlarena.adapters.db.models import Agent, Match
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.environments.registry import spec_of
@@ -53,20 +54,22 @@ def create_manual_match(platform: Platform, user_id: uuid.UUID, first_id: uuid.U
         uow.commit()
     match_booking.dispatch(platform, [booking])
     with platform.uow() as uow:
-        match = uow.session.get(Match, booking.match_id)
+        match = queries.match_by_id(uow.session, booking.match_id)
         assert match is not None
         return match
 
 
 def _live_agent(uow: UnitOfWork, agent_id: uuid.UUID, field: str) -> Agent:
-    agent = uow.session.get(Agent, agent_id)
+    agent = queries.agent_by_id(uow.session, agent_id)
     if agent is None or agent.deleted_at is not None:
         raise NotFound(f"no agent {agent_id} ({field})")
     return agent
 
 
 def _player(uow: UnitOfWork, agent: Agent) -> Player:
-    submission = uow.session.get(Submission, agent.active_submission_id) if agent.active_submission_id else None
+    submission = (
+        queries.submission_by_id(uow.session, agent.active_submission_id) if agent.active_submission_id else None
+    )
     if submission is None or not submission.is_active or submission.status != SubmissionStatus.ACTIVE:
         raise Conflict(
             f"agent {agent.name!r} has no active version: upload code and wait until its build is active",

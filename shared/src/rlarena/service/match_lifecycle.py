@@ -15,21 +15,17 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import case, select, update
-
-from rlarena.adapters.db.models import Match, MatchmakingQueueEntry
+from rlarena.adapters.db import match_queries as queries
+from rlarena.adapters.db.models import Match
 from rlarena.bootstrap import Platform
-from rlarena.domain.statuses import MatchStatus, QueueStatus
+from rlarena.domain.statuses import MatchStatus
 from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
 from rlarena.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-OPEN = (MatchStatus.PENDING.value, MatchStatus.RUNNING.value)
-ENDED = (MatchStatus.COMPLETED.value, MatchStatus.FAILED.value, MatchStatus.CANCELLED.value)
 MISSED_DEADLINE = "the executor reported no result before the match's deadline"
 
 
@@ -41,14 +37,9 @@ class ReapReport:
 
 def mark_started(platform: Platform, event: MatchStarted) -> bool:
     with platform.uow() as uow:
-        moved = uow.session.execute(
-            update(Match)
-            .where(Match.id == event.match_id, Match.status == MatchStatus.PENDING.value)
-            .values(status=MatchStatus.RUNNING.value, started_at=event.started_at, updated_at=platform.clock())
-            .execution_options(synchronize_session=False)
-        )
+        moved = queries.start_pending_match(uow.session, event.match_id, event.started_at, platform.clock())
         uow.commit()
-        return bool(moved.rowcount)  # type: ignore[attr-defined]
+        return moved
 
 
 def fail_match(platform: Platform, match_id: uuid.UUID, reason: str, *, announce: bool) -> bool:
@@ -77,40 +68,18 @@ def release(uow: UnitOfWork, match_id: uuid.UUID, now: datetime, *, refund: bool
     With `refund` (the match failed: nobody played) the match does not count against the agents'
     cooldown or daily cap, so a platform failure costs them nothing.
     """
-    entry = MatchmakingQueueEntry
-    values: dict[str, Any] = {
-        "status": QueueStatus.WAITING.value,
-        "match_id": None,
-        "enqueued_at": now,
-        "updated_at": now,
-    }
-    if refund:
-        values["last_match_at"] = None
-        values["day_count"] = case((entry.day_count > 0, entry.day_count - 1), else_=0)
-    freed = uow.session.execute(
-        update(entry).where(entry.match_id == match_id).values(**values).execution_options(synchronize_session=False)
-    )
-    return int(freed.rowcount)  # type: ignore[attr-defined]
+    return queries.release_queue_entries(uow.session, match_id, now, refund=refund)
 
 
 def reap(platform: Platform) -> ReapReport:
     """Fail open matches past their deadline; free queue entries whose match already ended."""
     now = platform.clock()
     with platform.uow() as uow:
-        overdue = uow.session.scalars(
-            select(Match.id).where(Match.status.in_(OPEN), Match.deadline_at.is_not(None), Match.deadline_at < now)
-        ).all()
+        overdue = queries.overdue_match_ids(uow.session, now)
     failed = sum(fail_match(platform, match_id, MISSED_DEADLINE, announce=True) for match_id in overdue)
     with platform.uow() as uow:
-        ended = select(Match.id).where(Match.status.in_(ENDED)).scalar_subquery()
-        stuck = uow.session.execute(
-            update(MatchmakingQueueEntry)
-            .where(MatchmakingQueueEntry.status == QueueStatus.MATCHED.value, MatchmakingQueueEntry.match_id.in_(ended))
-            .values(status=QueueStatus.WAITING.value, match_id=None, enqueued_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        released = queries.free_entries_of_ended_matches(uow.session, now)
         uow.commit()
-    released = int(stuck.rowcount)  # type: ignore[attr-defined]
     if failed or released:
         log.warning("reaper: failed %d overdue match(es), freed %d stuck queue entr(ies)", failed, released)
     return ReapReport(failed=failed, released=released)
@@ -123,9 +92,7 @@ def fail_lost_matches(platform: Platform, booked_before: datetime, reason: str) 
     replicas drain gracefully and the deadline reaper covers a replica that was killed.)
     """
     with platform.uow() as uow:
-        lost = uow.session.scalars(
-            select(Match.id).where(Match.status.in_(OPEN), Match.created_at <= booked_before)
-        ).all()
+        lost = queries.open_match_ids_booked_before(uow.session, booked_before)
     return sum(fail_match(platform, match_id, reason, announce=True) for match_id in lost)
 
 
@@ -137,9 +104,7 @@ def publish_failure(platform: Platform, match: Match, reason: str) -> None:
 
 
 def _fail(uow: UnitOfWork, match_id: uuid.UUID, reason: str, now: datetime) -> Match | None:
-    match = uow.session.scalars(
-        select(Match).where(Match.id == match_id, Match.status.in_(OPEN)).with_for_update()
-    ).first()
+    match = queries.lock_open_match(uow.session, match_id)
     if match is None:
         return None
     match.status = MatchStatus.FAILED.value

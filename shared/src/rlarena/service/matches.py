@@ -11,15 +11,15 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import StringConstraints
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
 
+from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
 from rlarena.domain.texts import cap_text
 from rlarena.errors import Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import PageQuery, Query, Text
+from rlarena.service.unit_of_work import UnitOfWork
 
 REPLAY_WINDOW = timedelta(minutes=1)
 STATUSES = [s.value for s in MatchStatus]
@@ -40,45 +40,46 @@ class ReplayFormatQuery(Query):
 
 
 def list_matches(platform: Platform, query: MatchListQuery) -> tuple[list[Match], int]:
-    scope: list[ColumnElement[bool]] = [Match.is_public.is_(True)]
-    if query.environment_id:
-        scope.append(Match.environment_id == query.environment_id)
-    if query.agent_id is not None:
-        scope.append(_involves(query.agent_id))
-    if query.status:
-        if query.status not in STATUSES:
-            raise InvalidInput(
-                f"unknown status {query.status!r}: use one of {', '.join(STATUSES)}",
-                details={"field": "status", "allowed": STATUSES},
-            )
-        scope.append(Match.status == query.status)
+    if query.status and query.status not in STATUSES:
+        raise InvalidInput(
+            f"unknown status {query.status!r}: use one of {', '.join(STATUSES)}",
+            details={"field": "status", "allowed": STATUSES},
+        )
     with platform.uow() as uow:
-        return _page(uow.session, scope, query)
+        return queries.public_matches_page(
+            uow.session,
+            offset=query.offset,
+            limit=query.page_size,
+            environment_id=query.environment_id,
+            agent_id=query.agent_id,
+            status=query.status,
+        )
 
 
 def get_match(platform: Platform, match_id: uuid.UUID) -> Match:
     with platform.uow() as uow:
-        return _public_match(uow.session, match_id)
+        return _public_match(uow, match_id)
 
 
 def matches_of_agent(platform: Platform, agent_id: uuid.UUID, page: PageQuery) -> tuple[list[Match], int]:
     """The agent's public matches, newest first; a deleted agent's history stays readable."""
     with platform.uow() as uow:
-        _known_agent(uow.session, agent_id)
-        return _page(uow.session, [Match.is_public.is_(True), _involves(agent_id)], page)
+        _known_agent(uow, agent_id)
+        return queries.public_matches_page(uow.session, offset=page.offset, limit=page.page_size, agent_id=agent_id)
 
 
 def replays(platform: Platform, query: ReplaysQuery) -> tuple[list[Match], int]:
     """The agent's completed public matches that have a replay, newest first."""
     with platform.uow() as uow:
-        _known_agent(uow.session, query.agent_id)
-        scope = [
-            Match.is_public.is_(True),
-            _involves(query.agent_id),
-            Match.status == MatchStatus.COMPLETED.value,
-            Match.replay_url.is_not(None),
-        ]
-        return _page(uow.session, scope, query)
+        _known_agent(uow, query.agent_id)
+        return queries.public_matches_page(
+            uow.session,
+            offset=query.offset,
+            limit=query.page_size,
+            agent_id=query.agent_id,
+            status=MatchStatus.COMPLETED.value,
+            with_replay=True,
+        )
 
 
 def limit_replay_downloads(platform: Platform, client_ip: str) -> None:
@@ -95,7 +96,7 @@ def limit_replay_downloads(platform: Platform, client_ip: str) -> None:
 def replay_key_of(platform: Platform, match_id: uuid.UUID) -> str:
     """The object-store key of the match's replay; 404 saying why when there is none."""
     with platform.uow() as uow:
-        match = _public_match(uow.session, match_id)
+        match = _public_match(uow, match_id)
         if not match.replay_url:
             raise NotFound(f"match {match_id} has no replay (its status is {match.status})", code="no_replay")
         return match.replay_url
@@ -121,9 +122,8 @@ def agent_logs(platform: Platform, user_id: uuid.UUID, match_id: uuid.UUID) -> l
     from rlarena.executor.service import result_key  # the executor's storage layout, not its code
 
     with platform.uow() as uow:
-        match = _public_match(uow.session, match_id)
-        players = select(Agent.id, Agent.user_id).where(Agent.id.in_([match.agent1_id, match.agent2_id]))
-        owners = {agent: owner for agent, owner in uow.session.execute(players)}
+        match = _public_match(uow, match_id)
+        owners = queries.owners_of(uow.session, [match.agent1_id, match.agent2_id])
         status = match.status
     mine = {str(agent) for agent, owner in owners.items() if owner == user_id}
     if not mine:
@@ -149,32 +149,16 @@ def _capped(text: object) -> str | None:
     return cap_text(text) if isinstance(text, str) and text else None
 
 
-def _involves(agent_id: uuid.UUID) -> ColumnElement[bool]:
-    return (Match.agent1_id == agent_id) | (Match.agent2_id == agent_id)
-
-
-def _page(session: Session, scope: list[ColumnElement[bool]], page: PageQuery) -> tuple[list[Match], int]:
-    total = session.scalar(select(func.count()).select_from(Match).where(*scope)) or 0
-    rows = session.scalars(
-        select(Match)
-        .where(*scope)
-        .order_by(Match.created_at.desc(), Match.id.desc())
-        .offset(page.offset)
-        .limit(page.page_size)
-    ).all()
-    return list(rows), total
-
-
-def _public_match(session: Session, match_id: uuid.UUID) -> Match:
-    match = session.get(Match, match_id)
+def _public_match(uow: UnitOfWork, match_id: uuid.UUID) -> Match:
+    match = queries.match_by_id(uow.session, match_id)
     if match is None or not match.is_public:
         raise NotFound(f"no match {match_id}")
     return match
 
 
-def _known_agent(session: Session, agent_id: uuid.UUID) -> Agent:
+def _known_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
     # Deleted agents included: their rows stay so that match history keeps naming them.
-    agent = session.get(Agent, agent_id)
+    agent = queries.agent_by_id(uow.session, agent_id)
     if agent is None:
         raise NotFound(f"no agent {agent_id}")
     return agent
