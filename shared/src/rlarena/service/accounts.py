@@ -6,8 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from rlarena.adapters.db.models import User
 from rlarena.adapters.db.repositories import UserStats
 from rlarena.bootstrap import Platform
@@ -41,11 +39,9 @@ def register(platform: Platform, command: RegisterUser, client_ip: str) -> Sessi
             updated_at=now,
         )
         uow.users.add(user)
-        try:
-            uow.commit()
-        except IntegrityError:
+        if not uow.commit_unique():
             # Two registrations raced for the same name; the unique index decided.
-            raise Conflict("username or email already taken") from None
+            raise Conflict("username or email already taken")
     return Session(token=platform.tokens.issue(user.id, user.username, platform.clock()), user=user)
 
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
-
-from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission
+from rlarena.adapters.db.models import Agent, Environment
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent
 from rlarena.bootstrap import Platform
 from rlarena.domain.ranking import LeaderboardOrder
-from rlarena.domain.statuses import MatchStatus, SubmissionStatus
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
-from rlarena.service import ratings
 from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
 from rlarena.service.unit_of_work import UnitOfWork
 
@@ -93,23 +88,7 @@ def delete_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) ->
     """
     with platform.uow() as uow:
         agent = _owned(uow, agent_id, user_id)
-        now = platform.clock()
-        uow.agents.soft_delete(agent, now)
-        session = uow.session
-        session.execute(delete(MatchmakingQueueEntry).where(MatchmakingQueueEntry.agent_id == agent.id))
-        session.execute(
-            update(Submission)
-            .where(Submission.agent_id == agent.id, Submission.is_active.is_(True))
-            .values(is_active=False, status=SubmissionStatus.INACTIVE.value, updated_at=now)
-        )
-        session.execute(
-            update(Match)
-            .where(
-                Match.status == MatchStatus.PENDING.value,
-                (Match.agent1_id == agent.id) | (Match.agent2_id == agent.id),
-            )
-            .values(status=MatchStatus.CANCELLED.value, error_message="an agent was deleted", updated_at=now)
-        )
+        uow.agents.retire(agent, platform.clock())
         uow.commit()
 
 
@@ -126,7 +105,9 @@ def leaderboard(
         if environment_id is not None and uow.environments.get(environment_id) is None:
             raise NotFound(f"no environment {environment_id!r}")
         if query.sort is LeaderboardOrder.CONSERVATIVE:
-            return ratings.conservative_leaderboard(uow, environment_id, offset=query.offset, limit=query.limit)
+            return uow.agents.conservative_leaderboard(
+                environment_id=environment_id, offset=query.offset, limit=query.limit
+            )
         return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
 
 
@@ -154,7 +135,5 @@ def _owned(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
 
 
 def _commit_unique(uow: UnitOfWork, name: str) -> None:
-    try:
-        uow.commit()
-    except IntegrityError:
-        raise Conflict(f"you already have an agent named {name!r}") from None
+    if not uow.commit_unique():
+        raise Conflict(f"you already have an agent named {name!r}")

@@ -7,14 +7,10 @@ import logging
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, select
-
 from rlarena.adapters.db.consumed_events import EventKey, claim
-from rlarena.adapters.db.models import Agent, Match, RatingHistory, User
-from rlarena.adapters.db.repositories import RankedAgent
+from rlarena.adapters.db.models import Agent, Match, RatingHistory
 from rlarena.bootstrap import Platform
-from rlarena.domain import elo, skill
-from rlarena.domain.ranking import competition_ranks
+from rlarena.domain import records, skill
 from rlarena.domain.statuses import MatchStatus
 from rlarena.errors import EventRejected, NotFound
 from rlarena.events.catalogue import (
@@ -41,7 +37,7 @@ def record_result(platform: Platform, result: MatchFinished) -> RatingUpdated | 
     """Apply a finished match once. A redelivery changes nothing but republishes the update."""
     with platform.uow() as uow:
         first_time = claim(uow, CONSUMER, EventKey("match", str(result.match_id)), EventType.MATCH_FINISHED)
-        match = uow.session.scalars(select(Match).where(Match.id == result.match_id).with_for_update()).first()
+        match = uow.ratings.lock_match(result.match_id)
         if match is None:
             raise EventRejected(f"match {result.match_id} does not exist")
         if not first_time:
@@ -62,17 +58,13 @@ def record_result(platform: Platform, result: MatchFinished) -> RatingUpdated | 
 
 
 def _apply(uow: UnitOfWork, platform: Platform, match: Match, result: MatchFinished) -> RatingUpdated:
-    players = {match.agent1_id, match.agent2_id}
     scores = {r.agent_id: r.score for r in result.agent_results}
-    if set(scores) != players:
-        raise EventRejected(f"match {match.id} result names agents other than its two players")
-    if result.winner_id is not None and result.winner_id not in players:
-        raise EventRejected(f"match {match.id} result names a winner who did not play")
-    # Lock both agents in a fixed order so concurrent results for shared agents cannot deadlock.
-    agents = {
-        a.id: a
-        for a in uow.session.scalars(select(Agent).where(Agent.id.in_(players)).order_by(Agent.id).with_for_update())
-    }
+    try:
+        records.check_result((match.agent1_id, match.agent2_id), set(scores), result.winner_id)
+    except records.InvalidResult as error:
+        raise EventRejected(f"match {match.id} {error}") from None
+    # Both agents locked in a fixed order so concurrent results for shared agents cannot deadlock.
+    agents = uow.ratings.lock_players({match.agent1_id, match.agent2_id})
     now = platform.clock()  # after the locks: each agent's history is ordered as it was applied
     first, second = agents[match.agent1_id], agents[match.agent2_id]
     changes = _rate(uow, match, result, first, second, now=now) if match.is_rated else []
@@ -90,73 +82,54 @@ def _apply(uow: UnitOfWork, platform: Platform, match: Match, result: MatchFinis
 def _rate(
     uow: UnitOfWork, match: Match, result: MatchFinished, first: Agent, second: Agent, *, now: datetime
 ) -> list[RatingChange]:
-    """Elo and skill for both agents, their records, their history rows and the match's changes."""
-    outcome = {a.id: 0.5 if result.winner_id is None else float(result.winner_id == a.id) for a in (first, second)}
-    elo_updates = {
-        first.id: elo.rate(first.elo, second.elo, outcome[first.id], first.rated_matches),
-        second.id: elo.rate(second.elo, first.elo, outcome[second.id], second.rated_matches),
-    }
-    skills_before = {a.id: skill.Skill(mu=a.skill_mu, sigma=a.skill_sigma) for a in (first, second)}
-    first_after, second_after = skill.rate(skills_before[first.id], skills_before[second.id], outcome[first.id])
-    skills_after = {first.id: first_after, second.id: second_after}
+    """The domain's ratings and records applied to both agents' rows, their history and the match."""
+    rated = records.rate_match(_standing(first), _standing(second), result.winner_id)
     changes: list[RatingChange] = []
-    history: list[dict[str, object]] = []
-    for agent in (first, second):
-        update, before, after = elo_updates[agent.id], skills_before[agent.id], skills_after[agent.id]
-        change = RatingChange(
-            agent_id=agent.id,
-            user_id=agent.user_id,
-            elo_before=agent.elo,
-            elo_after=update.new_rating,
-            elo_change=update.change,
-            skill_mu_before=before.mu,
-            skill_sigma_before=before.sigma,
-            skill_mu_after=after.mu,
-            skill_sigma_after=after.sigma,
+    for agent, side in zip((first, second), rated, strict=True):
+        before, after = side.before, side.after
+        changes.append(
+            RatingChange(
+                agent_id=agent.id,
+                user_id=agent.user_id,
+                elo_before=before.elo,
+                elo_after=after.elo,
+                elo_change=side.elo_change,
+                skill_mu_before=before.skill.mu,
+                skill_sigma_before=before.skill.sigma,
+                skill_mu_after=after.skill.mu,
+                skill_sigma_after=after.skill.sigma,
+            )
         )
-        changes.append(change)
-        history.append(
-            {
-                "id": uuid.uuid4(),
-                "agent_id": agent.id,
-                "match_id": match.id,
-                "elo_before": change.elo_before,
-                "elo_after": change.elo_after,
-                "elo_change": change.elo_change,
-                "skill_mu_before": before.mu,
-                "skill_sigma_before": before.sigma,
-                "skill_mu_after": after.mu,
-                "skill_sigma_after": after.sigma,
-                "created_at": now,
-            }
-        )
-        agent.elo = update.new_rating
-        agent.skill_mu, agent.skill_sigma = after.mu, after.sigma
-        agent.rated_matches += 1
-        agent.total_matches += 1
-        if outcome[agent.id] == 1.0:
-            agent.wins += 1
-        elif outcome[agent.id] == 0.0:
-            agent.losses += 1
-        else:
-            agent.draws += 1
+        agent.elo = after.elo
+        agent.skill_mu, agent.skill_sigma = after.skill.mu, after.skill.sigma
+        agent.rated_matches = after.rated_matches
+        agent.total_matches = after.total_matches
+        agent.wins, agent.losses, agent.draws = after.wins, after.losses, after.draws
         agent.updated_at = now
-    # Both rows in one statement (an ORM flush would send one INSERT per row through pg8000).
-    uow.session.execute(insert(RatingHistory).values(history))
-    match.agent1_elo_change = elo_updates[first.id].change
-    match.agent2_elo_change = elo_updates[second.id].change
+    uow.ratings.add_history(match.id, rated, now)
+    match.agent1_elo_change = rated[0].elo_change
+    match.agent2_elo_change = rated[1].elo_change
     match.rated_at = now
     return changes
+
+
+def _standing(agent: Agent) -> records.Standing:
+    return records.Standing(
+        agent_id=agent.id,
+        elo=agent.elo,
+        skill=skill.Skill(mu=agent.skill_mu, sigma=agent.skill_sigma),
+        rated_matches=agent.rated_matches,
+        total_matches=agent.total_matches,
+        wins=agent.wins,
+        losses=agent.losses,
+        draws=agent.draws,
+    )
 
 
 def _stored_update(uow: UnitOfWork, match: Match) -> RatingUpdated | None:
     if match.status != MatchStatus.COMPLETED:
         return None
-    rows = uow.session.execute(
-        select(RatingHistory, Agent.user_id)
-        .join(Agent, Agent.id == RatingHistory.agent_id)
-        .where(RatingHistory.match_id == match.id)
-    ).all()
+    rows = uow.ratings.of_match(match.id)
     changes = [
         RatingChange(
             agent_id=h.agent_id,
@@ -190,42 +163,4 @@ def rating_history(platform: Platform, agent_id: uuid.UUID, query: PageQuery) ->
     with platform.uow() as uow:
         if uow.agents.get(agent_id) is None:
             raise NotFound(f"no agent {agent_id}")
-        mine = RatingHistory.agent_id == agent_id
-        total = uow.session.scalar(select(func.count()).select_from(RatingHistory).where(mine)) or 0
-        rows = uow.session.scalars(
-            select(RatingHistory)
-            .where(mine)
-            .order_by(RatingHistory.created_at.desc(), RatingHistory.id.desc())
-            .offset(query.offset)
-            .limit(query.page_size)
-        ).all()
-        return list(rows), total
-
-
-def conservative_leaderboard(
-    uow: UnitOfWork, environment_id: str | None, *, offset: int, limit: int
-) -> tuple[list[RankedAgent], int]:
-    """Ranked agents by the conservative skill estimate (mu - 3 sigma), best first; ranks are
-    positions in this order (competition ranking). The same table as the Elo leaderboard."""
-    conservative = Agent.skill_mu - 3 * Agent.skill_sigma
-    scope: list[ColumnElement[bool]] = [Agent.deleted_at.is_(None), Agent.active_submission_id.is_not(None)]
-    if environment_id:
-        scope.append(Agent.environment_id == environment_id)
-    session = uow.session
-    total = session.scalar(select(func.count()).select_from(Agent).where(*scope)) or 0
-    rows = session.execute(
-        select(Agent, User.username, conservative)
-        .join(User, User.id == Agent.user_id)
-        .where(*scope)
-        .order_by(conservative.desc(), Agent.elo.desc(), Agent.total_matches.desc(), Agent.created_at, Agent.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
-    if not rows:
-        return [], total
-    first_rank = None
-    if offset:
-        better = session.scalar(select(func.count()).select_from(Agent).where(*scope, conservative > rows[0][2]))
-        first_rank = (better or 0) + 1
-    ranks = competition_ranks([score for _, _, score in rows], offset=offset, first_rank=first_rank)
-    return [RankedAgent(agent=a, username=u, rank=r) for (a, u, _), r in zip(rows, ranks, strict=True)], total
+        return uow.ratings.page(agent_id, offset=query.offset, limit=query.page_size)

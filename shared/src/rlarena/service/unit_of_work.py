@@ -6,9 +6,10 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rlarena.adapters.db.rating_queries import RatingRepository
 from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
 from rlarena.errors import ServiceUnavailable
 
@@ -17,6 +18,7 @@ class UnitOfWork:
     users: UserRepository
     agents: AgentRepository
     environments: EnvironmentRepository
+    ratings: RatingRepository
     session: Session
 
     def __init__(self, engine: Engine) -> None:
@@ -27,6 +29,7 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.agents = AgentRepository(self.session)
         self.environments = EnvironmentRepository(self.session)
+        self.ratings = RatingRepository(self.session)
         return self
 
     def __exit__(
@@ -41,6 +44,15 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    def commit_unique(self) -> bool:
+        """Commit; False, with nothing written, if a unique constraint refused it (a race lost)."""
+        try:
+            self.session.commit()
+        except IntegrityError:
+            self.session.rollback()
+            return False
+        return True
 
     def flush(self) -> None:
         self.session.flush()

@@ -1,4 +1,4 @@
-"""Queries, one repository per aggregate. Only this package writes SQL."""
+"""Queries, one repository per aggregate (users, environments, agents)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from rlarena.adapters.db.models import Agent, Environment, Match, Submission, User
+from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission, User
 from rlarena.domain.ranking import competition_ranks
-from rlarena.domain.statuses import MatchStatus
+from rlarena.domain.statuses import MatchStatus, SubmissionStatus
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,34 @@ class AgentRepository:
         ranks = competition_ranks([a.elo for a, _ in rows], offset=offset, first_rank=first_rank)
         return [RankedAgent(agent=a, username=u, rank=r) for (a, u), r in zip(rows, ranks, strict=True)], total
 
+    def conservative_leaderboard(
+        self, *, environment_id: str | None, offset: int, limit: int
+    ) -> tuple[list[RankedAgent], int]:
+        """Ranked agents by the conservative skill estimate (mu - 3 sigma), best first; ranks are
+        positions in this order (competition ranking). The same table as the Elo leaderboard."""
+        conservative = Agent.skill_mu - 3 * Agent.skill_sigma
+        scope: list[ColumnElement[bool]] = [Agent.deleted_at.is_(None), Agent.active_submission_id.is_not(None)]
+        if environment_id:
+            scope.append(Agent.environment_id == environment_id)
+        session = self._session
+        total = session.scalar(select(func.count()).select_from(Agent).where(*scope)) or 0
+        rows = session.execute(
+            select(Agent, User.username, conservative)
+            .join(User, User.id == Agent.user_id)
+            .where(*scope)
+            .order_by(conservative.desc(), Agent.elo.desc(), Agent.total_matches.desc(), Agent.created_at, Agent.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        if not rows:
+            return [], total
+        first_rank = None
+        if offset:
+            better = session.scalar(select(func.count()).select_from(Agent).where(*scope, conservative > rows[0][2]))
+            first_rank = (better or 0) + 1
+        ranks = competition_ranks([score for _, _, score in rows], offset=offset, first_rank=first_rank)
+        return [RankedAgent(agent=a, username=u, rank=r) for (a, u, _), r in zip(rows, ranks, strict=True)], total
+
     def head_to_head(self, agent_id: uuid.UUID) -> list[OpponentRecord]:
         # Group on a subquery's column: PostgreSQL will not match a GROUP BY expression whose
         # bound parameters differ from the SELECT's.
@@ -266,3 +294,23 @@ class AgentRepository:
         """Hide the agent but keep its row, so opponents' matches and stats still name it."""
         agent.deleted_at = now
         agent.active_submission_id = None
+
+    def retire(self, agent: Agent, now: datetime) -> None:
+        """Soft-delete the agent, take it off the queue, deactivate its active submission and
+        cancel its matches not yet started."""
+        self.soft_delete(agent, now)
+        session = self._session
+        session.execute(delete(MatchmakingQueueEntry).where(MatchmakingQueueEntry.agent_id == agent.id))
+        session.execute(
+            update(Submission)
+            .where(Submission.agent_id == agent.id, Submission.is_active.is_(True))
+            .values(is_active=False, status=SubmissionStatus.INACTIVE.value, updated_at=now)
+        )
+        session.execute(
+            update(Match)
+            .where(
+                Match.status == MatchStatus.PENDING.value,
+                (Match.agent1_id == agent.id) | (Match.agent2_id == agent.id),
+            )
+            .values(status=MatchStatus.CANCELLED.value, error_message="an agent was deleted", updated_at=now)
+        )
