@@ -19,7 +19,7 @@ from datetime import datetime
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Match
 from rlarena.bootstrap import Platform
-from rlarena.domain.statuses import MatchStatus
+from rlarena.domain.match_records import record_failure
 from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
 from rlarena.service.unit_of_work import UnitOfWork
@@ -105,10 +105,6 @@ def publish_failure(platform: Platform, match: Match, reason: str) -> None:
 
 def _fail(uow: UnitOfWork, match_id: uuid.UUID, reason: str, now: datetime) -> Match | None:
     match = queries.lock_open_match(uow.session, match_id)
-    if match is None:
-        return None
-    match.status = MatchStatus.FAILED.value
-    match.error_message = cap_text(reason)
-    match.completed_at = now
-    match.updated_at = now
+    if match is not None:
+        record_failure(match, reason, now)
     return match

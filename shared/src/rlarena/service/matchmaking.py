@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rlarena.adapters.db import matchmaking_queries as queries
-from rlarena.adapters.db.matchmaking_queries import BookedEntry, RestRules
+from rlarena.adapters.db.matchmaking_queries import RestRules
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
+from rlarena.domain.match_records import BookedSide, sides_of
 from rlarena.domain.pairing import PairingPolicy, pair
 from rlarena.environments.registry import REGISTRATIONS
 from rlarena.service import match_booking, match_lifecycle
@@ -108,7 +109,7 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
             if p.first in players and p.second in players
         ]
         match_booking.write_bookings(uow, bookings, now, settings.match_deadline_slack)
-        queries.mark_booked(uow.session, _booked_entries(bookings), now)
+        queries.mark_booked(uow.session, _booked_sides(bookings), now)
         uow.commit()
     return EnvironmentRound(waiting=len(rested), eligible=len(candidates), bookings=bookings)
 
@@ -148,10 +149,6 @@ def _players(uow: UnitOfWork, agent_ids: list[uuid.UUID]) -> dict[uuid.UUID, Pla
     }
 
 
-def _booked_entries(bookings: list[Booking]) -> list[BookedEntry]:
+def _booked_sides(bookings: list[Booking]) -> list[BookedSide]:
     """Each booked agent's queue entry: its match, its side (1 or 2) and its opponent."""
-    return [
-        BookedEntry(me.agent_id, booking.match_id, side, opponent.agent_id)
-        for booking in bookings
-        for side, me, opponent in ((1, booking.first, booking.second), (2, booking.second, booking.first))
-    ]
+    return [side for b in bookings for side in sides_of(b.match_id, b.first.agent_id, b.second.agent_id)]

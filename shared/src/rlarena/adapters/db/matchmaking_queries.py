@@ -2,7 +2,8 @@
 
 The eligibility rule (which waiting agents may be paired) is written once, in `_rested_select`;
 PostgreSQL reads it through COPY (the same statement rendered as text, see copy_out.copy_query),
-other databases through an ordinary SELECT.
+working out the wait and the recent opponent as rlarena.domain.match_records does for the
+ordinary SELECT other databases run.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session
 from rlarena.adapters.db.bulk import chunks
 from rlarena.adapters.db.copy_out import copy_query, copy_rows
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission, UTCDateTime
+from rlarena.domain.match_records import NO_RECENT, BookedSide, recent_opponents, waited_seconds
 from rlarena.domain.pairing import Candidate
 from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus
 
@@ -61,15 +63,6 @@ class ActiveVersion(NamedTuple):
     version: int
     image: str | None
     entry_point: str | None
-
-
-class BookedEntry(NamedTuple):
-    """One side of a booked match, as its queue entry records it."""
-
-    agent_id: uuid.UUID
-    match_id: uuid.UUID
-    side: int
-    opponent_id: uuid.UUID
 
 
 def enabled_environment_ids(session: Session) -> list[str]:
@@ -194,10 +187,10 @@ def rested_by_select(session: Session, environment_id: str, now: datetime, rules
         Candidate(
             row.agent_id,
             row.elo,
-            _waited(row, now, rules.cooldown),
+            waited_seconds(row.enqueued_at, row.last_match_at, now, rules.cooldown),
             row.total_matches,
             row.last_side,
-            _recent_opponents(row, now, rules.rematch_after),
+            recent_opponents(row.last_opponent_id, row.last_match_at, now, rules.rematch_after),
         )
         for row in session.execute(_rested_select(columns, environment_id, now, rules)).all()
     ]
@@ -219,7 +212,6 @@ def rested_copy_query(environment_id: str, now: datetime, rules: RestRules) -> s
 
 
 def rested_by_copy(session: Session, environment_id: str, now: datetime, rules: RestRules) -> list[Candidate]:
-    no_recent: frozenset[uuid.UUID] = frozenset()
     return [
         Candidate(
             uuid.UUID(agent),
@@ -227,23 +219,10 @@ def rested_by_copy(session: Session, environment_id: str, now: datetime, rules: 
             max(0.0, float(waited)),
             int(games),
             int(side) if side else None,
-            frozenset([uuid.UUID(recent)]) if recent else no_recent,
+            frozenset([uuid.UUID(recent)]) if recent else NO_RECENT,
         )
         for agent, elo, games, side, waited, recent in copy_rows(session, rested_copy_query(environment_id, now, rules))
     ]
-
-
-def _waited(row: Any, now: datetime, cooldown: timedelta) -> float:
-    """Seconds it has been both queued and rested: the window widens from then on."""
-    since = row.enqueued_at if row.last_match_at is None else max(row.enqueued_at, row.last_match_at + cooldown)
-    return max(0.0, float((now - since).total_seconds()))
-
-
-def _recent_opponents(row: Any, now: datetime, rematch_after: timedelta) -> frozenset[uuid.UUID]:
-    """The last opponent, until REMATCH_AFTER has passed (so two lone agents still meet again)."""
-    if row.last_opponent_id is None or row.last_match_at is None or now - row.last_match_at >= rematch_after:
-        return frozenset()
-    return frozenset([row.last_opponent_id])
 
 
 # -- booking -------------------------------------------------------------------------------------
@@ -262,7 +241,7 @@ def active_versions(session: Session, agent_ids: list[uuid.UUID]) -> list[Active
     return versions
 
 
-def mark_booked(session: Session, entries: list[BookedEntry], now: datetime) -> None:
+def mark_booked(session: Session, entries: list[BookedSide], now: datetime) -> None:
     """Each booked agent: matched to its match, with its side, opponent and day count, in bulk."""
     fresh_day = or_(Queue.day_started_at.is_(None), Queue.day_started_at <= now - DAY)
     changes: dict[str, Any] = {
