@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.relay.lru import Lru
 from rlarena.relay.messages import MatchFacts
-from rlarena.service.unit_of_work import UnitOfWork
 
 CACHE_SIZE = 10_000
 

@@ -11,7 +11,7 @@ from rlarena.bootstrap import Platform
 from rlarena.domain.ranking import LeaderboardOrder
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
-from rlarena.service.unit_of_work import UnitOfWork
+from rlarena.service.unit_of_work import UnitOfWorkLike
 
 
 def list_agents(platform: Platform, query: PageQuery) -> tuple[list[RankedAgent], int]:
@@ -120,20 +120,20 @@ def environments(platform: Platform) -> Sequence[Environment]:
         return [e for e in uow.environments.list_active() if e.id in runnable]
 
 
-def _existing(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
+def _existing(uow: UnitOfWorkLike, agent_id: uuid.UUID) -> Agent:
     agent = uow.agents.get(agent_id)
     if agent is None:
         raise NotFound(f"no agent {agent_id}")
     return agent
 
 
-def _owned(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
+def _owned(uow: UnitOfWorkLike, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
     agent = _existing(uow, agent_id)
     if agent.user_id != user_id:
         raise Forbidden("this agent belongs to another user")
     return agent
 
 
-def _commit_unique(uow: UnitOfWork, name: str) -> None:
+def _commit_unique(uow: UnitOfWorkLike, name: str) -> None:
     if not uow.commit_unique():
         raise Conflict(f"you already have an agent named {name!r}")

@@ -11,13 +11,13 @@ from datetime import timedelta
 
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.environments.registry import spec_of
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rlarena.service import match_booking
 from rlarena.service.match_booking import Player
-from rlarena.service.unit_of_work import UnitOfWork
 
 RATE_WINDOW = timedelta(minutes=1)
 

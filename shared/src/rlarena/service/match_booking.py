@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 
 from rlarena.adapters.db.bulk import insert_rows
 from rlarena.adapters.db.models import Match, MatchmakingHistory
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.adapters.executor_client import DispatchAgent, DispatchFailed, DispatchOrder
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
 from rlarena.environments.registry import spec_of
 from rlarena.events.catalogue import EventType, MatchScheduled, Source, make_event
 from rlarena.service import match_lifecycle
-from rlarena.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from pydantic import StringConstraints
 
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
 from rlarena.domain.texts import cap_text
 from rlarena.errors import Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import PageQuery, Query, Text
-from rlarena.service.unit_of_work import UnitOfWork
 
 REPLAY_WINDOW = timedelta(minutes=1)
 STATUSES = [s.value for s in MatchStatus]

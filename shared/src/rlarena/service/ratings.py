@@ -22,7 +22,7 @@ from rlarena.events.catalogue import (
     make_event,
 )
 from rlarena.service.commands import PageQuery
-from rlarena.service.unit_of_work import UnitOfWork
+from rlarena.service.unit_of_work import UnitOfWorkLike
 
 log = logging.getLogger(__name__)
 CONSUMER = "ratings"
@@ -57,7 +57,7 @@ def record_result(platform: Platform, result: MatchFinished) -> RatingUpdated | 
     return update
 
 
-def _apply(uow: UnitOfWork, platform: Platform, match: Match, result: MatchFinished) -> RatingUpdated:
+def _apply(uow: UnitOfWorkLike, platform: Platform, match: Match, result: MatchFinished) -> RatingUpdated:
     scores = {r.agent_id: r.score for r in result.agent_results}
     try:
         records.check_result((match.agent1_id, match.agent2_id), set(scores), result.winner_id)
@@ -80,7 +80,7 @@ def _apply(uow: UnitOfWork, platform: Platform, match: Match, result: MatchFinis
 
 
 def _rate(
-    uow: UnitOfWork, match: Match, result: MatchFinished, first: Agent, second: Agent, *, now: datetime
+    uow: UnitOfWorkLike, match: Match, result: MatchFinished, first: Agent, second: Agent, *, now: datetime
 ) -> list[RatingChange]:
     """The domain's ratings and records applied to both agents' rows, their history and the match."""
     rated = records.rate_match(_standing(first), _standing(second), result.winner_id)
@@ -126,7 +126,7 @@ def _standing(agent: Agent) -> records.Standing:
     )
 
 
-def _stored_update(uow: UnitOfWork, match: Match) -> RatingUpdated | None:
+def _stored_update(uow: UnitOfWorkLike, match: Match) -> RatingUpdated | None:
     if match.status != MatchStatus.COMPLETED:
         return None
     rows = uow.ratings.of_match(match.id)
