@@ -18,11 +18,11 @@ from datetime import datetime
 
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Match
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.bootstrap import Platform
 from rlarena.domain.match_records import record_failure
 from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
-from rlarena.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

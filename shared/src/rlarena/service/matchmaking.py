@@ -21,6 +21,7 @@ from datetime import datetime
 
 from rlarena.adapters.db import matchmaking_queries as queries
 from rlarena.adapters.db.matchmaking_queries import RestRules
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
 from rlarena.domain.match_records import BookedSide, sides_of
@@ -28,7 +29,6 @@ from rlarena.domain.pairing import PairingPolicy, pair
 from rlarena.environments.registry import REGISTRATIONS
 from rlarena.service import match_booking, match_lifecycle
 from rlarena.service.match_booking import Booking, Player
-from rlarena.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
