@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
-
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket
+from rlarena.adapters.db import build_queries as queries
 from rlarena.adapters.db.models import Agent, Submission
+from rlarena.adapters.db.submission_queries import get_agent, get_submission
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.domain.texts import cap_optional
@@ -35,12 +34,12 @@ from rlarena.events.catalogue import (
     make_event,
 )
 from rlarena.service.submissions import activate_if_newest, record_transition
+from rlarena.service.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 MAX_INFRA_FAILURES = 3
 RUNNING = (SubmissionStatus.BUILDING.value, SubmissionStatus.VALIDATING.value)
-QUEUE_LOCK = 7_340_101  # pg_advisory_xact_lock key: one claimer at a time keeps the cap exact
 
 
 @dataclass(frozen=True)
@@ -79,21 +78,14 @@ def claim_next(platform: Platform) -> BuildTicket | None:
     now = platform.clock()
     with platform.uow() as uow:
         session = uow.session
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(select(func.pg_advisory_xact_lock(QUEUE_LOCK)))
-        running = session.scalar(select(func.count()).select_from(Submission).where(Submission.status.in_(RUNNING)))
-        if (running or 0) >= platform.settings.build_concurrency:
+        queries.lock_queue(session)
+        running = queries.count_in_statuses(session, RUNNING)
+        if running >= platform.settings.build_concurrency:
             return None
-        submission = session.scalars(
-            select(Submission)
-            .where(Submission.status == SubmissionStatus.PENDING.value)
-            .order_by(Submission.priority.desc(), Submission.created_at, Submission.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        ).first()
+        submission = queries.next_pending(session, SubmissionStatus.PENDING.value)
         if submission is None:
             return None
-        agent = session.get(Agent, submission.agent_id)
+        agent = get_agent(session, submission.agent_id)
         if agent is None or agent.deleted_at is not None:
             submission.status = SubmissionStatus.FAILED.value
             submission.error_message = "the agent was deleted"
@@ -124,10 +116,10 @@ def claim_next(platform: Platform) -> BuildTicket | None:
 def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> BuildTicket | None:
     """The ticket of a build attempt that is still running, for backends that report by events."""
     with platform.uow() as uow:
-        submission = uow.session.get(Submission, submission_id)
+        submission = get_submission(uow.session, submission_id)
         if submission is None or submission.build_attempt != attempt or submission.status not in RUNNING:
             return None
-        agent = uow.session.get(Agent, submission.agent_id)
+        agent = get_agent(uow.session, submission.agent_id)
         if agent is None:
             return None
         return _ticket(submission, agent)
@@ -139,33 +131,14 @@ def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
     A new Job name forgets the previous Job's Pod; the same name again (a redelivery) keeps it.
     """
     with platform.uow() as uow:
-        uow.session.execute(
-            update(Submission)
-            .where(
-                Submission.id == ticket.submission_id,
-                Submission.build_attempt == ticket.attempt,
-                or_(Submission.build_job_name.is_(None), Submission.build_job_name != job_name),
-            )
-            .values(build_job_name=job_name, build_pod_name=None)
-            .execution_options(synchronize_session=False)
-        )
+        queries.set_build_job(uow.session, ticket.submission_id, ticket.attempt, job_name)
         uow.commit()
 
 
 def record_pod(platform: Platform, ticket: BuildTicket, job_name: str, pod_name: str) -> None:
     """Remember the Pod of the attempt's build Job (buildPodName), if that Job is still the attempt's."""
     with platform.uow() as uow:
-        uow.session.execute(
-            update(Submission)
-            .where(
-                Submission.id == ticket.submission_id,
-                Submission.build_attempt == ticket.attempt,
-                Submission.build_job_name == job_name,
-                or_(Submission.build_pod_name.is_(None), Submission.build_pod_name != pod_name),
-            )
-            .values(build_pod_name=pod_name)
-            .execution_options(synchronize_session=False)
-        )
+        queries.set_build_pod(uow.session, ticket.submission_id, ticket.attempt, job_name, pod_name)
         uow.commit()
 
 
@@ -173,7 +146,7 @@ def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> No
     """The code is in place and is being proven (the probe now, the validation match later)."""
     now = platform.clock()
     with platform.uow() as uow:
-        moved = _move(uow.session, ticket, (SubmissionStatus.BUILDING.value,), SubmissionStatus.VALIDATING, now)
+        moved = _move(uow, ticket, (SubmissionStatus.BUILDING.value,), SubmissionStatus.VALIDATING, now)
         if moved is not None:
             record_transition(uow, moved, SubmissionStatus.VALIDATING, message, now)
             uow.commit()
@@ -190,7 +163,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
     with platform.uow() as uow:
         session = uow.session
         submission = _move(
-            session, ticket, RUNNING, SubmissionStatus.ACTIVE if outcome.ok else SubmissionStatus.FAILED, now
+            uow, ticket, RUNNING, SubmissionStatus.ACTIVE if outcome.ok else SubmissionStatus.FAILED, now
         )
         became_active = False
         if submission is None:
@@ -203,7 +176,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
             submission.docker_image_url = outcome.image_url
             submission.error_message = None
             reason = f"built and validated: {outcome.interface}"
-            agent = session.get(Agent, ticket.agent_id)
+            agent = get_agent(session, ticket.agent_id)
             if agent is not None and agent.deleted_at is None:
                 became_active = activate_if_newest(uow, agent, submission, now, reason)
             else:
@@ -248,7 +221,7 @@ def handle_infrastructure_failure(platform: Platform, ticket: BuildTicket, reaso
     now = platform.clock()
     log.warning("build %s attempt %d: infrastructure failure: %s", ticket.submission_id, ticket.attempt, reason)
     with platform.uow() as uow:
-        submission = uow.session.get(Submission, ticket.submission_id)
+        submission = get_submission(uow.session, ticket.submission_id)
         if submission is None or submission.status not in RUNNING or submission.build_attempt != ticket.attempt:
             return
         submission.infra_failures += 1
@@ -270,9 +243,7 @@ def requeue_stale_builds(platform: Platform) -> int:
     """A build that outlived BUILD_TIMEOUT lost its worker: count it as an infrastructure failure."""
     deadline = platform.clock() - platform.settings.build_timeout
     with platform.uow() as uow:
-        stale = uow.session.scalars(
-            select(Submission).where(Submission.status.in_(RUNNING), Submission.build_started_at < deadline)
-        ).all()
+        stale = queries.started_before(uow.session, RUNNING, deadline)
         tickets = [
             BuildTicket(s.id, s.agent_id, uuid.UUID(int=0), "", s.version, s.build_attempt, s.source_key or "", "")
             for s in stale
@@ -296,22 +267,10 @@ def _ticket(submission: Submission, agent: Agent) -> BuildTicket:
 
 
 def _move(
-    session: Session, ticket: BuildTicket, from_statuses: tuple[str, ...], to: SubmissionStatus, now: datetime
+    uow: UnitOfWork, ticket: BuildTicket, from_statuses: tuple[str, ...], to: SubmissionStatus, now: datetime
 ) -> Submission | None:
     """Compare-and-set on (id, attempt, status): only the first report of an attempt moves it."""
-    result = session.execute(
-        update(Submission)
-        .where(
-            Submission.id == ticket.submission_id,
-            Submission.build_attempt == ticket.attempt,
-            Submission.status.in_(from_statuses),
-        )
-        .values(status=to.value, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return None
-    return session.get(Submission, ticket.submission_id, populate_existing=True)
+    return queries.move_attempt(uow.session, ticket.submission_id, ticket.attempt, from_statuses, to=to.value, now=now)
 
 
 def _addressed(ticket: BuildTicket) -> dict[str, Any]:

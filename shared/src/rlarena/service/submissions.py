@@ -14,10 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
-
 from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.code_fetch import fetch_code
+from rlarena.adapters.db import submission_queries as queries
 from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
 from rlarena.bootstrap import Platform
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, upload_kind
@@ -136,11 +135,7 @@ def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
     ignored, so every redelivery and every foreign object is harmless.
     """
     with platform.uow() as uow:
-        submission = uow.session.scalars(
-            select(Submission).where(
-                Submission.source_key == key, Submission.status == SubmissionStatus.UPLOADING.value
-            )
-        ).first()
+        submission = queries.uploading_with_key(uow.session, key, SubmissionStatus.UPLOADING.value)
         if submission is None:
             return False
         filename = submission.source_filename or key
@@ -155,22 +150,20 @@ def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
         return True
     now = platform.clock()
     with platform.uow() as uow:
-        claimed = uow.session.execute(
-            update(Submission)
-            .where(Submission.id == submission.id, Submission.status == SubmissionStatus.UPLOADING.value)
-            .values(
-                status=SubmissionStatus.PENDING.value,
-                source_size=source.size,
-                source_sha256=source.sha256,
-                entry_point=source.entry_point,
-                build_attempt=1,
-                updated_at=now,
-            )
+        claimed = queries.claim_upload(
+            uow.session,
+            submission.id,
+            uploading=SubmissionStatus.UPLOADING.value,
+            pending=SubmissionStatus.PENDING.value,
+            size=source.size,
+            sha256=source.sha256,
+            entry_point=source.entry_point,
+            now=now,
         )
-        if getattr(claimed, "rowcount", 0) != 1:
+        if not claimed:
             return False  # a concurrent delivery got here first
-        current = uow.session.get(Submission, submission.id)
-        agent = uow.session.get(Agent, current.agent_id) if current else None
+        current = queries.get_submission(uow.session, submission.id)
+        agent = queries.get_agent(uow.session, current.agent_id) if current else None
         if current is None or agent is None:
             return False
         record_transition(uow, current, SubmissionStatus.PENDING, "uploaded; queued for build", now)
@@ -182,7 +175,7 @@ def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
 def _reject_uploaded(platform: Platform, submission_id: uuid.UUID, reason: str) -> None:
     now = platform.clock()
     with platform.uow() as uow:
-        submission = uow.session.get(Submission, submission_id)
+        submission = queries.get_submission(uow.session, submission_id)
         if submission is None:
             return
         submission.status = SubmissionStatus.FAILED.value
@@ -247,22 +240,14 @@ def get_submission(platform: Platform, user_id: uuid.UUID, submission_id: uuid.U
 def submissions_of(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> list[SubmissionView]:
     with platform.uow() as uow:
         agent = _owned_agent(uow, agent_id, user_id)
-        rows = uow.session.scalars(
-            select(Submission).where(Submission.agent_id == agent.id).order_by(Submission.version.desc())
-        ).all()
+        rows = queries.submissions_of_agent(uow.session, agent.id)
         return [SubmissionView(s, agent) for s in rows]
 
 
 def transitions_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> list[SubmissionTransition]:
     with platform.uow() as uow:
         _owned_submission(uow, submission_id, user_id)
-        return list(
-            uow.session.scalars(
-                select(SubmissionTransition)
-                .where(SubmissionTransition.submission_id == submission_id)
-                .order_by(SubmissionTransition.created_at, SubmissionTransition.id)
-            )
-        )
+        return queries.transitions_of_submission(uow.session, submission_id)
 
 
 def source_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> tuple[SubmissionView, bytes]:
@@ -302,11 +287,7 @@ def make_active(uow: UnitOfWork, agent: Agent, submission: Submission, now: date
     other wrote: never two active versions.
     """
     lock_agent(uow, agent.id)
-    previous = uow.session.scalars(
-        select(Submission)
-        .where(Submission.agent_id == agent.id, Submission.is_active.is_(True), Submission.id != submission.id)
-        .execution_options(populate_existing=True)
-    ).all()
+    previous = queries.other_active_submissions(uow.session, agent.id, submission.id)
     for old in previous:
         old.is_active = False
         old.status = SubmissionStatus.INACTIVE.value
@@ -314,7 +295,7 @@ def make_active(uow: UnitOfWork, agent: Agent, submission: Submission, now: date
         record_transition(uow, old, SubmissionStatus.INACTIVE, f"replaced by version {submission.version}", now)
     # The old version must be switched off before the new one is switched on: the schema
     # allows one active row per agent and checks it per statement.
-    uow.session.flush()
+    uow.flush()
     if submission.status != SubmissionStatus.ACTIVE:
         record_transition(uow, submission, SubmissionStatus.ACTIVE, "activated", now)
     submission.is_active = True
@@ -331,13 +312,7 @@ def activate_if_newest(uow: UnitOfWork, agent: Agent, submission: Submission, no
     upload is what the owner meant to play, so v2 then stays built but inactive.
     """
     lock_agent(uow, agent.id)
-    newer = uow.session.scalar(
-        select(Submission.version).where(
-            Submission.agent_id == agent.id,
-            Submission.is_active.is_(True),
-            Submission.version > submission.version,
-        )
-    )
+    newer = queries.newer_active_version(uow.session, agent.id, submission.version)
     if newer is not None:
         submission.is_active = False
         submission.status = SubmissionStatus.INACTIVE.value
@@ -354,7 +329,7 @@ def activate_if_newest(uow: UnitOfWork, agent: Agent, submission: Submission, no
 
 def lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> None:
     """Serialise changes to one agent's versions (a row lock on PostgreSQL; SQLite has one writer)."""
-    uow.session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
+    queries.lock_agent_row(uow.session, agent_id)
 
 
 def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
@@ -396,12 +371,8 @@ def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uui
     with platform.uow() as uow:
         environment_id = _owned_agent(uow, agent_id, user_id).environment_id
         day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        today = uow.session.scalar(
-            select(func.count())
-            .select_from(Submission)
-            .where(Submission.agent_id == agent_id, Submission.created_at >= day_start)
-        )
-    if (today or 0) >= settings.submissions_per_agent_per_day:
+        today = queries.count_uploads_since(uow.session, agent_id, day_start)
+    if today >= settings.submissions_per_agent_per_day:
         resets = day_start + timedelta(days=1)
         raise RateLimited(
             f"this agent already has {settings.submissions_per_agent_per_day} submissions today; "
@@ -434,7 +405,7 @@ def _lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
 
 
 def _new_submission(uow: UnitOfWork, agent: Agent, now: datetime, *, status: SubmissionStatus) -> Submission:
-    latest = uow.session.scalar(select(func.max(Submission.version)).where(Submission.agent_id == agent.id))
+    latest = queries.latest_version(uow.session, agent.id)
     submission = Submission(
         id=uuid.uuid4(),
         agent_id=agent.id,
@@ -448,16 +419,14 @@ def _new_submission(uow: UnitOfWork, agent: Agent, now: datetime, *, status: Sub
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(submission)
+    queries.add_submission(uow.session, submission)
     return submission
 
 
 def record_transition(
     uow: UnitOfWork, submission: Submission, status: SubmissionStatus, message: str | None, now: datetime
 ) -> None:
-    uow.session.add(
-        SubmissionTransition(submission_id=submission.id, status=status.value, message=message, created_at=now)
-    )
+    queries.add_transition(uow.session, submission.id, status.value, message, now)
 
 
 def _owned_agent(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Agent:
@@ -470,7 +439,7 @@ def _owned_agent(uow: UnitOfWork, agent_id: uuid.UUID, user_id: uuid.UUID) -> Ag
 
 
 def _owned_submission(uow: UnitOfWork, submission_id: uuid.UUID, user_id: uuid.UUID) -> SubmissionView:
-    submission = uow.session.get(Submission, submission_id)
+    submission = queries.get_submission(uow.session, submission_id)
     agent = uow.agents.get(submission.agent_id) if submission else None
     if submission is None or agent is None:
         raise NotFound(f"no submission {submission_id}")
