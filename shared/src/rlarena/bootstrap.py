@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rlarena.adapters.passwords import PasswordHasher
     from rlarena.adapters.storage.base import ObjectStore, StoredObject
     from rlarena.adapters.tokens import TokenService
+    from rlarena.domain.archives import ArchiveLimits
 
 
 def utc_now() -> datetime:
@@ -63,6 +64,19 @@ class Platform:
     def rate_limiter(self) -> RateLimiter:
         return RateLimiter(self.engine)
 
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """What an upload may hold (every intake and the local builder check against these)."""
+        from rlarena.domain.archives import ArchiveLimits  # the archive rules: off other functions' cold start
+
+        settings = self.settings
+        return ArchiveLimits(
+            max_bytes=settings.archive_max_bytes,
+            max_files=settings.archive_max_files,
+            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
+            max_source_bytes=settings.source_file_max_bytes,
+        )
+
     @cached_property
     def store(self) -> ObjectStore:
         from rlarena.adapters.storage.factory import object_store_for
@@ -81,7 +95,6 @@ class Platform:
         from rlarena.adapters.builders.runtime import agent_python, default_builds_root
         from rlarena.executor.validation import RunnerValidationMatch
         from rlarena.sandbox import support
-        from rlarena.service.submissions import limits_of
 
         support.announce(
             "the local builder",
@@ -91,7 +104,7 @@ class Platform:
         return LocalBuilder(
             self.store,
             self.settings.builds_dir or default_builds_root(self.settings.data_dir),
-            limits_of(self),
+            self.archive_limits,
             install=self.settings.local_build_install_requirements,
             python=agent_python(self.settings.agent_python),
             validation_match=RunnerValidationMatch(),

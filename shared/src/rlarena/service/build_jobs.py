@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 from rlarena.adapters.builders.base import BuildInfrastructureError, BuildTicket
 from rlarena.adapters.builders.kaniko_context import ROLE_BUILD, ROLE_VALIDATE, job_key, job_name
 from rlarena.adapters.kubernetes_status import JobState, job_state, labels_of, name_of, uid_of
-from rlarena.bootstrap import Platform
 from rlarena.errors import EventRetry
 from rlarena.service import builds
+from rlarena.service.builds import BuildsPlatform
 
 if TYPE_CHECKING:
     from rlarena.adapters.builders.kaniko import KanikoBuilder, Verdict
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def handle_job_event(platform: Platform, job: Mapping[str, Any]) -> None:
+def handle_job_event(platform: BuildsPlatform, job: Mapping[str, Any]) -> None:
     """Apply one Job's state; after a Job that ends an attempt, start what waits in the queue."""
     try:
         _apply(platform, job, current=False)
@@ -54,7 +54,7 @@ def handle_job_event(platform: Platform, job: Mapping[str, Any]) -> None:
         builds.run_queue(platform)
 
 
-def catch_up(platform: Platform) -> None:
+def catch_up(platform: BuildsPlatform) -> None:
     """The periodic tick: reconcile our Jobs (on Kubernetes), requeue lost builds, start pending ones.
 
     `run_queue` does all three; an upload event only wakes it when something was uploaded, so without
@@ -65,7 +65,7 @@ def catch_up(platform: Platform) -> None:
         log.info("periodic catch-up started %d queued build(s)", run.started)
 
 
-def reconcile_jobs(platform: Platform) -> int:
+def reconcile_jobs(platform: BuildsPlatform) -> int:
     """List our Jobs and apply each one's state, as if its last event had just arrived.
 
     Returns how many attempts ended or were queued again. A Job that cannot be handled now is
@@ -89,7 +89,7 @@ def reconcile_jobs(platform: Platform) -> int:
     return ended
 
 
-def _apply(platform: Platform, job: Mapping[str, Any], *, current: bool) -> bool:
+def _apply(platform: BuildsPlatform, job: Mapping[str, Any], *, current: bool) -> bool:
     """True when this attempt ended (active or failed) or was queued again."""
     key = job_key(labels_of(job))
     if key is None:
@@ -126,7 +126,7 @@ def _as_it_is_now(backend: KanikoBuilder, job: Mapping[str, Any]) -> Mapping[str
 
 
 def _verdict(
-    backend: KanikoBuilder, platform: Platform, ticket: BuildTicket, role: str, job: Mapping[str, Any]
+    backend: KanikoBuilder, platform: BuildsPlatform, ticket: BuildTicket, role: str, job: Mapping[str, Any]
 ) -> Verdict | None:
     """How a finished Job ends the attempt, or None when the attempt goes on (validating, or scanning)."""
     if role == ROLE_BUILD:
@@ -160,7 +160,9 @@ def _validation_job_name(ticket: BuildTicket) -> str:
     return job_name(ROLE_VALIDATE, ticket.submission_id, ticket.version, ticket.attempt)
 
 
-def _note_build_pod(backend: KanikoBuilder, platform: Platform, ticket: BuildTicket, job: Mapping[str, Any]) -> None:
+def _note_build_pod(
+    backend: KanikoBuilder, platform: BuildsPlatform, ticket: BuildTicket, job: Mapping[str, Any]
+) -> None:
     """Record the build Job's Pod on the submission (buildPodName); best effort, never a reason to retry."""
     try:
         pod = backend.build_pod_name(job)
@@ -180,7 +182,7 @@ def _ends_an_attempt(job: Mapping[str, Any]) -> bool:
     return key.role != ROLE_BUILD or state is JobState.FAILED
 
 
-def _backend(platform: Platform) -> KanikoBuilder | None:
+def _backend(platform: BuildsPlatform) -> KanikoBuilder | None:
     if not platform.settings.use_k8s:
         return None
     # Imported here: it loads the kubernetes client, which only Kubernetes builds need.

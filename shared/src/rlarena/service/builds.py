@@ -12,15 +12,16 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket
+from rlarena.adapters.builders.base import Builder, BuildInfrastructureError, BuildOutcome, BuildTicket
 from rlarena.adapters.db import build_queries as queries
 from rlarena.adapters.db.models import Agent, Submission
 from rlarena.adapters.db.submission_queries import get_agent, get_submission
-from rlarena.bootstrap import Platform
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.domain.texts import cap_optional
 from rlarena.errors import EventRetry
@@ -34,12 +35,33 @@ from rlarena.events.catalogue import (
     make_event,
 )
 from rlarena.service.submissions import activate_if_newest, record_transition
-from rlarena.service.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from rlarena.config import Settings
+    from rlarena.events.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
 MAX_INFRA_FAILURES = 3
 RUNNING = (SubmissionStatus.BUILDING.value, SubmissionStatus.VALIDATING.value)
+
+
+class BuildsPlatform(Protocol):
+    """What the build queue needs of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+    @property
+    def builder(self) -> Builder: ...
+
+    def uow(self) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,7 @@ class QueueRun:
     finished: int
 
 
-def run_queue(platform: Platform, *, max_builds: int = 100) -> QueueRun:
+def run_queue(platform: BuildsPlatform, *, max_builds: int = 100) -> QueueRun:
     """Start pending builds up to the concurrency cap; a synchronous backend runs them here."""
     if platform.settings.use_k8s:
         # Builds on Kubernetes end by Job events; catch up on any that were missed first, so their
@@ -74,7 +96,7 @@ def run_queue(platform: Platform, *, max_builds: int = 100) -> QueueRun:
     return QueueRun(started=started, finished=finished)
 
 
-def claim_next(platform: Platform) -> BuildTicket | None:
+def claim_next(platform: BuildsPlatform) -> BuildTicket | None:
     now = platform.clock()
     with platform.uow() as uow:
         session = uow.session
@@ -113,7 +135,7 @@ def claim_next(platform: Platform) -> BuildTicket | None:
     return ticket
 
 
-def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> BuildTicket | None:
+def ticket_for(platform: BuildsPlatform, submission_id: uuid.UUID, attempt: int) -> BuildTicket | None:
     """The ticket of a build attempt that is still running, for backends that report by events."""
     with platform.uow() as uow:
         submission = get_submission(uow.session, submission_id)
@@ -125,7 +147,7 @@ def ticket_for(platform: Platform, submission_id: uuid.UUID, attempt: int) -> Bu
         return _ticket(submission, agent)
 
 
-def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
+def record_job(platform: BuildsPlatform, ticket: BuildTicket, job_name: str) -> None:
     """Remember which Kubernetes Job builds this attempt (shown as buildJobName in build-status).
 
     A new Job name forgets the previous Job's Pod; the same name again (a redelivery) keeps it.
@@ -135,14 +157,14 @@ def record_job(platform: Platform, ticket: BuildTicket, job_name: str) -> None:
         uow.commit()
 
 
-def record_pod(platform: Platform, ticket: BuildTicket, job_name: str, pod_name: str) -> None:
+def record_pod(platform: BuildsPlatform, ticket: BuildTicket, job_name: str, pod_name: str) -> None:
     """Remember the Pod of the attempt's build Job (buildPodName), if that Job is still the attempt's."""
     with platform.uow() as uow:
         queries.set_build_pod(uow.session, ticket.submission_id, ticket.attempt, job_name, pod_name)
         uow.commit()
 
 
-def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> None:
+def mark_validating(platform: BuildsPlatform, ticket: BuildTicket, message: str) -> None:
     """The code is in place and is being proven (the probe now, the validation match later)."""
     now = platform.clock()
     with platform.uow() as uow:
@@ -152,7 +174,7 @@ def mark_validating(platform: Platform, ticket: BuildTicket, message: str) -> No
             uow.commit()
 
 
-def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome) -> None:
+def finish_build(platform: BuildsPlatform, ticket: BuildTicket, outcome: BuildOutcome) -> None:
     """Record the end of an attempt once; later reports of the same attempt change nothing.
 
     The error often quotes the agent (its exception in the validation match): it is capped before
@@ -216,7 +238,7 @@ def finish_build(platform: Platform, ticket: BuildTicket, outcome: BuildOutcome)
         )
 
 
-def handle_infrastructure_failure(platform: Platform, ticket: BuildTicket, reason: str) -> None:
+def handle_infrastructure_failure(platform: BuildsPlatform, ticket: BuildTicket, reason: str) -> None:
     """Queue the attempt again, or give up after MAX_INFRA_FAILURES and say so."""
     now = platform.clock()
     log.warning("build %s attempt %d: infrastructure failure: %s", ticket.submission_id, ticket.attempt, reason)
@@ -239,7 +261,7 @@ def handle_infrastructure_failure(platform: Platform, ticket: BuildTicket, reaso
         uow.commit()
 
 
-def requeue_stale_builds(platform: Platform) -> int:
+def requeue_stale_builds(platform: BuildsPlatform) -> int:
     """A build that outlived BUILD_TIMEOUT lost its worker: count it as an infrastructure failure."""
     deadline = platform.clock() - platform.settings.build_timeout
     with platform.uow() as uow:
@@ -283,5 +305,5 @@ def _addressed(ticket: BuildTicket) -> dict[str, Any]:
     }
 
 
-def _publish(platform: Platform, event_type: EventType, payload: Payload, event_id: str) -> None:
+def _publish(platform: BuildsPlatform, event_type: EventType, payload: Payload, event_id: str) -> None:
     platform.publisher.publish(make_event(event_type, Source.BUILDER, payload, event_id=event_id))

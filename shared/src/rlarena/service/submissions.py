@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.code_fetch import fetch_code
 from rlarena.adapters.db import submission_queries as queries
 from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
-from rlarena.bootstrap import Platform
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, upload_kind
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError, ServiceUnavailable
 from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
-from rlarena.service.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from rlarena.adapters.db.rate_limits import RateLimiter
+    from rlarena.adapters.storage.base import ObjectStore
+    from rlarena.config import Settings
+    from rlarena.events.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +41,30 @@ PRIORITY_NEW_VERSION = 5
 PRIORITY_REBUILD = 0
 
 EXTENSIONS = {"py": "py", "zip": "zip", "tar.gz": "tar.gz"}
+
+
+class SubmissionsPlatform(Protocol):
+    """What the submission use cases need of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+    @property
+    def store(self) -> ObjectStore: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+    @property
+    def archive_limits(self) -> ArchiveLimits: ...
+
+    def uow(self) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)
@@ -55,17 +86,11 @@ def source_key(agent_id: uuid.UUID, submission_id: uuid.UUID, kind: str) -> str:
     return f"submissions/{agent_id}/{submission_id}/source.{kind}"
 
 
-def limits_of(platform: Platform) -> ArchiveLimits:
-    settings = platform.settings
-    return ArchiveLimits(
-        max_bytes=settings.archive_max_bytes,
-        max_files=settings.archive_max_files,
-        max_unpacked_bytes=settings.archive_max_unpacked_bytes,
-        max_source_bytes=settings.source_file_max_bytes,
-    )
+def limits_of(platform: SubmissionsPlatform) -> ArchiveLimits:
+    return platform.archive_limits
 
 
-def inspect(platform: Platform, filename: str, data: bytes) -> AgentSource:
+def inspect(platform: SubmissionsPlatform, filename: str, data: bytes) -> AgentSource:
     """Every intake rule: the archive's here, the Python files' in the sandboxed source check."""
     from rlarena.adapters.source_check import source_check_for  # the sandbox: off the cold-start path
 
@@ -76,7 +101,7 @@ def inspect(platform: Platform, filename: str, data: bytes) -> AgentSource:
 
 
 def submit_upload(
-    platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str, data: bytes
+    platform: SubmissionsPlatform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str, data: bytes
 ) -> SubmissionView:
     environment_id = _check_owner_and_quota(platform, user_id, agent_id)
     source = inspect(platform, filename, data)
@@ -84,7 +109,9 @@ def submit_upload(
     return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None)
 
 
-def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, code_url: str) -> SubmissionView:
+def submit_from_url(
+    platform: SubmissionsPlatform, user_id: uuid.UUID, agent_id: uuid.UUID, code_url: str
+) -> SubmissionView:
     environment_id = _check_owner_and_quota(platform, user_id, agent_id)
     settings = platform.settings
     fetched = fetch_code(
@@ -98,7 +125,9 @@ def submit_from_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID,
     return _store_and_enqueue(platform, agent_id, source, fetched.data, fetched.filename, code_url=code_url)
 
 
-def request_upload_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str) -> UploadTicket:
+def request_upload_url(
+    platform: SubmissionsPlatform, user_id: uuid.UUID, agent_id: uuid.UUID, filename: str
+) -> UploadTicket:
     """Book a version and hand out a URL to PUT the archive to; its arrival starts the build."""
     _check_owner_and_quota(platform, user_id, agent_id)
     kind = upload_kind(filename)
@@ -118,7 +147,9 @@ def request_upload_url(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UU
     return UploadTicket(view, url, "PUT", {"Content-Type": content_type}, now + expiry)
 
 
-def receive_direct_upload(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID, data: bytes) -> None:
+def receive_direct_upload(
+    platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID, data: bytes
+) -> None:
     """Where a store cannot presign (the local folder), the function itself takes the PUT."""
     with platform.uow() as uow:
         view = _owned_submission(uow, submission_id, user_id)
@@ -128,7 +159,7 @@ def receive_direct_upload(platform: Platform, user_id: uuid.UUID, submission_id:
     platform.store.put(key, data)
 
 
-def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
+def accept_stored_object(platform: SubmissionsPlatform, key: str, size: int) -> bool:
     """A storage event: if it completes a presigned upload, check the archive and queue the build.
 
     Objects the API stored itself (its row is already past `uploading`) and unknown keys are
@@ -172,7 +203,7 @@ def accept_stored_object(platform: Platform, key: str, size: int) -> bool:
     return True
 
 
-def _reject_uploaded(platform: Platform, submission_id: uuid.UUID, reason: str) -> None:
+def _reject_uploaded(platform: SubmissionsPlatform, submission_id: uuid.UUID, reason: str) -> None:
     now = platform.clock()
     with platform.uow() as uow:
         submission = queries.get_submission(uow.session, submission_id)
@@ -186,7 +217,13 @@ def _reject_uploaded(platform: Platform, submission_id: uuid.UUID, reason: str) 
 
 
 def _store_and_enqueue(
-    platform: Platform, agent_id: uuid.UUID, source: AgentSource, data: bytes, filename: str, *, code_url: str | None
+    platform: SubmissionsPlatform,
+    agent_id: uuid.UUID,
+    source: AgentSource,
+    data: bytes,
+    filename: str,
+    *,
+    code_url: str | None,
 ) -> SubmissionView:
     now = platform.clock()
     with platform.uow() as uow:
@@ -212,7 +249,7 @@ def _store_and_enqueue(
     return view
 
 
-def publish_uploaded(platform: Platform, submission: Submission, agent: Agent) -> None:
+def publish_uploaded(platform: SubmissionsPlatform, submission: Submission, agent: Agent) -> None:
     payload = SubmissionUploaded(
         submission_id=submission.id,
         agent_id=agent.id,
@@ -232,25 +269,29 @@ def publish_uploaded(platform: Platform, submission: Submission, agent: Agent) -
 # -- reading -------------------------------------------------------------------------------------
 
 
-def get_submission(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+def get_submission(platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
     with platform.uow() as uow:
         return _owned_submission(uow, submission_id, user_id)
 
 
-def submissions_of(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> list[SubmissionView]:
+def submissions_of(platform: SubmissionsPlatform, user_id: uuid.UUID, agent_id: uuid.UUID) -> list[SubmissionView]:
     with platform.uow() as uow:
         agent = _owned_agent(uow, agent_id, user_id)
         rows = queries.submissions_of_agent(uow.session, agent.id)
         return [SubmissionView(s, agent) for s in rows]
 
 
-def transitions_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> list[SubmissionTransition]:
+def transitions_of(
+    platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID
+) -> list[SubmissionTransition]:
     with platform.uow() as uow:
         _owned_submission(uow, submission_id, user_id)
         return queries.transitions_of_submission(uow.session, submission_id)
 
 
-def source_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> tuple[SubmissionView, bytes]:
+def source_of(
+    platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID
+) -> tuple[SubmissionView, bytes]:
     view = get_submission(platform, user_id, submission_id)
     if not view.submission.source_key or view.submission.status == SubmissionStatus.UPLOADING:
         raise NotFound("this submission has no code yet")
@@ -260,7 +301,7 @@ def source_of(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) 
 # -- changes -------------------------------------------------------------------------------------
 
 
-def activate(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+def activate(platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
     """Make a version that built and validated the agent's active one (e.g. roll back)."""
     now = platform.clock()
     with platform.uow() as uow:
@@ -332,7 +373,7 @@ def lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> None:
     queries.lock_agent_row(uow.session, agent_id)
 
 
-def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
+def rebuild(platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uuid.UUID) -> SubmissionView:
     now = platform.clock()
     with platform.uow() as uow:
         view = _owned_submission(uow, submission_id, user_id)
@@ -364,7 +405,7 @@ def rebuild(platform: Platform, user_id: uuid.UUID, submission_id: uuid.UUID) ->
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _check_owner_and_quota(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> str:
+def _check_owner_and_quota(platform: SubmissionsPlatform, user_id: uuid.UUID, agent_id: uuid.UUID) -> str:
     """403/404/429 unless the caller may submit for this agent now; returns the agent's game."""
     settings = platform.settings
     now = platform.clock()
