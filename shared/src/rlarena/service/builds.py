@@ -247,18 +247,23 @@ def handle_infrastructure_failure(platform: BuildsPlatform, ticket: BuildTicket,
         if submission is None or submission.status not in RUNNING or submission.build_attempt != ticket.attempt:
             return
         submission.infra_failures += 1
-        if submission.infra_failures >= MAX_INFRA_FAILURES:
-            message = (
-                "the build service failed repeatedly; nothing is wrong with your code as far as we know: rebuild later"
-            )
-            submission.status = SubmissionStatus.FAILED.value
+        status, message = after_infrastructure_failure(submission.infra_failures, reason)
+        submission.status = status.value
+        if status is SubmissionStatus.FAILED:
             submission.error_message = message
-            record_transition(uow, submission, SubmissionStatus.FAILED, message, now)
-        else:
-            submission.status = SubmissionStatus.PENDING.value
-            record_transition(uow, submission, SubmissionStatus.PENDING, f"retrying after: {reason}", now)
+        record_transition(uow, submission, status, message, now)
         submission.updated_at = now
         uow.commit()
+
+
+def after_infrastructure_failure(infra_failures: int, reason: str) -> tuple[SubmissionStatus, str]:
+    """Where an attempt goes after its `infra_failures`-th infrastructure failure, and the message saying why."""
+    if infra_failures >= MAX_INFRA_FAILURES:
+        return (
+            SubmissionStatus.FAILED,
+            "the build service failed repeatedly; nothing is wrong with your code as far as we know: rebuild later",
+        )
+    return SubmissionStatus.PENDING, f"retrying after: {reason}"
 
 
 def requeue_stale_builds(platform: BuildsPlatform) -> int:

@@ -411,15 +411,10 @@ def _check_owner_and_quota(platform: SubmissionsPlatform, user_id: uuid.UUID, ag
     now = platform.clock()
     with platform.uow() as uow:
         environment_id = _owned_agent(uow, agent_id, user_id).environment_id
-        day_start = datetime(now.year, now.month, now.day, tzinfo=UTC)
-        today = queries.count_uploads_since(uow.session, agent_id, day_start)
-    if today >= settings.submissions_per_agent_per_day:
-        resets = day_start + timedelta(days=1)
-        raise RateLimited(
-            f"this agent already has {settings.submissions_per_agent_per_day} submissions today; "
-            f"the quota resets at {resets.isoformat().replace('+00:00', 'Z')}",
-            retry_after_seconds=max(1, int((resets - now).total_seconds())),
-        )
+        today = queries.count_uploads_since(uow.session, agent_id, quota_day_start(now))
+    refusal = quota_refusal(today, settings.submissions_per_agent_per_day, now)
+    if refusal is not None:
+        raise refusal
     platform.rate_limiter.hit(
         f"submissions:{user_id}",
         limit=settings.submission_rate_limit_per_minute,
@@ -428,6 +423,23 @@ def _check_owner_and_quota(platform: SubmissionsPlatform, user_id: uuid.UUID, ag
         what="submissions",
     )
     return environment_id
+
+
+def quota_day_start(now: datetime) -> datetime:
+    """The daily quota counts uploads per UTC day: the start of `now`'s."""
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def quota_refusal(uploads_today: int, per_day: int, now: datetime) -> RateLimited | None:
+    """The 429 once an agent made `per_day` uploads today (saying when the quota resets), else None."""
+    if uploads_today < per_day:
+        return None
+    resets = quota_day_start(now) + timedelta(days=1)
+    return RateLimited(
+        f"this agent already has {per_day} submissions today; "
+        f"the quota resets at {resets.isoformat().replace('+00:00', 'Z')}",
+        retry_after_seconds=max(1, int((resets - now).total_seconds())),
+    )
 
 
 def _check_declared_environment(source: AgentSource, environment_id: str) -> None:
