@@ -13,10 +13,10 @@ from sqlalchemy import Engine
 
 from rlarena.adapters.db.engine import make_engine
 from rlarena.adapters.db.rate_limits import RateLimiter
+from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.config import Settings
 from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, make_event
 from rlarena.events.publisher import Publisher, publisher_for
-from rlarena.service.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from rlarena.adapters.builders.base import Builder

@@ -1,7 +1,7 @@
 """What use cases need of a unit of work: one transaction and the repositories bound to it.
 
 The implementation is SQLAlchemy's, in `rlarena.adapters.db.unit_of_work`; `Platform.uow()`
-makes one. `UnitOfWork` is re-exported here only for importers not yet moved to the adapter.
+makes one.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Protocol
 
 from rlarena.adapters.db.rating_queries import RatingRepository
 from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
-from rlarena.adapters.db.unit_of_work import UnitOfWork
 
-__all__ = ["UnitOfWork", "UnitOfWorkLike"]
+__all__ = ["UnitOfWorkLike"]
 
 
 class UnitOfWorkLike(Protocol):
