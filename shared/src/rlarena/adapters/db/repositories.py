@@ -1,4 +1,5 @@
-"""Queries, one repository per aggregate (users, environments, agents)."""
+"""Repositories for users, environments and agents (the unit of work exposes them). The other
+queries live beside them in adapters/db, one module per area (`*_queries.py`)."""
 
 from __future__ import annotations
 
