@@ -58,10 +58,8 @@ def by_agent(candidates: list[Candidate]) -> dict[uuid.UUID, Candidate]:
     return {c.agent_id: c for c in candidates}
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # COPY is PostgreSQL's
 def test_copy_and_select_read_the_same_rested_agents(platform: Platform) -> None:
-    with platform.uow() as uow:
-        if uow.session.get_bind().dialect.name != "postgresql":
-            pytest.skip("COPY is PostgreSQL's")
     rng = random.Random(12)
     agents = seed_arena(platform, "tic-tac-toe", [rng.randrange(1000, 2000) for _ in range(300)])
     seed_arena(platform, "connect-four", [1500] * 20)  # queued in another environment: never read
