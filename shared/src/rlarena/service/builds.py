@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,11 +33,11 @@ from rlarena.events.catalogue import (
     Source,
     make_event,
 )
+from rlarena.service.ports import PlatformCore
 from rlarena.service.submissions import activate_if_newest, record_transition
 
 if TYPE_CHECKING:
-    from rlarena.config import Settings
-    from rlarena.events.publisher import Publisher
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +45,11 @@ MAX_INFRA_FAILURES = 3
 RUNNING = (SubmissionStatus.BUILDING.value, SubmissionStatus.VALIDATING.value)
 
 
-class BuildsPlatform(Protocol):
+class BuildsPlatform(PlatformCore, Protocol):
     """What the build queue needs of the platform (`bootstrap.Platform` is one)."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-    @property
-    def publisher(self) -> Publisher: ...
-
-    @property
     def builder(self) -> Builder: ...
-
-    def uow(self) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -25,12 +24,11 @@ from rlarena.domain.archives import AgentSource, ArchiveLimits, inspect_upload, 
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError, ServiceUnavailable
 from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
+from rlarena.service.ports import PlatformCore
 
 if TYPE_CHECKING:
     from rlarena.adapters.db.rate_limits import RateLimiter
     from rlarena.adapters.storage.base import ObjectStore
-    from rlarena.config import Settings
-    from rlarena.events.publisher import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +41,8 @@ PRIORITY_REBUILD = 0
 EXTENSIONS = {"py": "py", "zip": "zip", "tar.gz": "tar.gz"}
 
 
-class SubmissionsPlatform(Protocol):
+class SubmissionsPlatform(PlatformCore, Protocol):
     """What the submission use cases need of the platform (`bootstrap.Platform` is one)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-    @property
-    def publisher(self) -> Publisher: ...
 
     @property
     def store(self) -> ObjectStore: ...
@@ -63,8 +52,6 @@ class SubmissionsPlatform(Protocol):
 
     @property
     def archive_limits(self) -> ArchiveLimits: ...
-
-    def uow(self) -> UnitOfWork: ...
 
 
 @dataclass(frozen=True)
