@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission, User
 from rlarena.domain.ranking import competition_ranks
@@ -197,16 +198,35 @@ class AgentRepository:
         return [RankedAgent(agent=a, username=username, rank=self.rank_of(a)) for a in agents]
 
     def leaderboard(self, *, environment_id: str | None, offset: int, limit: int) -> tuple[list[RankedAgent], int]:
-        """Ranked agents, best first; ranks are positions in this table (competition ranking)."""
+        """Ranked agents by Elo, best first; ranks are positions in this table (competition ranking)."""
+        return self._ranking(Agent.elo, environment_id=environment_id, offset=offset, limit=limit)
+
+    def conservative_leaderboard(
+        self, *, environment_id: str | None, offset: int, limit: int
+    ) -> tuple[list[RankedAgent], int]:
+        """The same table ordered by the conservative skill estimate (mu - 3 sigma), Elo breaking ties."""
+        conservative = Agent.skill_mu - 3 * Agent.skill_sigma
+        return self._ranking(conservative, environment_id=environment_id, offset=offset, limit=limit)
+
+    def _ranking(
+        self,
+        score: ColumnElement[Any] | InstrumentedAttribute[int],
+        *,
+        environment_id: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[RankedAgent], int]:
+        """One page of ranked agents ordered by `score` (then Elo, games played, age, id), with the
+        total and competition ranks that count every better-scored agent before the page."""
         scope: list[ColumnElement[bool]] = [_ranked()]
         if environment_id:
             scope.append(Agent.environment_id == environment_id)
         total = self._session.scalar(select(func.count()).select_from(Agent).where(*scope)) or 0
         rows = self._session.execute(
-            select(Agent, User.username)
+            select(Agent, User.username, score)
             .join(User, User.id == Agent.user_id)
             .where(*scope)
-            .order_by(Agent.elo.desc(), Agent.total_matches.desc(), Agent.created_at, Agent.id)
+            .order_by(score.desc(), Agent.elo.desc(), Agent.total_matches.desc(), Agent.created_at, Agent.id)
             .offset(offset)
             .limit(limit)
         ).all()
@@ -214,39 +234,9 @@ class AgentRepository:
             return [], total
         first_rank = None
         if offset:
-            better = self._session.scalar(
-                select(func.count()).select_from(Agent).where(*scope, Agent.elo > rows[0][0].elo)
-            )
+            better = self._session.scalar(select(func.count()).select_from(Agent).where(*scope, score > rows[0][2]))
             first_rank = (better or 0) + 1
-        ranks = competition_ranks([a.elo for a, _ in rows], offset=offset, first_rank=first_rank)
-        return [RankedAgent(agent=a, username=u, rank=r) for (a, u), r in zip(rows, ranks, strict=True)], total
-
-    def conservative_leaderboard(
-        self, *, environment_id: str | None, offset: int, limit: int
-    ) -> tuple[list[RankedAgent], int]:
-        """Ranked agents by the conservative skill estimate (mu - 3 sigma), best first; ranks are
-        positions in this order (competition ranking). The same table as the Elo leaderboard."""
-        conservative = Agent.skill_mu - 3 * Agent.skill_sigma
-        scope: list[ColumnElement[bool]] = [Agent.deleted_at.is_(None), Agent.active_submission_id.is_not(None)]
-        if environment_id:
-            scope.append(Agent.environment_id == environment_id)
-        session = self._session
-        total = session.scalar(select(func.count()).select_from(Agent).where(*scope)) or 0
-        rows = session.execute(
-            select(Agent, User.username, conservative)
-            .join(User, User.id == Agent.user_id)
-            .where(*scope)
-            .order_by(conservative.desc(), Agent.elo.desc(), Agent.total_matches.desc(), Agent.created_at, Agent.id)
-            .offset(offset)
-            .limit(limit)
-        ).all()
-        if not rows:
-            return [], total
-        first_rank = None
-        if offset:
-            better = session.scalar(select(func.count()).select_from(Agent).where(*scope, conservative > rows[0][2]))
-            first_rank = (better or 0) + 1
-        ranks = competition_ranks([score for _, _, score in rows], offset=offset, first_rank=first_rank)
+        ranks = competition_ranks([value for _, _, value in rows], offset=offset, first_rank=first_rank)
         return [RankedAgent(agent=a, username=u, rank=r) for (a, u, _), r in zip(rows, ranks, strict=True)], total
 
     def head_to_head(self, agent_id: uuid.UUID) -> list[OpponentRecord]:
