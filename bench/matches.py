@@ -89,10 +89,10 @@ def legacy_layers() -> Iterator[None]:
 def sandbox_start(folder: Path, starts: int = 20) -> dict[str, float]:
     """One agent: spawn to its ready frame (launcher, sandbox set-up, interpreter, runtime and
     agent import), then the teardown (kill, reap, cgroup and uid returned)."""
-    from rlarena.adapters.builders.runtime import agent_python, install_runtime
     from rlarena.executor.runner import SERVE_MODULE
     from rlarena.sandbox import staging
     from rlarena.sandbox.process import Mount, SandboxLimits
+    from rlarena.sandbox.runtime_install import agent_python, install_runtime
     from rlarena.sandbox.session import SandboxSession
 
     runtime = install_runtime(agent_python(None))
@@ -122,8 +122,8 @@ def sandbox_start(folder: Path, starts: int = 20) -> dict[str, float]:
 
 
 def sandboxed(environment_id: str, code: str, games: int, folder: Path, *, parallel: int = 1) -> dict[str, Any]:
-    from rlarena.adapters.builders.runtime import agent_python, install_runtime
     from rlarena.executor.runner import AgentSpec, run_match
+    from rlarena.sandbox.runtime_install import agent_python, install_runtime
 
     runtime = install_runtime(agent_python(None))
     agents = []

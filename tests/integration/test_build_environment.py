@@ -10,7 +10,7 @@ import pytest
 
 from rlarena.adapters.db.models import Submission
 from rlarena.bootstrap import Platform
-from rlarena.service import builds, submissions
+from rlarena.service import build_queue, submissions
 from tests.support.api import ApiClient, User
 
 TIC_TAC_TOE_AGENT = b"def agent(observation, configuration):\n    return 4  # the centre\n"
@@ -36,7 +36,7 @@ def build(platform: Platform, owner: User, agent_id: uuid.UUID, files: dict[str,
         for name, content in files.items():
             archive.writestr(name, content)
     view = submissions.submit_upload(platform, uuid.UUID(owner.id), agent_id, "bot.zip", buffer.getvalue())
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     with platform.uow() as uow:
         found = uow.session.get(Submission, view.submission.id)
         assert found is not None

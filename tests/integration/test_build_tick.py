@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from rlarena.entrypoints.submissions import on_job_event
 from rlarena.platform.broker import InProcessBroker
 from rlarena.platform.manifests import load_documents, ping_sources, triggers
 from rlarena.platform.ping import ping_event
-from rlarena.service import builds
+from rlarena.service import build_queue
 from tests.conftest import ROOT
 from tests.integration.test_kaniko_builder import NAMESPACE, REGISTRY, REPORT_OK, names, row, submit
 from tests.support.api import ApiClient, User
@@ -74,10 +73,9 @@ class TestOnKubernetes:
     @pytest.fixture
     def builder(self, platform: Platform, cluster: Cluster) -> KanikoBuilder:
         platform.store.ensure_bucket()
-        made = KanikoBuilder(
-            platform.store, platform.settings, cluster.api_client, record_job=partial(builds.record_job, platform)
-        )
-        platform.__dict__["builder"] = made
+        platform.kubernetes_api = cluster.api_client
+        made = platform.builder
+        assert isinstance(made, KanikoBuilder)
         return made
 
     @pytest.fixture
@@ -90,7 +88,7 @@ class TestOnKubernetes:
     ) -> None:
         first = submit(platform, owner, agent_id)
         second = submit(platform, owner, agent_id)
-        builds.run_queue(platform)
+        build_queue.run_queue(platform)
         assert (row(platform, first).status, row(platform, second).status) == ("building", "pending")
         cluster.finish_job(names(first)[0], ok=True)  # the Job event is lost
 

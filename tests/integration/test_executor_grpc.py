@@ -13,13 +13,13 @@ from typing import Any
 import grpc
 import pytest
 
-from rlarena.adapters.builders.runtime import agent_python, install_runtime
 from rlarena.adapters.storage.local import LocalFolderStore
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.executor.app import sandboxed_runner
 from rlarena.executor.grpc_server import ExecutorServicer, start_server
 from rlarena.executor.service import ExecutorService
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
+from rlarena.sandbox.runtime_install import agent_python, install_runtime
 
 FIRST_LEGAL = "def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
 LAST_LEGAL = (

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.environments import registry
 from rlarena.executor.runner import ERROR, OK, AgentSpec, MatchLimits, MatchResult, run_match
 from rlarena.sandbox import support, uid_pool
 from rlarena.sandbox.process import MiB, SandboxLimits, run_sandboxed
+from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
 from tests.support.hostile import REPORT as HOSTILE_REPORT
 from tests.support.hostile import SQUAT, attack_report, live_processes_of
 

@@ -33,7 +33,6 @@ import pytest
 from sqlalchemy import func, select, update
 
 from rlarena.adapters.builders.base import BuildOutcome
-from rlarena.adapters.builders.runtime import agent_python, install_runtime
 from rlarena.adapters.db.models import Match, Submission
 from rlarena.adapters.source_check import CHILD_MARKER
 from rlarena.bootstrap import Platform
@@ -41,7 +40,8 @@ from rlarena.domain.texts import ERROR_TEXT_CAP
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.executor.app import sandboxed_runner
 from rlarena.executor.service import AgentEntry, AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played
-from rlarena.service import builds, match_lifecycle, submissions
+from rlarena.sandbox.runtime_install import agent_python, install_runtime
+from rlarena.service import build_queue, builds, match_lifecycle, submissions
 from tests.support.api import ApiClient, User
 from tests.support.bombs import (
     MIB,
@@ -410,7 +410,7 @@ def test_a_validation_build_failing_with_a_300k_error_is_stored_and_served_cappe
 ) -> None:
     created = upload(api, owner, agent_id, "agent.py", RAISES_HUGE.encode())
     assert created.status_code == 201, created.json
-    builds.run_queue(platform)  # the local builder: the sandboxed probe, then the validation match
+    build_queue.run_queue(platform)  # the local builder: the sandboxed probe, then the validation match
 
     submission_id = created.json["submission"]["id"]
     failed = api.get(f"/api/v1/submissions/{submission_id}", headers=owner.headers).json["submission"]

@@ -13,7 +13,6 @@ import tarfile
 import uuid
 import zipfile
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import kubernetes_validate
@@ -26,9 +25,10 @@ from rlarena.adapters.db.models import Submission
 from rlarena.bootstrap import Platform
 from rlarena.errors import EventRetry
 from rlarena.events.publisher import RecordingPublisher
-from rlarena.service import build_jobs, builds, submissions
+from rlarena.service import build_jobs, build_queue, builds, submissions
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
+from tests.support.builds import RecordedProgress
 from tests.support.cluster import JOBS, PODS, Cluster, running_cluster
 from tests.support.pod_security import assert_untrusted_pod
 from tests.support.seaweedfs import S3Server
@@ -66,10 +66,9 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def builder(platform: Platform, cluster: Cluster) -> KanikoBuilder:
     platform.store.ensure_bucket()
-    made = KanikoBuilder(
-        platform.store, platform.settings, cluster.api_client, record_job=partial(builds.record_job, platform)
-    )
-    platform.__dict__["builder"] = made  # the cached property, pointed at the emulator
+    platform.kubernetes_api = cluster.api_client
+    made = platform.builder
+    assert isinstance(made, KanikoBuilder)
     return made
 
 
@@ -126,8 +125,8 @@ def published(platform: Platform, event_type: str) -> list[dict[str, Any]]:
 
 def build_and_validate(cluster: Cluster, platform: Platform, submission_id: uuid.UUID) -> None:
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO pushed\n"))
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK + "\n"))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO pushed\n"))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK + "\n"))
 
 
 # --- starting a build ----------------------------------------------------------------------------
@@ -138,7 +137,7 @@ def test_a_claimed_build_uploads_its_context_and_starts_one_kaniko_job(
 ) -> None:
     submission_id = submit(platform, owner, agent_id, {"agent.py": AGENT, "requirements.txt": b"numpy==2.0\n"})
 
-    run = builds.run_queue(platform)
+    run = build_queue.run_queue(platform)
 
     assert (run.started, run.finished) == (1, 0)  # asynchronous: the Job reports back later
     build_name, _ = names(submission_id)
@@ -165,12 +164,14 @@ def test_a_redelivered_start_of_the_same_attempt_creates_nothing_new(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     ticket = builds.ticket_for(platform, submission_id, 1)
     assert ticket is not None
 
-    assert builder.build(ticket, lambda _: None) is None  # the create is a 409: already started
-    assert builds.run_queue(platform).started == 0  # and the queue has nothing pending
+    progress = RecordedProgress()
+    assert builder.build(ticket, progress) is None  # the create is a 409: already started
+    assert progress.jobs == [names(submission_id)[0]]  # the same Job, reported again
+    assert build_queue.run_queue(platform).started == 0  # and the queue has nothing pending
 
     assert list(cluster.jobs()) == [names(submission_id)[0]]
     assert row(platform, submission_id).status == "building"
@@ -180,14 +181,14 @@ def test_a_rebuild_is_a_new_attempt_with_a_new_job(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     first = names(submission_id)[0]
     broken = cluster.finish_job(first, ok=False, log=f"pip: no\n{REQUIREMENTS_FAILED_MARKER}\n")
-    build_jobs.handle_job_event(platform, broken)
+    build_queue.handle_job_event(platform, broken)
     assert row(platform, submission_id).status == "failed"
 
     submissions.rebuild(platform, uuid.UUID(owner.id), submission_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
 
     second = names(submission_id, attempt=2)[0]
     assert set(cluster.jobs()) == {first, second}
@@ -201,10 +202,10 @@ def test_a_built_image_is_validated_and_becomes_the_active_version(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str, api: ApiClient
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO Pushed image\n"))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO Pushed image\n"))
 
     validation = cluster.jobs()[validate_name]
     image = f"{REGISTRY}/{agent_id}:{submission_id}-v1"
@@ -215,7 +216,7 @@ def test_a_built_image_is_validated_and_becomes_the_active_version(
     assert row(platform, submission_id).status == "validating"
 
     log = "loading...\n" + REPORT_OK + "\n"
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=log))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=log))
 
     done = row(platform, submission_id)
     assert (done.status, done.is_active, done.docker_image_url) == ("active", True, image)
@@ -233,19 +234,19 @@ def test_the_validation_pod_runs_under_the_runtime_class_and_in_user_namespaces_
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
     build = cluster.jobs()[build_name]["spec"]["template"]["spec"]
     assert "runtimeClassName" not in build and "hostUsers" not in build  # Kaniko's own Pod is unchanged
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO Pushed image\n"))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log="INFO Pushed image\n"))
 
     validation = cluster.jobs()[validate_name]
     document = {key: value for key, value in validation.items() if key != "status"}
     kubernetes_validate.validate(document, "1.33.0", strict=True)
     pod = validation["spec"]["template"]["spec"]
     assert_untrusted_pod(pod, ["probe"], max_processes=256, runtime_class="gvisor", user_namespaces=True)
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK + "\n"))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK + "\n"))
     assert row(platform, submission_id).status == "active"
 
 
@@ -253,10 +254,10 @@ def test_a_build_that_cannot_install_its_requirements_fails_with_the_reason(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id, {"agent.py": AGENT, "requirements.txt": b"nosuchpkg==9\n"})
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     log = "ERROR: No matching distribution found for nosuchpkg==9\n" + REQUIREMENTS_FAILED_MARKER + "\n"
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=False, log=log))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=False, log=log))
 
     failed = row(platform, submission_id)
     assert failed.status == "failed"
@@ -273,7 +274,7 @@ def test_requirements_that_reach_outside_the_package_index_fail_before_any_job(
     requirements = b"--extra-index-url http://10.0.0.1/simple\nnumpy\n"
     submission_id = submit(platform, owner, agent_id, {"agent.py": AGENT, "requirements.txt": requirements})
 
-    assert builds.run_queue(platform).finished == 1
+    assert build_queue.run_queue(platform).finished == 1
 
     failed = row(platform, submission_id)
     assert failed.status == "failed"
@@ -286,13 +287,13 @@ def test_a_build_past_its_deadline_or_out_of_memory_fails_saying_so(
 ) -> None:
     slow = submit(platform, owner, agent_id)
     greedy = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(slow)[0], ok=False, reason="DeadlineExceeded"))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(slow)[0], ok=False, reason="DeadlineExceeded"))
     build_name, validate_name = names(greedy, version=2)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
     oom = cluster.finish_job(validate_name, ok=False, exit_code=137, reason="OOMKilled", log="")
-    build_jobs.handle_job_event(platform, oom)
+    build_queue.handle_job_event(platform, oom)
 
     assert "took longer than" in (row(platform, slow).error_message or "")
     assert row(platform, greedy).error_message == "the agent used more than 1Gi of memory while loading"
@@ -303,16 +304,16 @@ def test_an_agent_that_fails_to_load_fails_with_its_error_and_traceback(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
     report = {
         "ok": False,
         "error": "agent.py raised RuntimeError: boom",
         "traceback": "Traceback...\nRuntimeError: boom",
     }
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=False, log=json.dumps(report)))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=False, log=json.dumps(report)))
 
     failed = row(platform, submission_id)
     assert (failed.status, failed.error_message) == ("failed", "agent.py raised RuntimeError: boom")
@@ -323,11 +324,11 @@ def test_an_unreadable_probe_log_is_said_in_the_build_log_not_a_crash(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log=None))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True, log=None))
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=None))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=None))
 
     done = row(platform, submission_id)
     assert done.status == "active"
@@ -340,19 +341,19 @@ def test_duplicate_and_out_of_order_job_events_change_nothing(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
     running = cluster.job(build_name)
     built = cluster.finish_job(build_name, ok=True)
 
     for event in (running, built, built, running):  # progress, the end twice, then a stale update
-        build_jobs.handle_job_event(platform, event)
+        build_queue.handle_job_event(platform, event)
     assert set(cluster.jobs()) == {build_name, validate_name}
     assert row(platform, submission_id).status == "validating"
 
     validated = cluster.finish_job(validate_name, ok=True, log=REPORT_OK)
     for event in (validated, built, validated, running):
-        build_jobs.handle_job_event(platform, event)
+        build_queue.handle_job_event(platform, event)
 
     assert row(platform, submission_id).status == "active"
     assert len(published(platform, "build.succeeded")) == 1
@@ -379,8 +380,8 @@ def test_events_about_other_jobs_are_ignored(platform: Platform, builder: Kaniko
         },
         "status": {"conditions": [{"type": "Complete", "status": "True"}]},
     }
-    build_jobs.handle_job_event(platform, foreign)
-    build_jobs.handle_job_event(platform, unknown)  # a submission that does not exist (any more)
+    build_queue.handle_job_event(platform, foreign)
+    build_queue.handle_job_event(platform, unknown)  # a submission that does not exist (any more)
     assert cluster.jobs() == {}
 
 
@@ -388,7 +389,7 @@ def test_the_reconciler_catches_jobs_whose_events_were_missed(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
     cluster.finish_job(build_name, ok=True)  # no event delivered
 
@@ -397,7 +398,7 @@ def test_the_reconciler_catches_jobs_whose_events_were_missed(
     assert row(platform, submission_id).status == "validating"
 
     cluster.finish_job(validate_name, ok=True, log=REPORT_OK)  # no event again
-    builds.run_queue(platform)  # the next wake-up of the queue reconciles first
+    build_queue.run_queue(platform)  # the next wake-up of the queue reconciles first
 
     assert row(platform, submission_id).status == "active"
     assert build_jobs.reconcile_jobs(platform) == 0  # and a second pass changes nothing
@@ -409,7 +410,7 @@ def test_a_finished_build_frees_its_slot_for_the_next_pending_build(
     platform.settings.build_concurrency = 1
     first = submit(platform, owner, agent_id)
     second = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     assert (row(platform, first).status, row(platform, second).status) == ("building", "pending")
 
     build_and_validate(cluster, platform, first)
@@ -425,16 +426,16 @@ def test_a_redelivered_end_event_wakes_the_queue_again_if_the_first_wake_up_fail
     platform.settings.build_concurrency = 1
     first = submit(platform, owner, agent_id)
     second = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(first)[0], ok=True))
+    build_queue.run_queue(platform)
+    build_queue.handle_job_event(platform, cluster.finish_job(names(first)[0], ok=True))
     validated = cluster.finish_job(names(first)[1], ok=True, log=REPORT_OK)
     cluster.fail_requests("post", JOBS)  # the wake-up's create for the next build fails...
 
     with pytest.raises(EventRetry):
-        build_jobs.handle_job_event(platform, validated)
+        build_queue.handle_job_event(platform, validated)
     assert (row(platform, first).status, row(platform, second).status) == ("active", "pending")
 
-    build_jobs.handle_job_event(platform, validated)  # ...so the broker redelivers the event
+    build_queue.handle_job_event(platform, validated)  # ...so the broker redelivers the event
 
     assert row(platform, second).status == "building"
 
@@ -449,14 +450,14 @@ def test_an_unreachable_api_server_requeues_the_build_instead_of_failing_it(
     cluster.fail_requests("post", JOBS)
 
     with pytest.raises(EventRetry):
-        builds.run_queue(platform)
+        build_queue.run_queue(platform)
 
     requeued = row(platform, submission_id)
     assert (requeued.status, requeued.infra_failures, requeued.error_message) == ("pending", 1, None)
 
     cluster.stop()  # now the API server is gone altogether
     with pytest.raises(EventRetry):
-        builds.run_queue(platform)
+        build_queue.run_queue(platform)
     assert (row(platform, submission_id).status, row(platform, submission_id).infra_failures) == ("pending", 2)
 
 
@@ -466,9 +467,9 @@ def test_a_create_that_failed_after_the_job_was_made_resumes_with_that_job(
     submission_id = submit(platform, owner, agent_id)
     cluster.fail_requests("post", JOBS)  # the emulator keeps the Job, as a server that fails late may
     with pytest.raises(EventRetry):
-        builds.run_queue(platform)
+        build_queue.run_queue(platform)
 
-    builds.run_queue(platform)  # the retry's create is a 409: that Job is this attempt's
+    build_queue.run_queue(platform)  # the retry's create is a 409: that Job is this attempt's
 
     assert row(platform, submission_id).status == "building"
     build_and_validate(cluster, platform, submission_id)
@@ -479,18 +480,18 @@ def test_a_job_whose_pods_cannot_be_listed_is_concluded_later_not_guessed(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
     report = {"ok": False, "error": "no agent function", "traceback": ""}
     failed = cluster.finish_job(validate_name, ok=False, log=json.dumps(report))
     cluster.fail_requests("get", PODS)
 
     with pytest.raises(EventRetry):
-        build_jobs.handle_job_event(platform, failed)
+        build_queue.handle_job_event(platform, failed)
     assert (row(platform, submission_id).status, row(platform, submission_id).infra_failures) == ("validating", 0)
 
-    build_jobs.handle_job_event(platform, failed)  # redelivered
+    build_queue.handle_job_event(platform, failed)  # redelivered
 
     assert (row(platform, submission_id).status, row(platform, submission_id).error_message) == (
         "failed",
@@ -502,19 +503,19 @@ def test_a_validation_pod_that_never_ran_requeues_the_attempt_with_fresh_jobs(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
 
     pulled = cluster.finish_job(validate_name, ok=False, log=None, reason="ImagePullBackOff")
-    build_jobs.handle_job_event(platform, pulled)
+    build_queue.handle_job_event(platform, pulled)
 
     # Discarded, queued again and (the event woke the queue) started afresh as the same attempt.
     retried = row(platform, submission_id)
     assert (retried.status, retried.infra_failures, retried.build_attempt) == ("building", 1, 1)
     assert list(cluster.jobs()) == [build_name]
     assert cluster.jobs()[build_name].get("status") in (None, {})  # the new Job, not the old one
-    build_jobs.handle_job_event(platform, pulled)  # the old Job's late duplicate: gone, so ignored
+    build_queue.handle_job_event(platform, pulled)  # the old Job's late duplicate: gone, so ignored
     assert row(platform, submission_id).infra_failures == 1
 
 
@@ -522,10 +523,10 @@ def test_a_kaniko_failure_that_is_not_the_users_requeues(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     log = "error pushing image: failed to push to destination registry.test: 503 Service Unavailable\n"
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=False, log=log))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=False, log=log))
 
     retried = row(platform, submission_id)
     assert (retried.status, retried.infra_failures, retried.error_message) == ("building", 1, None)
@@ -539,7 +540,7 @@ def test_the_builder_jobs_target_takes_apiserver_events(
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     built = cluster.finish_job(names(submission_id)[0], ok=True)
     client = create_app("builder_on_job_event", str(ROOT / "functions" / "submissions" / "main.py")).test_client()  # type: ignore[no-untyped-call]
     headers = {
@@ -569,14 +570,14 @@ def test_the_build_pods_name_is_recorded_while_it_runs_and_shown_in_build_status
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str, api: ApiClient
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, _ = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.job(build_name))  # created: no Pod yet, nothing to record
+    build_queue.handle_job_event(platform, cluster.job(build_name))  # created: no Pod yet, nothing to record
     assert row(platform, submission_id).build_pod_name is None
 
     pod_name = cluster.add_pod(build_name, {"running": {"startedAt": "2026-01-01T00:00:00Z"}}, log="")
     cluster.batch.patch_namespaced_job_status(build_name, NAMESPACE, {"status": {"active": 1}})
-    build_jobs.handle_job_event(platform, cluster.job(build_name))
+    build_queue.handle_job_event(platform, cluster.job(build_name))
 
     assert row(platform, submission_id).build_pod_name == pod_name
     status = api.get(f"/api/v1/submissions/{submission_id}/build-status", headers=owner.headers).json
@@ -587,15 +588,15 @@ def test_a_missed_running_event_is_made_up_for_when_the_build_ends_and_a_rebuild
     platform: Platform, builder: KanikoBuilder, cluster: Cluster, owner: User, agent_id: str
 ) -> None:
     submission_id = submit(platform, owner, agent_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, _ = names(submission_id)
     broken = cluster.finish_job(build_name, ok=False, log=f"{REQUIREMENTS_FAILED_MARKER}\n")
-    build_jobs.handle_job_event(platform, broken)
+    build_queue.handle_job_event(platform, broken)
     first_pod = row(platform, submission_id).build_pod_name
     assert first_pod is not None and first_pod.startswith(build_name[:50])
 
     submissions.rebuild(platform, uuid.UUID(owner.id), submission_id)
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
 
     rebuilt = row(platform, submission_id)
     assert (rebuilt.build_job_name, rebuilt.build_pod_name) == (names(submission_id, attempt=2)[0], None)
@@ -611,7 +612,7 @@ def test_a_direct_upload_declaring_another_game_fails_before_any_job(
     code = b'ENVIRONMENT = "tic-tac-toe"\n\ndef agent(observation, configuration):\n    return 4\n'
     submission_id = submit_direct(platform, owner, agent_id, {"agent.py": code})
 
-    assert builds.run_queue(platform).finished == 1
+    assert build_queue.run_queue(platform).finished == 1
 
     failed = row(platform, submission_id)
     assert failed.status == "failed"
@@ -626,12 +627,12 @@ def test_a_game_declared_at_run_time_is_checked_from_the_probes_report(
 ) -> None:
     code = b"from settings import ENVIRONMENT\n\ndef agent(observation, configuration):\n    return 1\n"
     submission_id = submit(platform, owner, agent_id, {"agent.py": code, "settings.py": b'ENVIRONMENT = "chess"\n'})
-    builds.run_queue(platform)
+    build_queue.run_queue(platform)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
+    build_queue.handle_job_event(platform, cluster.finish_job(build_name, ok=True))
     report = json.loads(REPORT_OK) | {"environment": "chess"}
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=json.dumps(report)))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=json.dumps(report)))
 
     failed = row(platform, submission_id)
     assert failed.status == "failed"

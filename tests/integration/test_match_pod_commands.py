@@ -26,8 +26,8 @@ from rlarena.adapters.kubernetes_pods import AGENT_DIR, RUNTIME_ROOT
 from rlarena.environments import registry
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import SOCKET_DIR, match_job
-from rlarena.executor.kubernetes.result_log import read_result
 from rlarena.executor.pod_runner import MatchPodSpec, PodAgent, play
+from rlarena.executor.result_log import read_result
 from rlarena.executor.runner import OK
 from rlarena.executor.service import MatchOrder
 from tests.conftest import make_settings

@@ -28,8 +28,8 @@ from rlarena.executor.kubernetes import backend as backend_module
 from rlarena.executor.kubernetes.backend import KubernetesMatchRunner
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import match_job_name
-from rlarena.executor.kubernetes.result_log import result_lines
 from rlarena.executor.pod_runner import MatchPodSpec
+from rlarena.executor.result_log import result_lines
 from rlarena.executor.runner import AgentResult, MatchResult
 from rlarena.executor.service import AgentEntry, MatchOrder, MatchReport
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.environments import registry
 from rlarena.executor.runner import ERROR, INVALID, OK, TIMEOUT, AgentSpec, MatchLimits, MatchResult, run_match
 from rlarena.sandbox import uid_pool
 from rlarena.sandbox.process import MiB
+from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
 from tests.support.hostile import live_processes_of
 
 FIRST_LEGAL = """

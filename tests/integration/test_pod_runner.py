@@ -22,16 +22,16 @@ from typing import Any
 import pytest
 from kubernetes.client import ApiClient
 
-from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.adapters.kubernetes_pods import AGENT_DIR
 from rlarena.environments import registry
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import SOCKET_DIR, match_job
-from rlarena.executor.kubernetes.result_log import read_result
 from rlarena.executor.pod_runner import MatchPodSpec, PodAgent
+from rlarena.executor.result_log import read_result
 from rlarena.executor.runner import ERROR, OK, TIMEOUT, MatchResult
 from rlarena.executor.service import MatchOrder
 from rlarena.sandbox.process import Mount, SandboxLimits
+from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
 from rlarena.sandbox.session import SandboxSession
 from tests.conftest import make_settings
 from tests.support.hostile import live_processes_of

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from rlarena.adapters.builders.runtime import agent_python, install_runtime
 from rlarena.environments import registry
 from rlarena.errors import ServiceUnavailable
 from rlarena.executor.runner import OK, AgentSpec, MatchLimits, run_match
 from rlarena.http.health import sandbox_state
 from rlarena.sandbox import bwrap, seccomp_filter, support
 from rlarena.sandbox.process import SandboxLimits, run_sandboxed
+from rlarena.sandbox.runtime_install import agent_python, install_runtime
 
 AGENT = "def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
 

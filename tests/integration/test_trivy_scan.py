@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 import kubernetes_validate
@@ -18,7 +17,7 @@ import pytest
 
 from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.bootstrap import Platform
-from rlarena.service import build_jobs, builds
+from rlarena.service import build_jobs, build_queue
 from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REGISTRY, REPORT_OK, names, published, row, submit
 from tests.support.api import ApiClient, User
 from tests.support.cluster import PODS, Cluster, running_cluster
@@ -52,10 +51,9 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def builder(platform: Platform, cluster: Cluster) -> KanikoBuilder:
     platform.store.ensure_bucket()
-    made = KanikoBuilder(
-        platform.store, platform.settings, cluster.api_client, record_job=partial(builds.record_job, platform)
-    )
-    platform.__dict__["builder"] = made
+    platform.kubernetes_api = cluster.api_client
+    made = platform.builder
+    assert isinstance(made, KanikoBuilder)
     return made
 
 
@@ -127,8 +125,8 @@ def built(
 ) -> uuid.UUID:
     """Upload, start the build, and let Kaniko push the image: validation and scan are now running."""
     submission_id = submit(platform, owner, agent_id, files)
-    builds.run_queue(platform)
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=True, log="INFO pushed\n"))
+    build_queue.run_queue(platform)
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=True, log="INFO pushed\n"))
     return submission_id
 
 
@@ -145,7 +143,7 @@ def test_a_built_image_is_validated_and_scanned_and_build_status_shows_the_count
     assert jobs[validate_name]["metadata"]["annotations"] == {"rlarena.dev/scan-job": scan_name(submission_id)}
     assert row(platform, submission_id).status == "validating"
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, cluster.finish_job(validate_name, ok=True, log=REPORT_OK))
     assert row(platform, submission_id).status == "validating"  # the scan is still running
     assert published(platform, "build.succeeded") == []
 
@@ -153,7 +151,7 @@ def test_a_built_image_is_validated_and_scanned_and_build_status_shows_the_count
     lows = [finding("LOW", f"lib{number}", cve=f"CVE-2024-{number}") for number in range(400)]
     log = trivy_log([finding("HIGH", "requests", "2.32.0"), finding("MEDIUM", "idna", "3.7")], lows)
     assert log.count("\n") > 2000
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=log))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=log))
 
     done = row(platform, submission_id)
     counts = {"critical": 0, "high": 1, "medium": 1, "low": 400, "unknown": 0}
@@ -172,9 +170,9 @@ def test_the_scan_may_end_before_the_validation(
     submission_id = built(platform, cluster, owner, agent_id)
     report = trivy_log([finding("CRITICAL", "pyyaml", "5.4")])
 
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=report))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=report))
     assert row(platform, submission_id).status == "validating"  # the validation decides first
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
     done = row(platform, submission_id)
     # Without TRIVY_FAIL_ON_CRITICAL the counts are shown, and the build stands.
@@ -190,10 +188,10 @@ def test_critical_findings_fail_the_build_saying_what_to_upgrade(
 ) -> None:
     platform.settings.trivy_fail_on_critical = True
     submission_id = built(platform, cluster, owner, agent_id, {"agent.py": AGENT, "requirements.txt": b"pyyaml==5.3\n"})
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
     report = trivy_log([finding("CRITICAL", "pyyaml", "5.4", "CVE-2020-14343"), finding("HIGH", "requests", "2.32")])
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=report))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=report))
 
     failed = row(platform, submission_id)
     assert failed.status == "failed"
@@ -212,8 +210,8 @@ def test_a_scan_without_critical_findings_passes_the_fail_setting(
 ) -> None:
     platform.settings.trivy_fail_on_critical = True
     submission_id = built(platform, cluster, owner, agent_id)
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=trivy_log([])))
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), log=trivy_log([])))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
     done = row(platform, submission_id)
     assert (done.status, done.vulnerabilities) == (
@@ -227,8 +225,8 @@ def test_a_failed_scan_is_noted_when_findings_are_only_shown(
 ) -> None:
     submission_id = built(platform, cluster, owner, agent_id)
     log = "2026-05-01T10:00:00Z\tFATAL\tinit error: DB error: failed to download vulnerability DB\n"
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), ok=False, log=log))
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), ok=False, log=log))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
     done = row(platform, submission_id)
     assert (done.status, done.vulnerabilities, done.infra_failures) == ("active", None, 0)
@@ -241,9 +239,9 @@ def test_a_failed_scan_requeues_the_attempt_when_criticals_must_be_refused(
 ) -> None:
     platform.settings.trivy_fail_on_critical = True
     submission_id = built(platform, cluster, owner, agent_id)
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
-    build_jobs.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), ok=False, log="FATAL\n"))
+    build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), ok=False, log="FATAL\n"))
 
     # Not the user's fault: the attempt's Jobs are deleted and it starts again (the event woke the queue).
     retried = row(platform, submission_id)
@@ -258,12 +256,12 @@ def test_a_failed_validation_does_not_wait_for_the_scan(
     submission_id = built(platform, cluster, owner, agent_id)
     report = json.dumps({"ok": False, "error": "no agent function", "traceback": ""})
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=False, log=report))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=False, log=report))
 
     failed = row(platform, submission_id)
     assert (failed.status, failed.error_message, failed.vulnerabilities) == ("failed", "no agent function", None)
     late = finish_scan(cluster, scan_name(submission_id), log=trivy_log([finding("HIGH", "x")]))
-    build_jobs.handle_job_event(platform, late)  # the attempt is over: the late scan changes nothing
+    build_queue.handle_job_event(platform, late)  # the attempt is over: the late scan changes nothing
     assert row(platform, submission_id).vulnerabilities is None
 
 
@@ -272,13 +270,13 @@ def test_redelivered_and_duplicate_events_start_and_record_nothing_twice(
 ) -> None:
     submission_id = built(platform, cluster, owner, agent_id)
     build_name, validate_name = names(submission_id)
-    build_jobs.handle_job_event(platform, cluster.job(build_name))  # the build's end, again: 409s only
+    build_queue.handle_job_event(platform, cluster.job(build_name))  # the build's end, again: 409s only
     assert set(cluster.jobs()) == {build_name, validate_name, scan_name(submission_id)}
 
     validated = cluster.finish_job(validate_name, ok=True, log=REPORT_OK)
     scanned = finish_scan(cluster, scan_name(submission_id), log=trivy_log([finding("LOW", "x")]))
     for event in (validated, scanned, scanned, validated):
-        build_jobs.handle_job_event(platform, event)
+        build_queue.handle_job_event(platform, event)
 
     assert row(platform, submission_id).status == "active"
     assert len(published(platform, "build.succeeded")) == 1
@@ -316,7 +314,7 @@ def test_without_trivy_enabled_no_scan_is_started_or_awaited(
     submission_id = built(platform, cluster, owner, agent_id)
     assert scan_name(submission_id) not in cluster.jobs()
 
-    build_jobs.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
+    build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[1], ok=True, log=REPORT_OK))
 
     done = row(platform, submission_id)
     assert (done.status, done.vulnerabilities) == ("active", None)

@@ -8,10 +8,10 @@ import zipfile
 import pytest
 
 from rlarena.adapters.builders.declared_environment import environment_mismatch
-from rlarena.adapters.builders.runtime import agent_python
 from rlarena.adapters.source_check import SandboxedSourceCheck
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
 from rlarena.domain.python_sources import declared_environment
+from rlarena.sandbox.runtime_install import agent_python
 
 AGENT = "def agent(observation, configuration):\n    return 0\n"
 # As intake reads it: in the sandboxed child, with the agent interpreter.

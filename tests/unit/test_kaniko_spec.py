@@ -45,6 +45,7 @@ from rlarena.domain.archives import ArchiveLimits, read_upload
 from rlarena.errors import ConfigurationError
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
+from tests.support.builds import RecordedProgress
 from tests.support.pod_security import assert_untrusted_pod
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -336,8 +337,10 @@ def test_uploads_the_image_build_cannot_take_fail_before_reaching_the_cluster(
     for name, data in uploads.items():
         store.put(f"submissions/{name}", data)
         attempt = BuildTicket(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "pong", 1, 1, f"submissions/{name}", name)
-        outcome = builder.build(attempt, lambda _: None)
+        progress = RecordedProgress()
+        outcome = builder.build(attempt, progress)
         assert outcome is not None and not outcome.ok, name
+        assert progress.jobs == [], name  # refused before any Job was made
         assert outcome.error and outcome.error in outcome.log, name
     assert [o.key for o in store.list("builds/")] == []
 

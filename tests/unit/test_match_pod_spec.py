@@ -21,8 +21,8 @@ from rlarena.errors import InvalidInput
 from rlarena.executor.grpc_server import ExecutorServicer, agent_entry, agent_resolver, image_agent_entry
 from rlarena.executor.kubernetes.images import ImageEntry, image_entry
 from rlarena.executor.kubernetes.jobs import match_job, match_job_name
-from rlarena.executor.kubernetes.result_log import ResultUnreadable, read_result, result_lines
 from rlarena.executor.pod_runner import MatchPodSpec
+from rlarena.executor.result_log import ResultUnreadable, read_result, result_lines
 from rlarena.executor.runner import SERVE_MODULE, AgentResult, MatchResult
 from rlarena.executor.service import AgentOutcome, MatchOrder, MatchReport, Played
 from rlarena.grpc_gen import executor_pb2

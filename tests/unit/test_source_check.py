@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from rlarena.adapters.builders.runtime import agent_python
 from rlarena.adapters.source_check import CHECK_LIMITS, SandboxedSourceCheck, child_script
 from rlarena.domain.archives import ArchiveLimits, inspect_upload
 from rlarena.domain.python_sources import PythonSource, SourceProblem, SourceReport, check_sources
 from rlarena.errors import InvalidInput, ServiceUnavailable, http_status
 from rlarena.sandbox.process import SandboxLimits
+from rlarena.sandbox.runtime_install import agent_python
 
 CHECK = SandboxedSourceCheck(agent_python(None))
 AGENT = "def agent(observation, configuration):\n    return 0\n"

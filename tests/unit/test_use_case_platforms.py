@@ -1,4 +1,4 @@
-"""The submission and build use cases declare what they need of the platform; bootstrap's Platform is it."""
+"""Every use case module declares what it needs of the platform; bootstrap's Platform is all of them."""
 
 from __future__ import annotations
 
@@ -7,18 +7,29 @@ from pathlib import Path
 from rlarena.bootstrap import bootstrap
 from rlarena.domain.archives import ArchiveLimits
 from rlarena.events.publisher import RecordingPublisher
+from rlarena.service.accounts import AccountsPlatform
 from rlarena.service.builds import BuildsPlatform
+from rlarena.service.manual_matches import ManualMatchesPlatform
+from rlarena.service.match_booking import BookingPlatform
+from rlarena.service.matches import MatchesPlatform
+from rlarena.service.ports import PlatformCore
 from rlarena.service.submissions import SubmissionsPlatform, limits_of
 from tests.conftest import make_settings
 
 
-def test_the_platform_is_what_the_submission_and_build_use_cases_need(tmp_path: Path) -> None:
+def test_the_platform_is_what_every_use_case_needs(tmp_path: Path) -> None:
     platform = bootstrap(make_settings(tmp_path), publisher=RecordingPublisher())
     # mypy checks these assignments against the Protocols; nothing connects or builds on the way.
+    needs: list[PlatformCore] = []
     intake: SubmissionsPlatform = platform
     queue: BuildsPlatform = platform
-    assert intake.uow is not None and queue.uow is not None
-    assert "engine" not in platform.__dict__
+    accounts: AccountsPlatform = platform
+    reading: MatchesPlatform = platform
+    booking: BookingPlatform = platform
+    manual: ManualMatchesPlatform = platform
+    needs += [intake, queue, accounts, reading, booking, manual]
+    assert all(need.uow is not None for need in needs)
+    assert not {"engine", "store", "builder", "executor", "passwords", "tokens"} & set(platform.__dict__)
 
 
 def test_the_archive_limits_are_the_settings(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,8 @@ from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, ma
 from rlarena.events.publisher import Publisher, publisher_for
 
 if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
     from rlarena.adapters.builders.base import Builder
     from rlarena.adapters.executor_client import MatchDispatcher
     from rlarena.adapters.passwords import PasswordHasher
@@ -38,6 +39,8 @@ class Platform:
     settings: Settings
     publisher: Publisher
     clock: Callable[[], datetime] = utc_now
+    # Where the Kubernetes API is (None: in the cluster, or the kubeconfig); tests point it at kmock.
+    kubernetes_api: Callable[[], ApiClient] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -87,14 +90,13 @@ class Platform:
     def builder(self) -> Builder:
         if self.settings.use_k8s:
             # Imported here: the kubernetes client it loads is only for processes that build.
-            from rlarena.adapters.builders.kaniko import KanikoBuilder
-            from rlarena.service.builds import record_job
+            from rlarena.adapters.builders.kaniko import KanikoBuilder, cluster_api_client
 
-            return KanikoBuilder(self.store, self.settings, record_job=functools.partial(record_job, self))
+            return KanikoBuilder(self.store, self.settings, self.kubernetes_api or cluster_api_client)
         from rlarena.adapters.builders.local import LocalBuilder
-        from rlarena.adapters.builders.runtime import agent_python, default_builds_root
         from rlarena.executor.validation import RunnerValidationMatch
         from rlarena.sandbox import support
+        from rlarena.sandbox.runtime_install import agent_python
 
         support.announce(
             "the local builder",
@@ -103,7 +105,8 @@ class Platform:
         )
         return LocalBuilder(
             self.store,
-            self.settings.builds_dir or default_builds_root(self.settings.data_dir),
+            # Built agents live in the platform's private data folder; sandboxes get copies.
+            self.settings.builds_dir or self.settings.data_dir / "builds",
             self.archive_limits,
             install=self.settings.local_build_install_requirements,
             python=agent_python(self.settings.agent_python),

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from rlarena.adapters.builders.runtime import agent_python
 from rlarena.config import Settings
 from rlarena.domain.python_sources import PythonSource, SourceReport
 from rlarena.errors import InvalidInput, ServiceUnavailable
 from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
+from rlarena.sandbox.runtime_install import agent_python
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from rlarena.events.catalogue import (
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_body
 from rlarena.http.health import add_health
-from rlarena.service import build_jobs, builds, submissions
+from rlarena.service import build_queue, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 
 api = HttpApi("submissions", runtime.platform)
@@ -205,14 +205,14 @@ def on_submission_uploaded(event: CloudEvent) -> None:
     """Trigger `builder`: wake the build queue (the event says there is work, the table says what)."""
     expect_type(event, EventType.SUBMISSION_UPLOADED)
     parse_payload(event, SubmissionUploaded)
-    builds.run_queue(runtime.platform())
+    build_queue.run_queue(runtime.platform())
 
 
 def on_job_event(event: CloudEvent) -> None:
     """Trigger `builder-jobs`: a build, validation or scan Job changed (ApiServerSource, mode Resource);
     or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds."""
     if event["type"] == EventType.PING.value:
-        build_jobs.catch_up(runtime.platform())
+        build_queue.catch_up(runtime.platform())
         return
     expect_type(event, EventType.APISERVER_UPDATE)
     data = event.get_data()
@@ -223,4 +223,4 @@ def on_job_event(event: CloudEvent) -> None:
             raise EventRejected("the event's data is not JSON") from None
     if not isinstance(data, dict) or data.get("kind", "Job") != "Job":
         raise EventRejected("the event's data is not a Job object (is the ApiServerSource in mode Resource?)")
-    build_jobs.handle_job_event(runtime.platform(), data)
+    build_queue.handle_job_event(runtime.platform(), data)

@@ -4,7 +4,6 @@ the gRPC server."""
 from __future__ import annotations
 
 from rlarena import __version__
-from rlarena.adapters.builders.runtime import AgentRuntime, agent_python, install_runtime
 from rlarena.adapters.storage.factory import object_store_for
 from rlarena.config import Settings
 from rlarena.events.publisher import Publisher, publisher_for
@@ -12,6 +11,7 @@ from rlarena.executor.grpc_server import ExecutorServicer, agent_resolver
 from rlarena.executor.runner import AgentSpec, MatchResult, run_match
 from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
 from rlarena.sandbox import support
+from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
 
 
 def played(match_id: str, result: MatchResult) -> Played:

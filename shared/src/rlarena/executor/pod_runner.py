@@ -4,7 +4,7 @@ Each agent runs in its own container of the Pod (its built image, `rlarena.agent
 --listen`), serving the usual frames on a unix socket in a folder only it and this container
 mount. This process connects to both sockets, plays the match with the local runner's game loop
 and limits (`rlarena.executor.runner.run_match` with `connect`), and prints the result and the
-replay to stdout (`rlarena.executor.kubernetes.result_log`), where the executor reads it through
+replay to stdout (`rlarena.executor.result_log`), where the executor reads it through
 the Kubernetes API. So the Pod needs no network, no credentials and no storage.
 
 The spec (`MatchPodSpec`, JSON) is written by the executor (`kubernetes/jobs.py`) into the
@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rlarena.errors import RLArenaError
-from rlarena.executor.kubernetes.result_log import result_lines
+from rlarena.executor.result_log import result_lines
 from rlarena.executor.runner import AgentSpec, MatchLimits, run_match
 from rlarena.sandbox.session import SandboxSession
 

@@ -39,11 +39,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rlarena.adapters.builders.runtime import AgentRuntime
 from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
 from rlarena.sandbox import staging
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
+from rlarena.sandbox.runtime_install import AgentRuntime
 from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
 
 OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"

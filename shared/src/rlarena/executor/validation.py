@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlarena.adapters.builders.local import ValidationPlayed, ValidationPlayer
-from rlarena.adapters.builders.runtime import AgentRuntime
+from rlarena.sandbox.runtime_install import AgentRuntime
 
 # How the match runner words an answer that is not an action frame at all (executor/runner.py).
 MALFORMED_FRAME = "the agent sent a malformed frame"

@@ -5,14 +5,33 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.db.models import User
 from rlarena.adapters.db.repositories import UserStats
-from rlarena.bootstrap import Platform
 from rlarena.errors import Conflict, Unauthenticated
 from rlarena.service.commands import LogIn, RegisterUser, UpdateProfile
+from rlarena.service.ports import PlatformCore
+
+if TYPE_CHECKING:
+    from rlarena.adapters.db.rate_limits import RateLimiter
+    from rlarena.adapters.passwords import PasswordHasher
+    from rlarena.adapters.tokens import TokenService
 
 RATE_WINDOW = timedelta(minutes=1)
+
+
+class AccountsPlatform(PlatformCore, Protocol):
+    """What the account use cases need of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def passwords(self) -> PasswordHasher: ...
+
+    @property
+    def tokens(self) -> TokenService: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
 
 
 @dataclass(frozen=True)
@@ -21,7 +40,7 @@ class Session:
     user: User
 
 
-def register(platform: Platform, command: RegisterUser, client_ip: str) -> Session:
+def register(platform: AccountsPlatform, command: RegisterUser, client_ip: str) -> Session:
     _limit_attempts(platform, "register", client_ip, "registrations from this address")
     password_hash = platform.passwords.hash(command.password)
     with platform.uow() as uow:
@@ -45,7 +64,7 @@ def register(platform: Platform, command: RegisterUser, client_ip: str) -> Sessi
     return Session(token=platform.tokens.issue(user.id, user.username, platform.clock()), user=user)
 
 
-def log_in(platform: Platform, command: LogIn, client_ip: str) -> Session:
+def log_in(platform: AccountsPlatform, command: LogIn, client_ip: str) -> Session:
     _limit_attempts(platform, "login", client_ip, "login attempts from this address")
     with platform.uow() as uow:
         user = uow.users.by_login(command.login)
@@ -55,13 +74,13 @@ def log_in(platform: Platform, command: LogIn, client_ip: str) -> Session:
     return Session(token=platform.tokens.issue(user.id, user.username, platform.clock()), user=user)
 
 
-def profile(platform: Platform, user_id: uuid.UUID) -> tuple[User, UserStats]:
+def profile(platform: AccountsPlatform, user_id: uuid.UUID) -> tuple[User, UserStats]:
     with platform.uow() as uow:
         user = _existing(uow.users.get(user_id))
         return user, uow.users.stats(user_id)
 
 
-def update_profile(platform: Platform, user_id: uuid.UUID, command: UpdateProfile) -> User:
+def update_profile(platform: AccountsPlatform, user_id: uuid.UUID, command: UpdateProfile) -> User:
     with platform.uow() as uow:
         user = _existing(uow.users.get(user_id))
         if "full_name" in command.model_fields_set:
@@ -73,7 +92,7 @@ def update_profile(platform: Platform, user_id: uuid.UUID, command: UpdateProfil
         return user
 
 
-def _limit_attempts(platform: Platform, action: str, client_ip: str, what: str) -> None:
+def _limit_attempts(platform: AccountsPlatform, action: str, client_ip: str, what: str) -> None:
     platform.rate_limiter.hit(
         f"{action}:{client_ip}",
         limit=platform.settings.auth_rate_limit_per_minute,

@@ -7,35 +7,35 @@ from collections.abc import Sequence
 
 from rlarena.adapters.db.models import Agent, Environment
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent
-from rlarena.bootstrap import Platform
 from rlarena.domain.ranking import LeaderboardOrder
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
+from rlarena.service.ports import PlatformCore
 from rlarena.service.unit_of_work import UnitOfWorkLike
 
 
-def list_agents(platform: Platform, query: PageQuery) -> tuple[list[RankedAgent], int]:
+def list_agents(platform: PlatformCore, query: PageQuery) -> tuple[list[RankedAgent], int]:
     with platform.uow() as uow:
         return uow.agents.page(offset=query.offset, limit=query.page_size)
 
 
-def agents_of(platform: Platform, user_id: uuid.UUID, environment_id: str | None) -> list[RankedAgent]:
+def agents_of(platform: PlatformCore, user_id: uuid.UUID, environment_id: str | None) -> list[RankedAgent]:
     with platform.uow() as uow:
         return uow.agents.of_user(user_id, environment_id)
 
 
-def get_agent(platform: Platform, agent_id: uuid.UUID) -> RankedAgent:
+def get_agent(platform: PlatformCore, agent_id: uuid.UUID) -> RankedAgent:
     with platform.uow() as uow:
         return uow.agents.ranked_view(_existing(uow, agent_id))
 
 
-def head_to_head(platform: Platform, agent_id: uuid.UUID) -> list[OpponentRecord]:
+def head_to_head(platform: PlatformCore, agent_id: uuid.UUID) -> list[OpponentRecord]:
     with platform.uow() as uow:
         _existing(uow, agent_id)
         return uow.agents.head_to_head(agent_id)
 
 
-def create_agent(platform: Platform, user_id: uuid.UUID, command: CreateAgent) -> RankedAgent:
+def create_agent(platform: PlatformCore, user_id: uuid.UUID, command: CreateAgent) -> RankedAgent:
     with platform.uow() as uow:
         environment = uow.environments.get(command.environment_id)
         if environment is None or not environment.is_active:
@@ -67,7 +67,7 @@ def create_agent(platform: Platform, user_id: uuid.UUID, command: CreateAgent) -
         return uow.agents.ranked_view(agent)
 
 
-def update_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, command: UpdateAgent) -> RankedAgent:
+def update_agent(platform: PlatformCore, user_id: uuid.UUID, agent_id: uuid.UUID, command: UpdateAgent) -> RankedAgent:
     with platform.uow() as uow:
         agent = _owned(uow, agent_id, user_id)
         if command.name is not None and command.name != agent.name:
@@ -81,7 +81,7 @@ def update_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID, co
         return uow.agents.ranked_view(agent)
 
 
-def delete_agent(platform: Platform, user_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+def delete_agent(platform: PlatformCore, user_id: uuid.UUID, agent_id: uuid.UUID) -> None:
     """Retire the agent: off the ladder and the queue, matches not yet started cancelled.
 
     Its row stays (marked deleted) so opponents' match history and head-to-head still name it.
@@ -99,7 +99,7 @@ class SortedLeaderboardQuery(LeaderboardQuery):
 
 
 def leaderboard(
-    platform: Platform, environment_id: str | None, query: SortedLeaderboardQuery
+    platform: PlatformCore, environment_id: str | None, query: SortedLeaderboardQuery
 ) -> tuple[list[RankedAgent], int]:
     with platform.uow() as uow:
         if environment_id is not None and uow.environments.get(environment_id) is None:
@@ -111,7 +111,7 @@ def leaderboard(
         return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
 
 
-def environments(platform: Platform) -> Sequence[Environment]:
+def environments(platform: PlatformCore) -> Sequence[Environment]:
     """The seeded environments the platform can actually run (those in the game registry)."""
     from rlarena.environments.registry import available
 

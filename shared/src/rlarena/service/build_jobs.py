@@ -41,28 +41,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def handle_job_event(platform: BuildsPlatform, job: Mapping[str, Any]) -> None:
-    """Apply one Job's state; after a Job that ends an attempt, start what waits in the queue."""
+def apply_job_event(platform: BuildsPlatform, job: Mapping[str, Any]) -> bool:
+    """Apply one Job's state; True if the Job ends an attempt (a build slot may be free)."""
     try:
         _apply(platform, job, current=False)
     except BuildInfrastructureError as error:
         # Nothing was recorded: the broker redelivers, and the reconciler would catch it anyway.
         raise EventRetry(f"Job {name_of(job)}: {error}") from error
-    if _ends_an_attempt(job):
-        # A build slot is free, or an attempt is pending again. Also on a duplicate of the event:
-        # if this run fails (EventRetry), the redelivery must wake the queue once more.
-        builds.run_queue(platform)
-
-
-def catch_up(platform: BuildsPlatform) -> None:
-    """The periodic tick: reconcile our Jobs (on Kubernetes), requeue lost builds, start pending ones.
-
-    `run_queue` does all three; an upload event only wakes it when something was uploaded, so without
-    the tick a missed Job event or a build queued behind a full cap would wait for the next upload.
-    """
-    run = builds.run_queue(platform)
-    if run.started:
-        log.info("periodic catch-up started %d queued build(s)", run.started)
+    return _ends_an_attempt(job)
 
 
 def reconcile_jobs(platform: BuildsPlatform) -> int:

@@ -1,4 +1,4 @@
-"""The build queue and pipeline: pending -> building -> validating -> active | failed.
+"""The build pipeline's steps: pending -> building -> validating -> active | failed.
 
 The queue is the submissions table itself: a build is claimed by moving its row from `pending`
 to `building` (highest priority, then oldest) while fewer than BUILD_CONCURRENCY builds run. An
@@ -9,21 +9,18 @@ three times; the user's own mistakes fail it at once with a message saying what 
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from rlarena.adapters.builders.base import Builder, BuildInfrastructureError, BuildOutcome, BuildTicket
+from rlarena.adapters.builders.base import Builder, BuildOutcome, BuildTicket
 from rlarena.adapters.db import build_queries as queries
 from rlarena.adapters.db.models import Agent, Submission
 from rlarena.adapters.db.submission_queries import get_agent, get_submission
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.domain.texts import cap_optional
-from rlarena.errors import EventRetry
 from rlarena.events.catalogue import (
     BuildFailed,
     BuildStarted,
@@ -36,9 +33,6 @@ from rlarena.events.catalogue import (
 from rlarena.service.ports import PlatformCore
 from rlarena.service.submissions import activate_if_newest, record_transition
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
 
 MAX_INFRA_FAILURES = 3
@@ -50,38 +44,6 @@ class BuildsPlatform(PlatformCore, Protocol):
 
     @property
     def builder(self) -> Builder: ...
-
-
-@dataclass(frozen=True)
-class QueueRun:
-    started: int
-    finished: int
-
-
-def run_queue(platform: BuildsPlatform, *, max_builds: int = 100) -> QueueRun:
-    """Start pending builds up to the concurrency cap; a synchronous backend runs them here."""
-    if platform.settings.use_k8s:
-        # Builds on Kubernetes end by Job events; catch up on any that were missed first, so their
-        # slots are free before new builds are claimed.
-        from rlarena.service.build_jobs import reconcile_jobs
-
-        reconcile_jobs(platform)
-    requeue_stale_builds(platform)
-    started = finished = 0
-    while started < max_builds:
-        ticket = claim_next(platform)
-        if ticket is None:
-            break
-        started += 1
-        try:
-            outcome = platform.builder.build(ticket, functools.partial(mark_validating, platform, ticket))
-        except BuildInfrastructureError as error:
-            handle_infrastructure_failure(platform, ticket, str(error))
-            raise EventRetry(f"build of {ticket.submission_id} hit an infrastructure error") from error
-        if outcome is not None:
-            finish_build(platform, ticket, outcome)
-            finished += 1
-    return QueueRun(started=started, finished=finished)
 
 
 def claim_next(platform: BuildsPlatform) -> BuildTicket | None:

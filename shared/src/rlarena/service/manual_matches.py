@@ -8,21 +8,33 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.adapters.db.unit_of_work import UnitOfWork
-from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.environments.registry import spec_of
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rlarena.service import match_booking
-from rlarena.service.match_booking import Player
+from rlarena.service.match_booking import BookingPlatform, Player
+
+if TYPE_CHECKING:
+    from rlarena.adapters.db.rate_limits import RateLimiter
 
 RATE_WINDOW = timedelta(minutes=1)
 
 
-def create_manual_match(platform: Platform, user_id: uuid.UUID, first_id: uuid.UUID, second_id: uuid.UUID) -> Match:
+class ManualMatchesPlatform(BookingPlatform, Protocol):
+    """What a manual match needs of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
+
+
+def create_manual_match(
+    platform: ManualMatchesPlatform, user_id: uuid.UUID, first_id: uuid.UUID, second_id: uuid.UUID
+) -> Match:
     now = platform.clock()
     platform.rate_limiter.hit(
         f"manual-match:{user_id}",

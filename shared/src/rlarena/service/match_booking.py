@@ -12,18 +12,29 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.db.bulk import insert_rows
 from rlarena.adapters.db.models import Match, MatchmakingHistory
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.adapters.executor_client import DispatchAgent, DispatchFailed, DispatchOrder
-from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
 from rlarena.environments.registry import spec_of
 from rlarena.events.catalogue import EventType, MatchScheduled, Source, make_event
 from rlarena.service import match_lifecycle
+from rlarena.service.ports import PlatformCore
+
+if TYPE_CHECKING:
+    from rlarena.adapters.executor_client import MatchDispatcher
 
 log = logging.getLogger(__name__)
+
+
+class BookingPlatform(PlatformCore, Protocol):
+    """What booking and dispatching matches needs of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def executor(self) -> MatchDispatcher: ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,7 @@ def write_bookings(uow: UnitOfWork, bookings: list[Booking], now: datetime, slac
     )
 
 
-def dispatch(platform: Platform, bookings: list[Booking]) -> int:
+def dispatch(platform: BookingPlatform, bookings: list[Booking]) -> int:
     """Announce and start each committed booking; returns how many the executor took."""
     started = 0
     for booking in bookings:
@@ -120,7 +131,7 @@ def dispatch(platform: Platform, bookings: list[Booking]) -> int:
     return started
 
 
-def _announce(platform: Platform, booking: Booking) -> None:
+def _announce(platform: BookingPlatform, booking: Booking) -> None:
     payload = MatchScheduled(
         match_id=booking.match_id,
         environment_id=booking.environment_id,

@@ -19,10 +19,10 @@ from datetime import datetime
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Match
 from rlarena.adapters.db.unit_of_work import UnitOfWork
-from rlarena.bootstrap import Platform
 from rlarena.domain.match_records import record_failure
 from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
+from rlarena.service.ports import PlatformCore
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +35,14 @@ class ReapReport:
     released: int
 
 
-def mark_started(platform: Platform, event: MatchStarted) -> bool:
+def mark_started(platform: PlatformCore, event: MatchStarted) -> bool:
     with platform.uow() as uow:
         moved = queries.start_pending_match(uow.session, event.match_id, event.started_at, platform.clock())
         uow.commit()
         return moved
 
 
-def fail_match(platform: Platform, match_id: uuid.UUID, reason: str, *, announce: bool) -> bool:
+def fail_match(platform: PlatformCore, match_id: uuid.UUID, reason: str, *, announce: bool) -> bool:
     """Fail an open match and free its agents; False if it had already ended."""
     now = platform.clock()
     reason = cap_text(reason)  # it may quote an agent: stored and announced capped
@@ -55,7 +55,7 @@ def fail_match(platform: Platform, match_id: uuid.UUID, reason: str, *, announce
     return failed is not None
 
 
-def match_ended(platform: Platform, match_id: uuid.UUID) -> None:
+def match_ended(platform: PlatformCore, match_id: uuid.UUID) -> None:
     """A result arrived (or a failure the executor announced): its agents may play again."""
     with platform.uow() as uow:
         release(uow, match_id, platform.clock())
@@ -71,7 +71,7 @@ def release(uow: UnitOfWork, match_id: uuid.UUID, now: datetime, *, refund: bool
     return queries.release_queue_entries(uow.session, match_id, now, refund=refund)
 
 
-def reap(platform: Platform) -> ReapReport:
+def reap(platform: PlatformCore) -> ReapReport:
     """Fail open matches past their deadline; free queue entries whose match already ended."""
     now = platform.clock()
     with platform.uow() as uow:
@@ -85,7 +85,7 @@ def reap(platform: Platform) -> ReapReport:
     return ReapReport(failed=failed, released=released)
 
 
-def fail_lost_matches(platform: Platform, booked_before: datetime, reason: str) -> int:
+def fail_lost_matches(platform: PlatformCore, booked_before: datetime, reason: str) -> int:
     """Fail every open match booked before `booked_before`: the one executor running them is gone.
 
     For the local platform, whose single executor child was restarted. (On a cluster, executor
@@ -96,7 +96,7 @@ def fail_lost_matches(platform: Platform, booked_before: datetime, reason: str) 
     return sum(fail_match(platform, match_id, reason, announce=True) for match_id in lost)
 
 
-def publish_failure(platform: Platform, match: Match, reason: str) -> None:
+def publish_failure(platform: PlatformCore, match: Match, reason: str) -> None:
     payload = MatchFailed(match_id=match.id, environment_id=match.environment_id, error_message=reason)
     platform.publisher.publish(
         make_event(EventType.MATCH_FAILED, Source.MATCHMAKER, payload, event_id=f"match-failed-{match.id}")

@@ -8,21 +8,35 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import StringConstraints
 
 from rlarena.adapters.db import match_queries as queries
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.adapters.db.unit_of_work import UnitOfWork
-from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus
 from rlarena.domain.texts import cap_text
 from rlarena.errors import Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import PageQuery, Query, Text
+from rlarena.service.ports import PlatformCore
+
+if TYPE_CHECKING:
+    from rlarena.adapters.db.rate_limits import RateLimiter
+    from rlarena.adapters.storage.base import ObjectStore
 
 REPLAY_WINDOW = timedelta(minutes=1)
 STATUSES = [s.value for s in MatchStatus]
+
+
+class MatchesPlatform(PlatformCore, Protocol):
+    """What the match-reading use cases need of the platform (`bootstrap.Platform` is one)."""
+
+    @property
+    def store(self) -> ObjectStore: ...
+
+    @property
+    def rate_limiter(self) -> RateLimiter: ...
 
 
 class MatchListQuery(PageQuery):
@@ -39,7 +53,7 @@ class ReplayFormatQuery(Query):
     format: Literal["json", "html"] = "json"
 
 
-def list_matches(platform: Platform, query: MatchListQuery) -> tuple[list[Match], int]:
+def list_matches(platform: MatchesPlatform, query: MatchListQuery) -> tuple[list[Match], int]:
     if query.status and query.status not in STATUSES:
         raise InvalidInput(
             f"unknown status {query.status!r}: use one of {', '.join(STATUSES)}",
@@ -56,19 +70,19 @@ def list_matches(platform: Platform, query: MatchListQuery) -> tuple[list[Match]
         )
 
 
-def get_match(platform: Platform, match_id: uuid.UUID) -> Match:
+def get_match(platform: MatchesPlatform, match_id: uuid.UUID) -> Match:
     with platform.uow() as uow:
         return _public_match(uow, match_id)
 
 
-def matches_of_agent(platform: Platform, agent_id: uuid.UUID, page: PageQuery) -> tuple[list[Match], int]:
+def matches_of_agent(platform: MatchesPlatform, agent_id: uuid.UUID, page: PageQuery) -> tuple[list[Match], int]:
     """The agent's public matches, newest first; a deleted agent's history stays readable."""
     with platform.uow() as uow:
         _known_agent(uow, agent_id)
         return queries.public_matches_page(uow.session, offset=page.offset, limit=page.page_size, agent_id=agent_id)
 
 
-def replays(platform: Platform, query: ReplaysQuery) -> tuple[list[Match], int]:
+def replays(platform: MatchesPlatform, query: ReplaysQuery) -> tuple[list[Match], int]:
     """The agent's completed public matches that have a replay, newest first."""
     with platform.uow() as uow:
         _known_agent(uow, query.agent_id)
@@ -82,7 +96,7 @@ def replays(platform: Platform, query: ReplaysQuery) -> tuple[list[Match], int]:
         )
 
 
-def limit_replay_downloads(platform: Platform, client_ip: str) -> None:
+def limit_replay_downloads(platform: MatchesPlatform, client_ip: str) -> None:
     """Count one replay download for this address; 429 past the per-minute limit."""
     platform.rate_limiter.hit(
         f"replay:{client_ip}",
@@ -93,7 +107,7 @@ def limit_replay_downloads(platform: Platform, client_ip: str) -> None:
     )
 
 
-def replay_key_of(platform: Platform, match_id: uuid.UUID) -> str:
+def replay_key_of(platform: MatchesPlatform, match_id: uuid.UUID) -> str:
     """The object-store key of the match's replay; 404 saying why when there is none."""
     with platform.uow() as uow:
         match = _public_match(uow, match_id)
@@ -102,7 +116,7 @@ def replay_key_of(platform: Platform, match_id: uuid.UUID) -> str:
         return match.replay_url
 
 
-def replay_of(platform: Platform, match_id: uuid.UUID) -> dict[str, Any]:
+def replay_of(platform: MatchesPlatform, match_id: uuid.UUID) -> dict[str, Any]:
     key = replay_key_of(platform, match_id)
     try:
         data = platform.store.get(key)
@@ -114,7 +128,7 @@ def replay_of(platform: Platform, match_id: uuid.UUID) -> dict[str, Any]:
     return replay
 
 
-def agent_logs(platform: Platform, user_id: uuid.UUID, match_id: uuid.UUID) -> list[dict[str, Any]]:
+def agent_logs(platform: MatchesPlatform, user_id: uuid.UUID, match_id: uuid.UUID) -> list[dict[str, Any]]:
     """What the caller's agents printed (stderr, capped) in a match, with their per-agent status.
 
     Owners only: another user's agent logs may hold that user's debugging output.

@@ -22,13 +22,12 @@ from datetime import datetime
 from rlarena.adapters.db import matchmaking_queries as queries
 from rlarena.adapters.db.matchmaking_queries import RestRules
 from rlarena.adapters.db.unit_of_work import UnitOfWork
-from rlarena.bootstrap import Platform
 from rlarena.config import Settings
 from rlarena.domain.match_records import BookedSide, sides_of
 from rlarena.domain.pairing import PairingPolicy, pair
 from rlarena.environments.registry import REGISTRATIONS
 from rlarena.service import match_booking, match_lifecycle
-from rlarena.service.match_booking import Booking, Player
+from rlarena.service.match_booking import Booking, BookingPlatform, Player
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +42,7 @@ class TickReport:
     skipped: tuple[str, ...] = ()  # environments another replica was already matching
 
 
-def tick(platform: Platform, *, environment_id: str | None = None, dispatch: bool = True) -> TickReport:
+def tick(platform: BookingPlatform, *, environment_id: str | None = None, dispatch: bool = True) -> TickReport:
     """Reap, then match every runnable environment (or just one) and dispatch the new matches."""
     match_lifecycle.reap(platform)
     bookings: list[Booking] = []
@@ -65,7 +64,7 @@ def tick(platform: Platform, *, environment_id: str | None = None, dispatch: boo
     return report
 
 
-def runnable_environments(platform: Platform) -> list[str]:
+def runnable_environments(platform: BookingPlatform) -> list[str]:
     """Environments that are enabled in the database and that this platform has a game for."""
     known = {registration.spec.id for registration in REGISTRATIONS}
     with platform.uow() as uow:
@@ -73,7 +72,7 @@ def runnable_environments(platform: Platform) -> list[str]:
     return sorted(env for env in enabled if env in known)
 
 
-def enqueue(platform: Platform, agent_id: uuid.UUID) -> bool:
+def enqueue(platform: BookingPlatform, agent_id: uuid.UUID) -> bool:
     """Put an agent with an active version in its environment's queue (no-op if it is there)."""
     with platform.uow() as uow:
         if not queries.add_to_queue(uow.session, agent_id, platform.clock()):
@@ -89,7 +88,7 @@ class EnvironmentRound:
     bookings: list[Booking]
 
 
-def match_environment(platform: Platform, environment_id: str) -> EnvironmentRound | None:
+def match_environment(platform: BookingPlatform, environment_id: str) -> EnvironmentRound | None:
     settings = platform.settings
     now = platform.clock()
     with platform.uow() as uow:
@@ -114,7 +113,7 @@ def match_environment(platform: Platform, environment_id: str) -> EnvironmentRou
     return EnvironmentRound(waiting=len(rested), eligible=len(candidates), bookings=bookings)
 
 
-def policy_of(platform: Platform) -> PairingPolicy:
+def policy_of(platform: BookingPlatform) -> PairingPolicy:
     s = platform.settings
     return PairingPolicy(
         initial_window=s.matchmaker_initial_window,

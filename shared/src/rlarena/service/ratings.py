@@ -9,7 +9,6 @@ from datetime import datetime
 
 from rlarena.adapters.db.consumed_events import EventKey, claim
 from rlarena.adapters.db.models import Agent, Match, RatingHistory
-from rlarena.bootstrap import Platform
 from rlarena.domain import records, skill
 from rlarena.domain.statuses import MatchStatus
 from rlarena.errors import EventRejected, NotFound
@@ -22,6 +21,7 @@ from rlarena.events.catalogue import (
     make_event,
 )
 from rlarena.service.commands import PageQuery
+from rlarena.service.ports import PlatformCore
 from rlarena.service.unit_of_work import UnitOfWorkLike
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def rating_event_id(match_id: uuid.UUID) -> str:
     return f"rating-updated-{match_id}"
 
 
-def record_result(platform: Platform, result: MatchFinished) -> RatingUpdated | None:
+def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdated | None:
     """Apply a finished match once. A redelivery changes nothing but republishes the update."""
     with platform.uow() as uow:
         first_time = claim(uow, CONSUMER, EventKey("match", str(result.match_id)), EventType.MATCH_FINISHED)
@@ -57,7 +57,7 @@ def record_result(platform: Platform, result: MatchFinished) -> RatingUpdated | 
     return update
 
 
-def _apply(uow: UnitOfWorkLike, platform: Platform, match: Match, result: MatchFinished) -> RatingUpdated:
+def _apply(uow: UnitOfWorkLike, platform: PlatformCore, match: Match, result: MatchFinished) -> RatingUpdated:
     scores = {r.agent_id: r.score for r in result.agent_results}
     try:
         records.check_result((match.agent1_id, match.agent2_id), set(scores), result.winner_id)
@@ -158,7 +158,7 @@ def _update_event(match: Match, changes: list[RatingChange]) -> RatingUpdated:
     )
 
 
-def rating_history(platform: Platform, agent_id: uuid.UUID, query: PageQuery) -> tuple[list[RatingHistory], int]:
+def rating_history(platform: PlatformCore, agent_id: uuid.UUID, query: PageQuery) -> tuple[list[RatingHistory], int]:
     """One page of the agent's rating changes, newest first, and how many there are."""
     with platform.uow() as uow:
         if uow.agents.get(agent_id) is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,12 +38,21 @@ class BuildInfrastructureError(Exception):
     """The platform failed, not the user's code: the build is queued again (bounded retries)."""
 
 
-ProgressCallback = Callable[[str], None]
+class BuildProgress(Protocol):
+    """What a backend reports while a build runs (the build queue records it)."""
+
+    def validating(self, message: str) -> None:
+        """The code is in place and is being proven."""
+        ...
+
+    def job_started(self, job_name: str) -> None:
+        """The build runs in this Kubernetes Job (the same name again: a redelivery)."""
+        ...
 
 
 class Builder(Protocol):
-    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome | None:
-        """Run or start the build; call `validating` when the code is in place and being proven.
+    def build(self, ticket: BuildTicket, progress: BuildProgress) -> BuildOutcome | None:
+        """Run or start the build, reporting its steps to `progress`.
 
         None means the build continues elsewhere (a Kubernetes Job) and reports back by events.
         """

@@ -28,8 +28,8 @@ from rlarena.adapters import kubernetes_api
 from rlarena.adapters.builders.base import (
     BuildInfrastructureError,
     BuildOutcome,
+    BuildProgress,
     BuildTicket,
-    ProgressCallback,
     probe_report,
 )
 from rlarena.adapters.builders.declared_environment import environment_mismatch
@@ -78,7 +78,6 @@ from rlarena.errors import RLArenaError, ServiceUnavailable
 log = logging.getLogger(__name__)
 
 ApiFactory = Callable[[], k8s.ApiClient]
-JobRecorder = Callable[[BuildTicket, str], None]
 
 LOG_CAP = 64 * 1024
 LOG_TAIL_LINES = 2000
@@ -114,14 +113,11 @@ class KanikoBuilder:
         store: ObjectStore,
         settings: Settings,
         api_factory: ApiFactory = cluster_api_client,
-        *,
-        record_job: JobRecorder | None = None,
     ) -> None:
         s3_endpoint_url(settings)  # fail at start-up, not at the first build, without S3_ENDPOINT
         self._store = store
         self._settings = settings
         self._api_factory = api_factory
-        self._record_job = record_job
         self._namespace = settings.k8s_namespace
         self._limits = ArchiveLimits(
             max_bytes=settings.archive_max_bytes,
@@ -137,9 +133,9 @@ class KanikoBuilder:
 
     # -- the Builder protocol --------------------------------------------------------------------
 
-    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome | None:
-        """Start the Kaniko Job and return None: it reports back by events. `validating` goes unused
-        here: the Job-event handler moves the attempt on once the image exists and is being proven."""
+    def build(self, ticket: BuildTicket, progress: BuildProgress) -> BuildOutcome | None:
+        """Start the Kaniko Job, report its name, and return None: it reports back by events. The
+        Job-event handler moves the attempt on once the image exists and is being proven."""
         header = f"build of version {ticket.version}, attempt {ticket.attempt} on Kubernetes (Kaniko)"
         try:
             data = self._store.get(ticket.source_key)
@@ -174,8 +170,7 @@ class KanikoBuilder:
             log.info("build %s attempt %d: started Job %s", ticket.submission_id, ticket.attempt, name)
         else:
             log.info("build %s attempt %d: Job %s already exists", ticket.submission_id, ticket.attempt, name)
-        if self._record_job is not None:
-            self._record_job(ticket, name)
+        progress.job_started(name)
         return None
 
     # -- what the Job-event handler uses ----------------------------------------------------------

@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Protocol
 from rlarena.adapters.builders.base import (
     BuildInfrastructureError,
     BuildOutcome,
+    BuildProgress,
     BuildTicket,
-    ProgressCallback,
     probe_report,
 )
 from rlarena.adapters.builders.declared_environment import environment_mismatch
-from rlarena.adapters.builders.runtime import AgentRuntime, install_runtime
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.domain.archives import AgentSource, ArchiveLimits, read_upload
 from rlarena.errors import RLArenaError
 from rlarena.sandbox import staging
 from rlarena.sandbox.process import Mount, SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
+from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
 
 if TYPE_CHECKING:
     from rlarena.environments.base import EnvironmentSpec
@@ -106,7 +106,7 @@ class LocalBuilder:
             self._runtime = install_runtime(self._python)
         return self._runtime
 
-    def build(self, ticket: BuildTicket, validating: ProgressCallback) -> BuildOutcome:
+    def build(self, ticket: BuildTicket, progress: BuildProgress) -> BuildOutcome:
         log: list[str] = [f"build of version {ticket.version}, attempt {ticket.attempt}"]
         try:
             data = self._store.get(ticket.source_key)
@@ -124,7 +124,7 @@ class LocalBuilder:
         # Sandboxes get a staged read-only copy; the build itself stays in the private builds folder.
         staged = staging.stage_copy(workdir, "build-")
         try:
-            return self._check(ticket, source, (workdir, staged), log, validating)
+            return self._check(ticket, source, (workdir, staged), log, progress)
         finally:
             staging.discard(staged)
 
@@ -134,7 +134,7 @@ class LocalBuilder:
         source: AgentSource,
         folders: tuple[Path, Path],
         log: list[str],
-        validating: ProgressCallback,
+        progress: BuildProgress,
     ) -> BuildOutcome:
         """Requirements, the probe and the validation match; `folders` is (the build, its staged copy)."""
         workdir, staged = folders
@@ -153,7 +153,7 @@ class LocalBuilder:
                 message = f"installing requirements.txt failed ({installed.reason}); see the build log"
                 return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
             _replace_tree(workdir, staged)  # the build keeps what was installed
-        validating("loading the agent in the sandbox")
+        progress.validating("loading the agent in the sandbox")
         interface, failure = self._probe(staged, source.entry_point, ticket.environment_id, log)
         if failure is None:
             failure = self._validation_match(ticket, workdir, source.entry_point, log)

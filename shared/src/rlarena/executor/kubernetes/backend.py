@@ -46,7 +46,7 @@ from rlarena.executor.kubernetes.jobs import (
     match_job_name,
     player_container,
 )
-from rlarena.executor.kubernetes.result_log import ResultUnreadable, read_result
+from rlarena.executor.result_log import ResultUnreadable, read_result
 from rlarena.executor.runner import MATCH_ERROR, AgentResult, MatchResult
 from rlarena.executor.service import MatchOrder
 

@@ -38,11 +38,6 @@ class AgentRuntime:
         return [self.python, "-I", "-c", bootstrap, *args]
 
 
-def default_builds_root(data_dir: Path) -> Path:
-    """Built agents live in the platform's private data folder; sandboxes get copies."""
-    return data_dir / "builds"
-
-
 def agent_python(configured: str | None) -> str:
     if configured:
         return configured
