@@ -10,11 +10,13 @@ import pytest
 from functions_framework import create_app
 
 from rlarena import runtime
+from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.adapters.passwords import PasswordHasher
 from rlarena.bootstrap import Platform, bootstrap
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
 from tests.support.api import ApiClient
+from tests.support.cluster import Cluster, running_cluster
 from tests.support.databases import PostgresDatabases, SqliteDatabases
 from tests.support.postgres import throwaway_postgres
 from tests.support.seaweedfs import S3Server, throwaway_s3
@@ -89,3 +91,20 @@ def api(platform: Platform) -> ApiClient:
 @pytest.fixture
 def ratings_target(platform: Platform) -> Any:
     return _client("ratings_events", "ratings")
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """An emulated Kubernetes API server (kmock) for the test module's NAMESPACE."""
+    with running_cluster(request.module.NAMESPACE) as running:
+        yield running
+
+
+@pytest.fixture
+def builder(platform: Platform, cluster: Cluster) -> KanikoBuilder:
+    """The platform's own Kaniko builder (USE_K8S=true), pointed at the emulated cluster."""
+    platform.store.ensure_bucket()
+    platform.kubernetes_api = cluster.api_client
+    made = platform.builder
+    assert isinstance(made, KanikoBuilder)
+    return made

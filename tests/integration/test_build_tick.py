@@ -6,7 +6,6 @@ in-process broker routes it by the same Trigger.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from rlarena.platform.manifests import load_documents, ping_sources, triggers
 from rlarena.platform.ping import ping_event
 from rlarena.service import build_queue
 from tests.conftest import ROOT
-from tests.integration.test_kaniko_builder import NAMESPACE, REGISTRY, REPORT_OK, names, row, submit
+from tests.integration.test_kaniko_builder import NAMESPACE, REPORT_OK, names, row, submit
 from tests.support.api import ApiClient, User
-from tests.support.cluster import Cluster, running_cluster
+from tests.support.cluster import Cluster, kubernetes_overrides
 from tests.support.seaweedfs import S3Server
 
 KNATIVE = ROOT / "knative"
@@ -52,31 +51,7 @@ def agent_id(api: ApiClient, owner: User) -> str:
 class TestOnKubernetes:
     @pytest.fixture
     def settings_overrides(self, s3_server: S3Server) -> dict[str, object]:
-        return {
-            "USE_K8S": True,
-            "S3_ENDPOINT": s3_server.endpoint,
-            "S3_ACCESS_KEY": s3_server.access_key,
-            "S3_SECRET_KEY": s3_server.secret_key,
-            "S3_BUCKET": f"tick-{uuid.uuid4().hex[:16]}",
-            "K8S_NAMESPACE": NAMESPACE,
-            "CONTAINER_REGISTRY_URL": REGISTRY,
-            "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
-            "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
-            "BUILD_CONCURRENCY": 1,
-        }
-
-    @pytest.fixture
-    def cluster(self) -> Iterator[Cluster]:
-        with running_cluster(NAMESPACE) as running:
-            yield running
-
-    @pytest.fixture
-    def builder(self, platform: Platform, cluster: Cluster) -> KanikoBuilder:
-        platform.store.ensure_bucket()
-        platform.kubernetes_api = cluster.api_client
-        made = platform.builder
-        assert isinstance(made, KanikoBuilder)
-        return made
+        return kubernetes_overrides(s3_server, NAMESPACE, "tick", BUILD_CONCURRENCY=1)
 
     @pytest.fixture
     def target(self, platform: Platform) -> Any:

@@ -12,7 +12,6 @@ import json
 import tarfile
 import uuid
 import zipfile
-from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
@@ -29,12 +28,11 @@ from rlarena.service import build_jobs, build_queue, builds, submissions
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
 from tests.support.builds import RecordedProgress
-from tests.support.cluster import JOBS, PODS, Cluster, running_cluster
+from tests.support.cluster import JOBS, PODS, REGISTRY, Cluster, kubernetes_overrides
 from tests.support.pod_security import assert_untrusted_pod
 from tests.support.seaweedfs import S3Server
 
 NAMESPACE = "rlarena-builds"
-REGISTRY = "registry.test/rlarena"
 AGENT = b"def agent(observation, configuration):\n    return 0\n"
 REPORT_OK = '{"ok": true, "interface": "function", "method": "agent", "target": "agent"}'
 
@@ -42,34 +40,7 @@ REPORT_OK = '{"ok": true, "interface": "function", "method": "agent", "target": 
 @pytest.fixture
 def settings_overrides(s3_server: S3Server, request: pytest.FixtureRequest) -> dict[str, object]:
     extra: dict[str, object] = getattr(request, "param", {})  # a test's own, through indirect parametrization
-    return {
-        **extra,
-        "USE_K8S": True,
-        "S3_ENDPOINT": s3_server.endpoint,
-        "S3_ACCESS_KEY": s3_server.access_key,
-        "S3_SECRET_KEY": s3_server.secret_key,
-        "S3_BUCKET": f"kaniko-{uuid.uuid4().hex[:16]}",
-        "K8S_NAMESPACE": NAMESPACE,
-        "CONTAINER_REGISTRY_URL": REGISTRY,
-        "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
-        "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
-        "BUILD_CONCURRENCY": 4,
-    }
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with running_cluster(NAMESPACE) as running:
-        yield running
-
-
-@pytest.fixture
-def builder(platform: Platform, cluster: Cluster) -> KanikoBuilder:
-    platform.store.ensure_bucket()
-    platform.kubernetes_api = cluster.api_client
-    made = platform.builder
-    assert isinstance(made, KanikoBuilder)
-    return made
+    return kubernetes_overrides(s3_server, NAMESPACE, "kaniko", BUILD_CONCURRENCY=4, **extra)
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from rlarena.executor.result_log import read_result
 from rlarena.executor.runner import OK
 from rlarena.executor.service import MatchOrder
 from tests.conftest import make_settings
+from tests.support.cluster import REGISTRY
 
-REGISTRY = "registry.test/rlarena"
 CAP = 64
 FAST = {"move_timeout_s": 2.0, "overage_s": 2.0, "startup_timeout_s": 20.0, "match_timeout_s": 60.0}
 FIRST_LEGAL = "def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"

@@ -34,23 +34,16 @@ from rlarena.executor.runner import AgentResult, MatchResult
 from rlarena.executor.service import AgentEntry, MatchOrder, MatchReport
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
 from tests.conftest import make_settings
-from tests.support.cluster import JOBS, PODS, Cluster, running_cluster
+from tests.support.cluster import JOBS, PODS, REGISTRY, Cluster
 from tests.support.pod_security import assert_untrusted_pod
 
 NAMESPACE = "rlarena-matches"
-REGISTRY = "registry.test/rlarena"
 TERMINATED_BY_KUBELET = {"terminated": {"exitCode": 137, "reason": "Error"}}
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, USE_K8S=True, K8S_NAMESPACE=NAMESPACE, CONTAINER_REGISTRY_URL=REGISTRY)
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with running_cluster(NAMESPACE) as running:
-        yield running
 
 
 @pytest.fixture

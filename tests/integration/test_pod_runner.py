@@ -34,9 +34,9 @@ from rlarena.sandbox.process import Mount, SandboxLimits
 from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
 from rlarena.sandbox.session import SandboxSession
 from tests.conftest import make_settings
+from tests.support.cluster import REGISTRY
 from tests.support.hostile import live_processes_of
 
-REGISTRY = "registry.test/rlarena"
 RLARENA = Path(sys.executable).parent / "rlarena"
 FIRST_LEGAL = "def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
 LAST_LEGAL = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import kubernetes_validate
@@ -18,43 +17,17 @@ import pytest
 from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.bootstrap import Platform
 from rlarena.service import build_jobs, build_queue
-from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REGISTRY, REPORT_OK, names, published, row, submit
+from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REPORT_OK, names, published, row, submit
 from tests.support.api import ApiClient, User
-from tests.support.cluster import PODS, Cluster, running_cluster
+from tests.support.cluster import PODS, REGISTRY, Cluster, kubernetes_overrides
 from tests.support.seaweedfs import S3Server
 
 
 @pytest.fixture
 def settings_overrides(s3_server: S3Server) -> dict[str, object]:
-    return {
-        "USE_K8S": True,
-        "S3_ENDPOINT": s3_server.endpoint,
-        "S3_ACCESS_KEY": s3_server.access_key,
-        "S3_SECRET_KEY": s3_server.secret_key,
-        "S3_BUCKET": f"trivy-{uuid.uuid4().hex[:16]}",
-        "K8S_NAMESPACE": NAMESPACE,
-        "CONTAINER_REGISTRY_URL": REGISTRY,
-        "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
-        "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
-        "BUILD_CONCURRENCY": 4,
-        "TRIVY_ENABLED": True,
-        "TRIVY_VERSION": "0.70.0",
-    }
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    with running_cluster(NAMESPACE) as running:
-        yield running
-
-
-@pytest.fixture
-def builder(platform: Platform, cluster: Cluster) -> KanikoBuilder:
-    platform.store.ensure_bucket()
-    platform.kubernetes_api = cluster.api_client
-    made = platform.builder
-    assert isinstance(made, KanikoBuilder)
-    return made
+    return kubernetes_overrides(
+        s3_server, NAMESPACE, "trivy", BUILD_CONCURRENCY=4, TRIVY_ENABLED=True, TRIVY_VERSION="0.70.0"
+    )
 
 
 @pytest.fixture

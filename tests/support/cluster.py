@@ -11,14 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import kmock
 from kubernetes import client as k8s
 
+if TYPE_CHECKING:
+    from tests.support.seaweedfs import S3Server
+
+REGISTRY = "registry.test/rlarena"
 JOBS = kmock.resource("batch", "v1", "jobs")
 PODS = kmock.resource("", "v1", "pods")
 
@@ -155,3 +160,19 @@ def running_cluster(namespace: str) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def kubernetes_overrides(s3_server: S3Server, namespace: str, bucket_prefix: str, **extra: object) -> dict[str, object]:
+    """Settings for the platform on Kubernetes (USE_K8S) with a fresh bucket on the S3 server."""
+    return {
+        "USE_K8S": True,
+        "S3_ENDPOINT": s3_server.endpoint,
+        "S3_ACCESS_KEY": s3_server.access_key,
+        "S3_SECRET_KEY": s3_server.secret_key,
+        "S3_BUCKET": f"{bucket_prefix}-{uuid.uuid4().hex[:16]}",
+        "K8S_NAMESPACE": namespace,
+        "CONTAINER_REGISTRY_URL": REGISTRY,
+        "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
+        "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
+        **extra,
+    }
