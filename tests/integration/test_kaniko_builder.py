@@ -12,6 +12,8 @@ import json
 import tarfile
 import uuid
 import zipfile
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import kubernetes_validate
@@ -82,6 +84,12 @@ def row(platform: Platform, submission_id: uuid.UUID) -> Submission:
         assert found is not None
         uow.session.expunge(found)
         return found
+
+
+def later(platform: Platform, wait: timedelta) -> Callable[[], datetime]:
+    """The platform's clock, `wait` (and a second) ahead: a backoff has passed."""
+    now = platform.clock
+    return lambda: now() + wait + timedelta(seconds=1)
 
 
 def names(submission_id: uuid.UUID, version: int = 1, attempt: int = 1) -> tuple[str, str]:
@@ -407,6 +415,10 @@ def test_a_redelivered_end_event_wakes_the_queue_again_if_the_first_wake_up_fail
     assert (row(platform, first).status, row(platform, second).status) == ("active", "pending")
 
     build_queue.handle_job_event(platform, validated)  # ...so the broker redelivers the event
+    assert row(platform, second).status == "pending"  # backing off after the infrastructure failure
+
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
+    build_queue.handle_job_event(platform, validated)  # a redelivery after the backoff starts it
 
     assert row(platform, second).status == "building"
 
@@ -426,7 +438,10 @@ def test_an_unreachable_api_server_requeues_the_build_instead_of_failing_it(
     requeued = row(platform, submission_id)
     assert (requeued.status, requeued.infra_failures, requeued.error_message) == ("pending", 1, None)
 
+    assert requeued.build_not_before is not None  # it waits out a backoff before the next try
+    assert build_queue.run_queue(platform).started == 0  # not before then
     cluster.stop()  # now the API server is gone altogether
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
     with pytest.raises(EventRetry):
         build_queue.run_queue(platform)
     assert (row(platform, submission_id).status, row(platform, submission_id).infra_failures) == ("pending", 2)
@@ -440,6 +455,7 @@ def test_a_create_that_failed_after_the_job_was_made_resumes_with_that_job(
     with pytest.raises(EventRetry):
         build_queue.run_queue(platform)
 
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
     build_queue.run_queue(platform)  # the retry's create is a 409: that Job is this attempt's
 
     assert row(platform, submission_id).status == "building"
@@ -481,7 +497,10 @@ def test_a_validation_pod_that_never_ran_requeues_the_attempt_with_fresh_jobs(
     pulled = cluster.finish_job(validate_name, ok=False, log=None, reason="ImagePullBackOff")
     build_queue.handle_job_event(platform, pulled)
 
-    # Discarded, queued again and (the event woke the queue) started afresh as the same attempt.
+    # Discarded, queued again after a backoff, and then started afresh as the same attempt.
+    assert (row(platform, submission_id).status, row(platform, submission_id).infra_failures) == ("pending", 1)
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
+    build_queue.run_queue(platform)
     retried = row(platform, submission_id)
     assert (retried.status, retried.infra_failures, retried.build_attempt) == ("building", 1, 1)
     assert list(cluster.jobs()) == [build_name]
@@ -498,6 +517,9 @@ def test_a_kaniko_failure_that_is_not_the_users_requeues(
     log = "error pushing image: failed to push to destination registry.test: 503 Service Unavailable\n"
 
     build_queue.handle_job_event(platform, cluster.finish_job(names(submission_id)[0], ok=False, log=log))
+    assert row(platform, submission_id).status == "pending"  # queued again, backing off
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
+    build_queue.run_queue(platform)
 
     retried = row(platform, submission_id)
     assert (retried.status, retried.infra_failures, retried.error_message) == ("building", 1, None)

@@ -16,8 +16,8 @@ import pytest
 
 from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.bootstrap import Platform
-from rlarena.service import build_jobs, build_queue
-from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REPORT_OK, names, published, row, submit
+from rlarena.service import build_jobs, build_queue, builds
+from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REPORT_OK, later, names, published, row, submit
 from tests.support.api import ApiClient, User
 from tests.support.cluster import PODS, REGISTRY, Cluster, kubernetes_overrides
 from tests.support.seaweedfs import S3Server
@@ -216,7 +216,10 @@ def test_a_failed_scan_requeues_the_attempt_when_criticals_must_be_refused(
 
     build_queue.handle_job_event(platform, finish_scan(cluster, scan_name(submission_id), ok=False, log="FATAL\n"))
 
-    # Not the user's fault: the attempt's Jobs are deleted and it starts again (the event woke the queue).
+    # Not the user's fault: the attempt's Jobs are deleted and it starts again after a backoff.
+    assert row(platform, submission_id).status == "pending"
+    platform.clock = later(platform, builds.infrastructure_backoff(1))
+    build_queue.run_queue(platform)
     retried = row(platform, submission_id)
     assert (retried.status, retried.infra_failures, retried.error_message) == ("building", 1, None)
     assert list(cluster.jobs()) == [names(submission_id)[0]]

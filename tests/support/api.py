@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,15 @@ class ApiClient:
         assert response.status_code == 201, response.json
         body = response.json
         return User(body["user"]["id"], name, email, password, body["token"])
+
+    def upload(self, user: User, agent_id: str, filename: str, data: bytes) -> Any:
+        """POST the code as a multipart upload; the response, whatever it is."""
+        return self.post(
+            "/api/v1/submissions",
+            data={"agentId": agent_id, "file": (io.BytesIO(data), filename)},
+            headers=user.headers,
+            content_type="multipart/form-data",
+        )
 
     def create_agent(self, user: User, name: str = "bot", environment: str = "tic-tac-toe") -> dict[str, Any]:
         response = self.post("/api/v1/agents", json={"name": name, "environmentId": environment}, headers=user.headers)

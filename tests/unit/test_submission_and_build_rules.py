@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rlarena.domain.statuses import SubmissionStatus
-from rlarena.service.builds import MAX_INFRA_FAILURES, after_infrastructure_failure
+from rlarena.service.builds import MAX_INFRA_FAILURES, after_infrastructure_failure, infrastructure_backoff
 from rlarena.service.submissions import quota_day_start, quota_refusal
 
 NOW = datetime(2026, 3, 14, 23, 59, 30, tzinfo=UTC)
@@ -34,11 +34,15 @@ def test_the_retry_after_is_at_least_a_second() -> None:
 
 
 def test_an_infrastructure_failure_queues_the_attempt_again_until_the_limit() -> None:
+    waits = []
     for failures in range(1, MAX_INFRA_FAILURES):
+        wait = infrastructure_backoff(failures)
+        waits.append(wait)
         assert after_infrastructure_failure(failures, "node lost") == (
             SubmissionStatus.PENDING,
-            "retrying after: node lost",
+            f"retrying in {int(wait.total_seconds())} s after: node lost",
         )
+    assert waits == sorted(waits) and sum(waits, timedelta()) >= timedelta(minutes=2)  # outlives an outage
     status, message = after_infrastructure_failure(MAX_INFRA_FAILURES, "node lost")
     assert status is SubmissionStatus.FAILED
     assert "nothing is wrong with your code" in message

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from cloudevents.http import CloudEvent
 from sqlalchemy import Engine
 
 from rlarena.adapters.db.engine import make_engine
+from rlarena.adapters.db.outbox import OutboxRelay
 from rlarena.adapters.db.rate_limits import RateLimiter
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.config import Settings
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
     from rlarena.adapters.storage.base import ObjectStore, StoredObject
     from rlarena.adapters.tokens import TokenService
     from rlarena.domain.archives import ArchiveLimits
+
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -129,10 +135,23 @@ class Platform:
             content_type=stored.content_type,
         )
         event_id = f"stored-{stored.key}-{stored.etag}"
-        self.publisher.publish(make_event(EventType.STORAGE_OBJECT_CREATED, Source.STORAGE, payload, event_id=event_id))
+        try:
+            self.publisher.publish(
+                make_event(EventType.STORAGE_OBJECT_CREATED, Source.STORAGE, payload, event_id=event_id)
+            )
+        except Exception:  # like a bucket notification lost: the tick finds uploads that arrived unannounced
+            log.warning("could not announce the stored object %s", stored.key, exc_info=True)
+
+    @cached_property
+    def outbox(self) -> OutboxRelay:
+        """Publishes the events use cases stage in their transactions (the transactional outbox)."""
+        return OutboxRelay(self.engine, self._publish)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, relay=self.outbox)
+
+    def _publish(self, event: CloudEvent) -> None:
+        self.publisher.publish(event)  # looked up each time: the publisher may be replaced (tests)
 
     def close(self) -> None:
         if "executor" in self.__dict__:

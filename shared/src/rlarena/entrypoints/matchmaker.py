@@ -29,6 +29,7 @@ def on_event(event: CloudEvent) -> None:
     kind = event["type"]
     if kind == EventType.PING:
         matchmaking.tick(platform)
+        platform.outbox.publish_due()  # events whose publication after their commit failed
     elif kind == EventType.BUILD_SUCCEEDED:
         built = parse_payload(event, BuildSucceeded)
         if matchmaking.enqueue(platform, built.agent_id):

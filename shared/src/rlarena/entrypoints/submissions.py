@@ -212,7 +212,9 @@ def on_job_event(event: CloudEvent) -> None:
     """Trigger `builder-jobs`: a build, validation or scan Job changed (ApiServerSource, mode Resource);
     or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds."""
     if event["type"] == EventType.PING.value:
-        build_queue.catch_up(runtime.platform())
+        platform = runtime.platform()
+        build_queue.catch_up(platform)
+        platform.outbox.publish_due()  # events whose publication after their commit failed
         return
     expect_type(event, EventType.APISERVER_UPDATE)
     data = event.get_data()

@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,12 +50,16 @@ class InProcessBroker:
         max_workers: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         max_backoff: float = 30.0,
+        faults: random.Random | None = None,
     ) -> None:
         self._triggers = tuple(triggers)
         self._subscribers = dict(subscribers)
         self._dead_letter_path = dead_letter_path
         self._sleep = sleep
         self._max_backoff = max_backoff
+        # LOCAL_BROKER_FAULTS=duplicate-shuffle (tests): every delivery twice, each after a random
+        # delay, so consumers meet duplicates and any order, as a real Broker may give them.
+        self._faults = faults
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="rlarena-broker")
         self._lock = threading.Lock()
         self._finished = threading.Condition(self._lock)
@@ -82,10 +87,13 @@ class InProcessBroker:
             if not matched:
                 log.debug("no trigger matches %s event %s", snapshot["type"], snapshot["id"])
                 return
+            copies = 2 if self._faults is not None else 1
             for trigger in matched:
-                sequence = next(self._sequence)
-                self._unfinished.add(sequence)
-                self._executor.submit(self._run, sequence, trigger, snapshot)
+                for _ in range(copies):
+                    sequence = next(self._sequence)
+                    self._unfinished.add(sequence)
+                    delay = self._faults.uniform(0, 0.3) if self._faults is not None else 0.0
+                    self._executor.submit(self._run, sequence, trigger, snapshot, delay)
 
     def pending(self) -> int:
         """Deliveries queued or in progress (retries included)."""
@@ -109,8 +117,10 @@ class InProcessBroker:
         self._executor.shutdown(wait=drained)
         return drained
 
-    def _run(self, sequence: int, trigger: Trigger, event: CloudEvent) -> None:
+    def _run(self, sequence: int, trigger: Trigger, event: CloudEvent, delay: float = 0.0) -> None:
         try:
+            if delay:
+                self._sleep(delay)
             self._deliver(trigger, event)
         except Exception:  # a bug here must not leave drain() waiting forever
             log.exception("delivery of %s event %s for trigger %s crashed", event["type"], event["id"], trigger.name)

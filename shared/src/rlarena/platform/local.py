@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from rlarena.platform import targets
 from rlarena.platform.broker import InProcessBroker
 from rlarena.platform.executor_child import ExecutorChild
 from rlarena.platform.manifests import RouteTable, Trigger, load_documents, ping_sources, route_table, triggers
+from rlarena.platform.outbox_pump import OutboxPump
 from rlarena.platform.ping import PingTimer
 from rlarena.private_files import SANDBOX_OWNED, create_private_file, ensure_private_dir, tighten_tree
 
@@ -60,6 +62,7 @@ class LocalPlatform:
     services: dict[str, HttpApi]
     broker_triggers: list[Trigger]
     ingress_token: str
+    outbox: OutboxPump
     executor: ExecutorChild | None = None
 
     def gateway(self) -> flask.Flask:
@@ -115,6 +118,7 @@ class LocalPlatform:
             ", ".join(sorted(self.services)),
             len(self.broker_triggers),
         )
+        self.outbox.start()
         if self.executor is not None:
             self.executor.start()
         self.timer.start()
@@ -123,6 +127,7 @@ class LocalPlatform:
         self.timer.stop()
         if self.executor is not None:
             self.executor.stop()
+        self.outbox.stop()
         self.broker.close()
         runtime.install(None)
 
@@ -146,6 +151,7 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
         subscriptions,
         subscribers,
         dead_letter_path=settings.data_dir / "dead-letters.jsonl",
+        faults=random.Random() if settings.local_broker_faults == "duplicate-shuffle" else None,  # noqa: S311
     )
     platform = bootstrap(settings, publisher=broker)
     upgrade_to_head(platform.engine)
@@ -167,6 +173,7 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
         services=services,
         broker_triggers=subscriptions,
         ingress_token=settings.broker_ingress_token,
+        outbox=OutboxPump(platform.outbox),
         executor=executor,
     )
 

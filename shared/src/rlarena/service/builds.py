@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from rlarena.adapters.builders.base import Builder, BuildOutcome, BuildTicket
@@ -35,7 +35,8 @@ from rlarena.service.submissions import activate_if_newest, record_transition
 
 log = logging.getLogger(__name__)
 
-MAX_INFRA_FAILURES = 3
+MAX_INFRA_FAILURES = 6
+INFRA_FIRST_BACKOFF = timedelta(seconds=15)
 RUNNING = (SubmissionStatus.BUILDING.value, SubmissionStatus.VALIDATING.value)
 
 
@@ -54,7 +55,7 @@ def claim_next(platform: BuildsPlatform) -> BuildTicket | None:
         running = queries.count_in_statuses(session, RUNNING)
         if running >= platform.settings.build_concurrency:
             return None
-        submission = queries.next_pending(session, SubmissionStatus.PENDING.value)
+        submission = queries.next_pending(session, SubmissionStatus.PENDING.value, now)
         if submission is None:
             return None
         agent = get_agent(session, submission.agent_id)
@@ -69,19 +70,19 @@ def claim_next(platform: BuildsPlatform) -> BuildTicket | None:
         submission.build_started_at = now
         submission.updated_at = now
         record_transition(uow, submission, SubmissionStatus.BUILDING, f"build attempt {submission.build_attempt}", now)
-        uow.commit()
         ticket = _ticket(submission, agent)
-    _publish(
-        platform,
-        EventType.BUILD_STARTED,
-        BuildStarted(
-            **_addressed(ticket),
-            status=SubmissionStatus.BUILDING.value,
-            message="build started",
-            build_attempt=ticket.attempt,
-        ),
-        f"build-started-{ticket.submission_id}-{ticket.attempt}",
-    )
+        _publish(
+            uow,
+            EventType.BUILD_STARTED,
+            BuildStarted(
+                **_addressed(ticket),
+                status=SubmissionStatus.BUILDING.value,
+                message="build started",
+                build_attempt=ticket.attempt,
+            ),
+            f"build-started-{ticket.submission_id}-{ticket.attempt}",
+        )
+        uow.commit()
     return ticket
 
 
@@ -151,45 +152,44 @@ def finish_build(platform: BuildsPlatform, ticket: BuildTicket, outcome: BuildOu
             agent = get_agent(session, ticket.agent_id)
             if agent is not None and agent.deleted_at is None:
                 became_active = activate_if_newest(uow, agent, submission, now, reason)
-            else:
-                record_transition(uow, submission, SubmissionStatus.ACTIVE, reason, now)
+            else:  # deleted mid-build: built, but nobody's active version
+                submission.status = SubmissionStatus.INACTIVE.value
+                record_transition(uow, submission, SubmissionStatus.INACTIVE, f"{reason}; the agent was deleted", now)
+            _publish(
+                uow,
+                EventType.BUILD_SUCCEEDED,
+                BuildSucceeded(
+                    **_addressed(ticket),
+                    status=(SubmissionStatus.ACTIVE if became_active else SubmissionStatus.INACTIVE).value,
+                    message=(
+                        f"version {ticket.version} is active"
+                        if became_active
+                        else f"version {ticket.version} built and validated; it is not the agent's active version"
+                    ),
+                    environment_id=ticket.environment_id,
+                    image_url=outcome.image_url,
+                ),
+                f"build-finished-{ticket.submission_id}-{ticket.attempt}",
+            )
         else:
             submission.error_message = error
             record_transition(uow, submission, SubmissionStatus.FAILED, error, now)
-        uow.commit()
-    if outcome.ok:
-        _publish(
-            platform,
-            EventType.BUILD_SUCCEEDED,
-            BuildSucceeded(
-                **_addressed(ticket),
-                status=(SubmissionStatus.ACTIVE if became_active else SubmissionStatus.INACTIVE).value,
-                message=(
-                    f"version {ticket.version} is active"
-                    if became_active
-                    else f"version {ticket.version} built and validated; a newer version stays active"
+            _publish(
+                uow,
+                EventType.BUILD_FAILED,
+                BuildFailed(
+                    **_addressed(ticket),
+                    status=SubmissionStatus.FAILED.value,
+                    message=error,
+                    error_message=error or "the build failed",
                 ),
-                environment_id=ticket.environment_id,
-                image_url=outcome.image_url,
-            ),
-            f"build-finished-{ticket.submission_id}-{ticket.attempt}",
-        )
-    else:
-        _publish(
-            platform,
-            EventType.BUILD_FAILED,
-            BuildFailed(
-                **_addressed(ticket),
-                status=SubmissionStatus.FAILED.value,
-                message=error,
-                error_message=error or "the build failed",
-            ),
-            f"build-finished-{ticket.submission_id}-{ticket.attempt}",
-        )
+                f"build-finished-{ticket.submission_id}-{ticket.attempt}",
+            )
+        uow.commit()
 
 
 def handle_infrastructure_failure(platform: BuildsPlatform, ticket: BuildTicket, reason: str) -> None:
-    """Queue the attempt again, or give up after MAX_INFRA_FAILURES and say so."""
+    """Queue the attempt again after a backoff, or give up after MAX_INFRA_FAILURES and say so."""
     now = platform.clock()
     log.warning("build %s attempt %d: infrastructure failure: %s", ticket.submission_id, ticket.attempt, reason)
     with platform.uow() as uow:
@@ -201,9 +201,29 @@ def handle_infrastructure_failure(platform: BuildsPlatform, ticket: BuildTicket,
         submission.status = status.value
         if status is SubmissionStatus.FAILED:
             submission.error_message = message
+            agent = get_agent(uow.session, submission.agent_id)
+            addressed = _addressed(ticket if agent is None else _ticket(submission, agent))
+            _publish(
+                uow,
+                EventType.BUILD_FAILED,
+                BuildFailed(**addressed, status=status.value, message=message, error_message=message),
+                f"build-finished-{ticket.submission_id}-{ticket.attempt}",
+            )
+        else:
+            submission.build_not_before = now + infrastructure_backoff(submission.infra_failures)
         record_transition(uow, submission, status, message, now)
         submission.updated_at = now
         uow.commit()
+
+
+def infrastructure_backoff(infra_failures: int) -> timedelta:
+    """How long a build waits after its n-th infrastructure failure: 15 s, 30 s, 1, 2, 4 minutes.
+
+    The five waits span about 7.5 minutes, so an outage of S3, the registry or the cluster's API of a
+    few minutes delays builds instead of failing them.
+    """
+    wait: timedelta = INFRA_FIRST_BACKOFF * (1 << min(max(infra_failures - 1, 0), 16))
+    return wait
 
 
 def after_infrastructure_failure(infra_failures: int, reason: str) -> tuple[SubmissionStatus, str]:
@@ -213,7 +233,8 @@ def after_infrastructure_failure(infra_failures: int, reason: str) -> tuple[Subm
             SubmissionStatus.FAILED,
             "the build service failed repeatedly; nothing is wrong with your code as far as we know: rebuild later",
         )
-    return SubmissionStatus.PENDING, f"retrying after: {reason}"
+    wait = int(infrastructure_backoff(infra_failures).total_seconds())
+    return SubmissionStatus.PENDING, f"retrying in {wait} s after: {reason}"
 
 
 def requeue_stale_builds(platform: BuildsPlatform) -> int:
@@ -260,5 +281,5 @@ def _addressed(ticket: BuildTicket) -> dict[str, Any]:
     }
 
 
-def _publish(platform: BuildsPlatform, event_type: EventType, payload: Payload, event_id: str) -> None:
-    platform.publisher.publish(make_event(event_type, Source.BUILDER, payload, event_id=event_id))
+def _publish(uow: UnitOfWork, event_type: EventType, payload: Payload, event_id: str) -> None:
+    uow.publish(make_event(event_type, Source.BUILDER, payload, event_id=event_id))

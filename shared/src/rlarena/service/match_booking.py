@@ -74,7 +74,8 @@ def new_booking(environment_id: str, first: Player, second: Player, *, is_rated:
 
 
 def write_bookings(uow: UnitOfWork, bookings: list[Booking], now: datetime, slack: timedelta) -> None:
-    """The match rows (pending, with a deadline) and the pairing history, in bulk."""
+    """The match rows (pending, with a deadline) and the pairing history, in bulk, and their
+    announcements (match.scheduled, published once the transaction commits)."""
     if not bookings:
         return
     insert_rows(
@@ -114,13 +115,14 @@ def write_bookings(uow: UnitOfWork, bookings: list[Booking], now: datetime, slac
             for b in bookings
         ],
     )
+    for booking in bookings:
+        _announce(uow, booking)
 
 
 def dispatch(platform: BookingPlatform, bookings: list[Booking]) -> int:
     """Announce and start each committed booking; returns how many the executor took."""
     started = 0
     for booking in bookings:
-        _announce(platform, booking)
         try:
             platform.executor.start(_order(booking))
         except DispatchFailed as error:
@@ -131,7 +133,7 @@ def dispatch(platform: BookingPlatform, bookings: list[Booking]) -> int:
     return started
 
 
-def _announce(platform: BookingPlatform, booking: Booking) -> None:
+def _announce(uow: UnitOfWork, booking: Booking) -> None:
     payload = MatchScheduled(
         match_id=booking.match_id,
         environment_id=booking.environment_id,
@@ -139,14 +141,8 @@ def _announce(platform: BookingPlatform, booking: Booking) -> None:
         agent2_id=booking.second.agent_id,
         is_rated=booking.is_rated,
     )
-    try:
-        platform.publisher.publish(
-            make_event(
-                EventType.MATCH_SCHEDULED, Source.MATCHMAKER, payload, event_id=f"match-scheduled-{booking.match_id}"
-            )
-        )
-    except Exception:  # an announcement is for watchers; the match goes ahead without it
-        log.exception("could not announce match %s", booking.match_id)
+    event_id = f"match-scheduled-{booking.match_id}"
+    uow.publish(make_event(EventType.MATCH_SCHEDULED, Source.MATCHMAKER, payload, event_id=event_id))
 
 
 def _order(booking: Booking) -> DispatchOrder:

@@ -23,6 +23,7 @@ from rlarena.domain.match_records import record_failure
 from rlarena.domain.texts import cap_text
 from rlarena.events.catalogue import EventType, MatchFailed, MatchStarted, Source, make_event
 from rlarena.service.ports import PlatformCore
+from rlarena.service.unit_of_work import UnitOfWorkLike
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,9 @@ def fail_match(platform: PlatformCore, match_id: uuid.UUID, reason: str, *, anno
     with platform.uow() as uow:
         failed = _fail(uow, match_id, reason, now)
         release(uow, match_id, now, refund=failed is not None)
+        if failed is not None and announce:
+            publish_failure(uow, failed, reason)
         uow.commit()
-    if failed is not None and announce:
-        publish_failure(platform, failed, reason)
     return failed is not None
 
 
@@ -96,11 +97,9 @@ def fail_lost_matches(platform: PlatformCore, booked_before: datetime, reason: s
     return sum(fail_match(platform, match_id, reason, announce=True) for match_id in lost)
 
 
-def publish_failure(platform: PlatformCore, match: Match, reason: str) -> None:
+def publish_failure(uow: UnitOfWorkLike, match: Match, reason: str) -> None:
     payload = MatchFailed(match_id=match.id, environment_id=match.environment_id, error_message=reason)
-    platform.publisher.publish(
-        make_event(EventType.MATCH_FAILED, Source.MATCHMAKER, payload, event_id=f"match-failed-{match.id}")
-    )
+    uow.publish(make_event(EventType.MATCH_FAILED, Source.MATCHMAKER, payload, event_id=f"match-failed-{match.id}"))
 
 
 def _fail(uow: UnitOfWork, match_id: uuid.UUID, reason: str, now: datetime) -> Match | None:

@@ -34,7 +34,11 @@ def rating_event_id(match_id: uuid.UUID) -> str:
 
 
 def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdated | None:
-    """Apply a finished match once. A redelivery changes nothing but republishes the update."""
+    """Apply a finished match once. A redelivery changes nothing but republishes the update.
+
+    The rating update is announced through the outbox, in the transaction that applies it, so it
+    is published even if the process dies right after the commit.
+    """
     with platform.uow() as uow:
         first_time = claim(uow, CONSUMER, EventKey("match", str(result.match_id)), EventType.MATCH_FINISHED)
         match = uow.ratings.lock_match(result.match_id)
@@ -42,19 +46,23 @@ def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdate
             raise EventRejected(f"match {result.match_id} does not exist")
         if not first_time:
             update = _stored_update(uow, match)
-        elif match.status in (MatchStatus.FAILED, MatchStatus.CANCELLED):
+            if update is not None:
+                _announce(uow, update)
+                uow.commit()
+            return update
+        if match.status in (MatchStatus.FAILED, MatchStatus.CANCELLED):
             # The reaper or a deletion already closed this match; a late result is not rated.
             log.warning("ignoring result of match %s: it is already %s", match.id, match.status)
             uow.commit()
             return None
-        else:
-            update = _apply(uow, platform, match, result)
-            uow.commit()
-    if update is not None:
-        platform.publisher.publish(
-            make_event(EventType.RATING_UPDATED, Source.RATINGS, update, event_id=rating_event_id(update.match_id))
-        )
+        update = _apply(uow, platform, match, result)
+        _announce(uow, update)
+        uow.commit()
     return update
+
+
+def _announce(uow: UnitOfWorkLike, update: RatingUpdated) -> None:
+    uow.publish(make_event(EventType.RATING_UPDATED, Source.RATINGS, update, event_id=rating_event_id(update.match_id)))
 
 
 def _apply(uow: UnitOfWorkLike, platform: PlatformCore, match: Match, result: MatchFinished) -> RatingUpdated:

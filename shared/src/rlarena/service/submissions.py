@@ -25,6 +25,7 @@ from rlarena.domain.statuses import SubmissionStatus
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, RLArenaError, ServiceUnavailable
 from rlarena.events.catalogue import EventType, Source, SubmissionUploaded, make_event
 from rlarena.service.ports import PlatformCore
+from rlarena.service.unit_of_work import UnitOfWorkLike
 
 if TYPE_CHECKING:
     from rlarena.adapters.db.rate_limits import RateLimiter
@@ -185,8 +186,8 @@ def accept_stored_object(platform: SubmissionsPlatform, key: str, size: int) -> 
         if current is None or agent is None:
             return False
         record_transition(uow, current, SubmissionStatus.PENDING, "uploaded; queued for build", now)
+        publish_uploaded(uow, current, agent)
         uow.commit()
-    publish_uploaded(platform, current, agent)
     return True
 
 
@@ -225,18 +226,18 @@ def _store_and_enqueue(
         submission.build_attempt = 1
         record_transition(uow, submission, SubmissionStatus.PENDING, "uploaded; queued for build", now)
         uow.flush()
+        publish_uploaded(uow, submission, agent)
         platform.store.put(submission.source_key, data)
         try:
             uow.commit()
         except Exception:
             platform.store.delete(submission.source_key)
             raise
-        view = SubmissionView(submission, agent)
-    publish_uploaded(platform, view.submission, view.agent)
-    return view
+        return SubmissionView(submission, agent)
 
 
-def publish_uploaded(platform: SubmissionsPlatform, submission: Submission, agent: Agent) -> None:
+def publish_uploaded(uow: UnitOfWorkLike, submission: Submission, agent: Agent) -> None:
+    """Announce a build waiting in the queue (with the transaction that queued it)."""
     payload = SubmissionUploaded(
         submission_id=submission.id,
         agent_id=agent.id,
@@ -249,8 +250,7 @@ def publish_uploaded(platform: SubmissionsPlatform, submission: Submission, agen
     )
     # Deterministic per attempt: a republished upload is recognisably the same event downstream.
     event_id = f"uploaded-{submission.id}-{submission.build_attempt}"
-    event = make_event(EventType.SUBMISSION_UPLOADED, Source.SUBMISSIONS, payload, event_id=event_id)
-    platform.publisher.publish(event)
+    uow.publish(make_event(EventType.SUBMISSION_UPLOADED, Source.SUBMISSIONS, payload, event_id=event_id))
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -379,13 +379,14 @@ def rebuild(platform: SubmissionsPlatform, user_id: uuid.UUID, submission_id: uu
         submission.last_retry_at = now
         submission.build_attempt += 1
         submission.infra_failures = 0
+        submission.build_not_before = None
         submission.priority = PRIORITY_REBUILD
         submission.status = SubmissionStatus.PENDING.value
         submission.error_message = None
         submission.updated_at = now
         record_transition(uow, submission, SubmissionStatus.PENDING, f"rebuild {submission.retry_count} requested", now)
+        publish_uploaded(uow, view.submission, view.agent)
         uow.commit()
-    publish_uploaded(platform, view.submission, view.agent)
     return view
 
 

@@ -6,10 +6,13 @@ makes one.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.db.rating_queries import RatingRepository
 from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
+
+if TYPE_CHECKING:
+    from cloudevents.http import CloudEvent
 
 __all__ = ["UnitOfWorkLike"]
 
@@ -28,6 +31,10 @@ class UnitOfWorkLike(Protocol):
 
     @property
     def ratings(self) -> RatingRepository: ...
+
+    def publish(self, event: CloudEvent) -> None:
+        """Announce `event` if, and only if, this transaction commits (the outbox)."""
+        ...
 
     def commit(self) -> None: ...
 

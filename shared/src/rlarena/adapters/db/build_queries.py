@@ -29,11 +29,15 @@ def count_in_statuses(session: Session, statuses: tuple[str, ...]) -> int:
     return session.scalar(select(func.count()).select_from(Submission).where(Submission.status.in_(statuses))) or 0
 
 
-def next_pending(session: Session, pending: str) -> Submission | None:
-    """The next build to start, locked: highest priority, then oldest; rows locked by others are skipped."""
+def next_pending(session: Session, pending: str, now: datetime) -> Submission | None:
+    """The next build to start, locked: highest priority, then oldest; rows locked by others, and
+    builds backing off after an infrastructure failure, are skipped."""
     return session.scalars(
         select(Submission)
-        .where(Submission.status == pending)
+        .where(
+            Submission.status == pending,
+            or_(Submission.build_not_before.is_(None), Submission.build_not_before <= now),
+        )
         .order_by(Submission.priority.desc(), Submission.created_at, Submission.id)
         .limit(1)
         .with_for_update(skip_locked=True)

@@ -188,6 +188,8 @@ class Submission(Timestamped, Base):
     vulnerabilities: Mapped[dict[str, Any] | None] = mapped_column()
     build_started_at: Mapped[datetime | None] = mapped_column()
     build_finished_at: Mapped[datetime | None] = mapped_column()
+    # A pending build is not claimed before this (backing off after infrastructure failures).
+    build_not_before: Mapped[datetime | None] = mapped_column()
 
 
 class SubmissionTransition(Base):
@@ -306,3 +308,23 @@ class RateLimitCounter(Base):
     bucket: Mapped[str] = mapped_column(String(255), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OutboxEvent(Base):
+    """An event written in the transaction of the change it announces, until the broker accepts it.
+
+    The row is the promise that the event will be published: the relay (`adapters/db/outbox.py`)
+    deletes it once the broker has accepted it, and retries with backoff until then.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_due", "due_at"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(255))
+    event_type: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)  # the CloudEvent in structured JSON
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column()  # not before this: leased to a publisher, or backing off
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,16 +3,23 @@ committed. Use cases see it through `rlarena.service.unit_of_work.UnitOfWorkLike
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
+from cloudevents.http import CloudEvent
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rlarena.adapters.db import outbox
 from rlarena.adapters.db.rating_queries import RatingRepository
 from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
 from rlarena.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from rlarena.adapters.db.models import OutboxEvent
+    from rlarena.adapters.db.outbox import OutboxRelay
 
 
 class UnitOfWork:
@@ -22,11 +29,14 @@ class UnitOfWork:
     ratings: RatingRepository
     session: Session
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, relay: OutboxRelay | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._relay = relay
+        self._staged: list[OutboxEvent] = []
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
+        self._staged = []
         self.users = UserRepository(self.session)
         self.agents = AgentRepository(self.session)
         self.environments = EnvironmentRepository(self.session)
@@ -43,8 +53,14 @@ class UnitOfWork:
             # The database is unreachable or went away: a retryable 503, never SQL in a response.
             raise ServiceUnavailable("the database is unavailable; try again shortly") from error
 
+    def publish(self, event: CloudEvent) -> None:
+        """Announce `event` if, and only if, this transaction commits (the outbox)."""
+        # Wall-clock time: the outbox's leases and backoff are the relay's, not the domain's clock.
+        self._staged.append(outbox.stage(self.session, event, datetime.now(UTC)))
+
     def commit(self) -> None:
         self.session.commit()
+        self._after_commit()
 
     def commit_unique(self) -> bool:
         """Commit; False, with nothing written, if a unique constraint refused it (a race lost)."""
@@ -52,8 +68,16 @@ class UnitOfWork:
             self.session.commit()
         except IntegrityError:
             self.session.rollback()
+            self._staged = []
             return False
+        self._after_commit()
         return True
+
+    def _after_commit(self) -> None:
+        staged, self._staged = self._staged, []
+        if staged and self._relay is not None:
+            # Best effort, at once; what the broker does not take now, the relay publishes later.
+            self._relay.publish_committed(staged)
 
     def flush(self) -> None:
         self.session.flush()
