@@ -121,6 +121,9 @@ class LocalPlatform:
         self.outbox.start()
         if self.executor is not None:
             self.executor.start()
+            # Matches left open by an earlier run on this data (a crash, a kill): their executor is
+            # gone. Before the first tick, so nothing booked by this run is among them.
+            _fail_lost_matches(self.platform)
         self.timer.start()
 
     def stop(self) -> None:
