@@ -10,8 +10,8 @@ from pathlib import Path
 import grpc
 
 from rlarena.grpc_gen import executor_pb2, executor_pb2_grpc
-from tests.e2e.conftest import BIN
 from tests.support.postgres import free_port
+from tests.support.running_platform import BIN
 
 
 def test_the_executor_serves_health_checks_and_stops_on_sigterm(tmp_path: Path) -> None:

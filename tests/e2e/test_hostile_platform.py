@@ -35,9 +35,8 @@ from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import RunningPlatform, start_platform, stop_platform
-from tests.e2e.test_local_submissions import GOOD_AGENT, upload
 from tests.support.postgres import free_port
+from tests.support.running_platform import GOOD_AGENT, RunningPlatform, start_platform, stop_platform, upload, wait_for
 
 INGRESS = "/broker/rlarena/default"
 NOBODY = 65534
@@ -161,6 +160,29 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.lstat(path).st_mode)
 
 
+def checked_private(data: Path) -> list[Path]:
+    """Assert every folder under DATA_DIR is 0700 and every file 0600 (built code aside); the files."""
+    walked = []
+    builds = data / "builds"
+    for folder, dirnames, filenames in os.walk(data):
+        if Path(folder) == data:
+            dirnames.remove("sandbox")  # the sandbox's own folder: its owner sets its mode
+        if Path(folder).is_relative_to(builds) and len(Path(folder).relative_to(builds).parts) >= 2:
+            # A built version's code: readable by the sandbox's uid (0755/0644) but reachable
+            # only through the 0700 folders above it, and writable by the platform alone.
+            assert mode(Path(folder)) & 0o022 == 0, folder
+            assert all(mode(Path(folder, name)) & 0o022 == 0 for name in filenames), folder
+            continue
+        if Path(folder) != data:
+            assert mode(Path(folder)) == 0o700, folder
+        for name in filenames:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                walked.append(path)
+                assert mode(path) == 0o600, path
+    return walked
+
+
 def test_the_platforms_files_are_private_and_an_older_wider_data_dir_is_tightened(open_parent: Path) -> None:
     # DATA_DIR as an older version left it: 0755 folders, a 0644 secret, plus what must be left alone.
     data = open_parent / "data"
@@ -181,23 +203,15 @@ def test_the_platforms_files_are_private_and_an_older_wider_data_dir_is_tightene
         register(running)
         status, body = upload(running, token, agent, "agent.py", GOOD_AGENT)
         assert status == 201, body
+        # Once built: a build in progress has its attempt folder open to the sandbox's reader.
+        wait_for(running, token, body["submission"]["id"], {"active", "failed"})
         objects = [p for p in (data / "objects").rglob("*") if p.is_file()]
         assert any(p.read_bytes() == GOOD_AGENT for p in objects)  # the upload is stored here
 
         present = {p.name for p in data.iterdir()}
         assert {"rlarena.db", "rlarena.db-wal", "rlarena.db-shm", "jwt-secret", "broker-token", "objects"} <= present
         assert mode(data) == 0o700
-        walked = []
-        for folder, dirnames, filenames in os.walk(data):
-            if Path(folder) == data:
-                dirnames.remove("sandbox")  # the sandbox's own folder: its owner sets its mode
-            if Path(folder) != data:
-                assert mode(Path(folder)) == 0o700, folder
-            for name in filenames:
-                path = Path(folder, name)
-                if not path.is_symlink():
-                    walked.append(path)
-                    assert mode(path) == 0o600, path
+        walked = checked_private(data)
         assert len(walked) >= 6
         assert mode(data / "sandbox") == 0o755  # left alone
         assert (mode(outside), outside.read_text()) == (0o644, "not the platform's")  # a link is not followed

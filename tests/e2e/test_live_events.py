@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.e2e.conftest import RunningPlatform
-from tests.e2e.test_local_submissions import GOOD_AGENT, upload
+from tests.support.running_platform import GOOD_AGENT, RunningPlatform, upload
 
 # The order a build moves through; a client must never see it go backwards.
 BUILD_ORDER = ["pending", "building", "validating", "active"]

@@ -11,15 +11,21 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningPlatform, start_platform, stop_platform
-from tests.e2e.test_local_submissions import upload, wait_for
+from tests.support.running_platform import (
+    RunningPlatform,
+    eventually,
+    executor_pid,
+    matches,
+    start_platform,
+    stop_platform,
+    upload,
+    wait_for,
+)
 
 FIRST_LEGAL = b"""
 def agent(observation, configuration):
@@ -46,37 +52,6 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPlatform]
     )
     yield running
     stop_platform(running)
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def matches(arena: RunningPlatform, **filters: str) -> list[dict[str, Any]]:
-    query = "&".join(f"{k}={v}" for k, v in {"pageSize": "100", **filters}.items())
-    return list(arena.request("GET", f"/api/v1/matches?{query}").body["matches"])
-
-
-def executor_pid(arena: RunningPlatform) -> int:
-    """The platform's child running `rlarena.cli executor`."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == arena.process.pid and b"executor" in command:
-            return int(entry.name)
-    raise AssertionError("the platform has no executor child")
 
 
 @pytest.fixture(scope="module")

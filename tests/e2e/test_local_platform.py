@@ -13,7 +13,7 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import BIN, RunningPlatform, start_platform, stop_platform
+from tests.support.running_platform import BIN, RunningPlatform, start_platform, stop_platform
 
 
 def test_a_newcomer_registers_logs_in_creates_an_agent_and_sees_the_leaderboard(

@@ -2,70 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import json
 import time
-import urllib.error
-import urllib.request
-import uuid
-import zipfile
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningPlatform
+from tests.support.running_platform import GOOD_AGENT, RunningPlatform, upload, wait_for, zipped
 
-GOOD_AGENT = b"def agent(observation, configuration):\n    return 1\n"
 CRASHING_AGENT = b"raise ValueError('broken on purpose')\n"
-
-
-def multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode()
-        + data
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
-
-
-def upload(platform: RunningPlatform, token: str, agent_id: str, filename: str, data: bytes) -> tuple[int, Any]:
-    body, content_type = multipart({"agentId": agent_id}, filename, data)
-    request = urllib.request.Request(
-        platform.base_url + "/api/v1/submissions",
-        data=body,
-        method="POST",
-        headers={"Content-Type": content_type, "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
-
-
-def wait_for(platform: RunningPlatform, token: str, submission_id: str, statuses: set[str]) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        submission = platform.request("GET", f"/api/v1/submissions/{submission_id}", token=token).body["submission"]
-        if submission["status"] in statuses:
-            return dict(submission)
-        time.sleep(0.05)
-    raise AssertionError(f"submission {submission_id} stayed {submission['status']}")
 
 
 @pytest.fixture(scope="module")
