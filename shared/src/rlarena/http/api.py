@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 import flask
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
+from rlarena.adapters.db.outage import database_unavailable, describe, is_database_outage
 from rlarena.bootstrap import Platform
 from rlarena.errors import (
     InvalidInput,
@@ -35,6 +37,9 @@ from rlarena.errors import (
 )
 
 log = logging.getLogger("rlarena.http")
+
+# What a 503 (a dependency is down: the database, the broker) tells the client to wait, in seconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 5
 
 M = TypeVar("M", bound=BaseModel)
 Body = dict[str, Any] | list[Any]
@@ -54,17 +59,29 @@ class Context:
         self.platform = platform
         self.request = request
         self.params = params
+        self._user_id: uuid.UUID | None = None
 
     # -- the caller ------------------------------------------------------------------------
     def user_id(self) -> uuid.UUID:
-        """The authenticated user's id; 401 with the reason otherwise."""
+        """The authenticated user's id; 401 with the reason otherwise.
+
+        A token outlives nothing it names: a valid token of an account that no longer exists is a
+        401 too (one primary-key lookup), so no route acts for a user who is gone.
+        """
+        if self._user_id is not None:
+            return self._user_id
         header = self.request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if not header:
             raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        return self.platform.tokens.verify(token.strip())
+        user_id = self.platform.tokens.verify(token.strip())
+        with self.platform.uow() as uow:
+            if uow.users.get(user_id) is None:
+                raise Unauthenticated("this account no longer exists; sign up again", code="unknown_user")
+        self._user_id = user_id
+        return user_id
 
     def client_ip(self) -> str:
         if self.platform.settings.trust_forwarded_for:
@@ -196,13 +213,31 @@ class HttpApi:
             response = self._dispatch(platform, request)
         except RLArenaError as error:
             response = error_response(error)
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
-            response = json_response({"error": "internal error", "code": "internal_error"}, 500)
+        except Exception as error:
+            if is_database_outage(error):
+                # Wherever it struck (the unit of work, the rate limiter, the pool): 503, not a bug.
+                log.warning("%s %s: the database is unavailable: %s", request.method, request.path, describe(error))
+                response = error_response(database_unavailable())
+            else:
+                log.exception("unhandled error in %s %s", request.method, request.path)
+                response = json_response({"error": "internal error", "code": "internal_error"}, 500)
         origins = platform.settings.cors_allowed_origins if platform else []
         apply_cors(request, response, origins)
         log_request(request, response.status_code, time.perf_counter() - started, self.service)
         return response
+
+    def http_error(self, error: HTTPException) -> flask.Response:
+        """For the hosting Flask app's error handler: what its own routing refuses before `handle`
+        runs (functions-framework's rules cannot match a path with an encoded newline, and it
+        answers /robots.txt and /favicon.ico itself) as the JSON error body, with CORS.
+
+        In a function's main.py: `functions_framework.errorhandler(HTTPException)(api.http_error)`.
+        """
+        try:
+            origins = self._platform().settings.cors_allowed_origins
+        except Exception:  # settings that cannot load are reported by every other request
+            origins = []
+        return http_exception_response(flask.request._get_current_object(), error, origins, self.service)  # type: ignore[attr-defined]
 
     def _dispatch(self, platform: Platform, request: flask.Request) -> flask.Response:
         if request.method == "OPTIONS":
@@ -231,11 +266,47 @@ def json_response(body: Body, status: int = 200, headers: Mapping[str, str] | No
 
 
 def error_response(error: RLArenaError) -> flask.Response:
+    """The JSON error body with its status; 429 and 503 say when to retry (`Retry-After`)."""
     status = http_status(error)
-    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, RateLimited) else {}
+    body = error_body(error)
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    elif status == 503:
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_SECONDS)
+        body.setdefault("details", {"retryAfterSeconds": UNAVAILABLE_RETRY_AFTER_SECONDS})
     if status >= 500:
         log.error("%s: %s", error.code, error.message)
-    return json_response(error_body(error), status, headers)
+    return json_response(body, status, headers)
+
+
+def http_exception_response(
+    request: flask.Request, error: HTTPException, origins: list[str], service: str
+) -> flask.Response:
+    """A werkzeug/Flask HTTP error raised outside `HttpApi.handle` as the JSON error body.
+
+    Flask renders these as HTML (a path its rules cannot match, a method none of them takes, an
+    exception that escaped a view); every answer of the platform is `{"error", "code"}` instead,
+    with the CORS headers and the request log line of any other response.
+    """
+    status = error.code or 500
+    if status == 500:
+        original = getattr(error, "original_exception", None)
+        log.error("unhandled error in %s %s", request.method, request.path, exc_info=original or error)
+        response = json_response({"error": "internal error", "code": "internal_error"}, 500)
+    elif status == 404:
+        response = error_response(NotFound(f"no route for {request.method} {request.path}"))
+    elif status == 405:
+        allowed = ", ".join(sorted(getattr(error, "valid_methods", None) or []))
+        response = error_response(
+            MethodNotAllowed(f"{request.method} is not allowed here" + (f"; use {allowed}" if allowed else ""))
+        )
+    else:
+        code = (error.name or "error").lower().replace(" ", "_").replace("-", "_")
+        response = json_response({"error": error.description or error.name, "code": code}, status)
+    apply_cors(request, response, origins)
+    log_request(request, response.status_code, 0.0, service)
+    return response
 
 
 def apply_cors(request: flask.Request, response: flask.Response, allowed: list[str]) -> None:

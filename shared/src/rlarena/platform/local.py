@@ -66,11 +66,19 @@ class LocalPlatform:
     executor: ExecutorChild | None = None
 
     def gateway(self) -> flask.Flask:
-        """A WSGI app that forwards each request to the function the HTTPRoute names."""
+        """A WSGI app that forwards each request to the function the HTTPRoute names.
+
+        Every method reaches the functions (TRACE or PROPFIND get their JSON 405), and whatever
+        Flask refuses itself (a path its rules cannot match, such as one with an encoded newline,
+        or an error that escaped a view) is the JSON error body with CORS, never Flask's HTML.
+        """
+        from werkzeug.exceptions import HTTPException
+        from werkzeug.routing import Rule
+
+        from rlarena.http.api import http_exception_response
+
         app = flask.Flask("rlarena-local")
 
-        @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
-        @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
         def forward(path: str) -> flask.Response:
             request = flask.request._get_current_object()  # type: ignore[attr-defined]
             if request.path == BROKER_INGRESS_PATH:
@@ -84,6 +92,15 @@ class LocalPlatform:
             log_request(request, response.status_code, 0.0, "gateway")
             return response
 
+        def refused(error: HTTPException) -> flask.Response:
+            request = flask.request._get_current_object()  # type: ignore[attr-defined]
+            return http_exception_response(request, error, self.platform.settings.cors_allowed_origins, "gateway")
+
+        # Rules without methods take every method (as functions-framework's do); app.route cannot.
+        app.url_map.add(Rule("/", defaults={"path": ""}, endpoint="forward"))
+        app.url_map.add(Rule("/<path:path>", endpoint="forward"))
+        app.view_functions["forward"] = forward
+        app.register_error_handler(HTTPException, refused)
         return app
 
     def _ingress(self, request: flask.Request) -> flask.Response:
