@@ -2,8 +2,12 @@
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from rlarena.entrypoints.agents import api
+
+# What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
+functions_framework.errorhandler(HTTPException)(api.http_error)
 
 
 @functions_framework.http

@@ -3,10 +3,14 @@
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import HTTPException
 
 from rlarena.entrypoints.matches import api
 from rlarena.entrypoints.matchmaker import on_event
 from rlarena.events.targets import serve
+
+# What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
+functions_framework.errorhandler(HTTPException)(api.http_error)
 
 
 @functions_framework.http

@@ -3,9 +3,13 @@
 import flask
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import HTTPException
 
 from rlarena.entrypoints.submissions import api, on_job_event, on_object_stored, on_submission_uploaded
 from rlarena.events.targets import serve
+
+# What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
+functions_framework.errorhandler(HTTPException)(api.http_error)
 
 
 @functions_framework.http

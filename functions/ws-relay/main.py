@@ -8,8 +8,12 @@ routes to: /health, and a 426 for a GET of /api/v1/ws without the upgrade.
 
 import flask
 import functions_framework
+from werkzeug.exceptions import HTTPException
 
 from rlarena.relay.http import api
+
+# What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
+functions_framework.errorhandler(HTTPException)(api.http_error)
 
 
 @functions_framework.http

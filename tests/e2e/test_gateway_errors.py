@@ -101,10 +101,5 @@ def test_the_broker_ingress_answers_unknown_methods_in_json(local_platform: Runn
     assert reply.json()["code"] == "method_not_allowed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Starlette's Mount in platform/local.py asgi_app cannot match a line feed inside a path and answers "
-    "text/plain 404 before the gateway sees the request; outside LocalPlatform.gateway",
-)
 def test_a_line_feed_inside_a_path_is_json_404(local_platform: RunningPlatform) -> None:
     assert_json_error(send(local_platform, "GET", "/api/v1/agents%0A/x"), 404, "not_found")

@@ -66,10 +66,6 @@ def test_http_error_answers_what_the_framework_refuses_in_json(platform: Platfor
         _assert_json_error(client.get(path, headers={"Origin": ORIGIN}), 404, "not_found")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions/*/main.py do not yet register HttpApi.http_error for functions-framework's own errors",
-)
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_what_the_framework_refuses_is_json(platform: Platform, function: str) -> None:
     client = _app(function).test_client()

@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from cloudevents.conversion import to_binary, to_structured
 from cloudevents.http import CloudEvent
+from sqlalchemy import delete
 from sqlalchemy import event as sqlalchemy_event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -179,6 +180,32 @@ async def test_a_bad_expired_or_missing_token_is_closed_with_4401_and_a_reason_s
 
     assert code == 4401
     assert reason.startswith(reason_starts)
+
+
+async def test_a_deleted_users_token_is_closed_with_4401_by_the_platforms_relay(platform: Platform) -> None:
+    """As on the HTTP routes: a valid token of an account that no longer exists is refused."""
+    with platform.uow() as uow:
+        ghost, living = (
+            User(username="ghost", email="g@e.io", password_hash="x"),
+            User(username="living", email="l@e.io", password_hash="x"),
+        )
+        uow.session.add_all([ghost, living])
+        uow.commit()
+    now = datetime.now(UTC)
+    ghost_token = platform.tokens.issue(ghost.id, "ghost", now)
+    living_token = platform.tokens.issue(living.id, "living", now)
+    with platform.uow() as uow:
+        uow.session.execute(delete(User).where(User.id == ghost.id))
+        uow.commit()
+
+    async with serving(Relay.for_platform(platform)) as served:
+        async with client(served, ghost_token) as websocket:
+            code, reason = await closed(websocket)
+        async with client(served, living_token) as websocket:
+            assert (await receive(websocket))["type"] == "connected"
+
+    assert code == 4401
+    assert reason.startswith("unknown_user: this account no longer exists")
 
 
 # --- who receives what ----------------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from cloudevents import exceptions as cloud_exceptions
 from cloudevents.http import from_http
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import ASGIApp
 
 from rlarena import runtime
@@ -240,7 +239,11 @@ def asgi_app(local: LocalPlatform) -> Starlette:
 
     from rlarena.relay.app import current, websocket_route
 
-    # WebSocket routes (the relay) join this list ahead of the catch-all mount; a plain GET of the
-    # relay's path falls through to the gateway, whose ws-relay target answers 426.
+    # WebSocket routes (the relay) are the only routes; everything else, a plain GET of the relay's
+    # path included (its ws-relay target answers 426), goes to the gateway.
     gateway = cast(ASGIApp, WSGIMiddleware(local.gateway().wsgi_app, workers=8))  # type: ignore[arg-type]
-    return Starlette(routes=[websocket_route(current()), Mount("/", app=gateway)], lifespan=lifespan)
+    app = Starlette(routes=[websocket_route(current())], lifespan=lifespan)
+    # Whatever no route takes goes to the gateway, whatever its path: a Mount's pattern cannot
+    # match a line feed inside a path, and Starlette would answer its own text/plain 404.
+    app.router.default = gateway
+    return app

@@ -30,7 +30,15 @@ from starlette.websockets import WebSocket
 from rlarena import __version__, runtime
 from rlarena.bootstrap import Platform
 from rlarena.config import Settings
-from rlarena.errors import InvalidInput, PayloadTooLarge, RLArenaError, Unauthenticated, error_body, http_status
+from rlarena.errors import (
+    InvalidInput,
+    PayloadTooLarge,
+    RLArenaError,
+    ServiceUnavailable,
+    Unauthenticated,
+    error_body,
+    http_status,
+)
 from rlarena.relay.auth import TokenVerifier, authenticate
 from rlarena.relay.directory import DatabaseDirectory
 from rlarena.relay.hub import Hub
@@ -91,12 +99,20 @@ class Relay:
         """The WebSocket endpoint: authenticate, admit, then run the session until it ends."""
         self.bind()
         try:
-            user_id = authenticate(
-                self.verifier, websocket.headers, websocket.query_params, allow_anonymous=self.options.allow_anonymous
+            # In a worker thread: the verifier may ask the database whether the account still exists.
+            user_id = await run_in_threadpool(
+                authenticate,
+                self.verifier,
+                websocket.headers,
+                websocket.query_params,
+                allow_anonymous=self.options.allow_anonymous,
             )
         except Unauthenticated as error:
             # Accepted first, so the browser sees the close code and reason (a refused handshake is a bare 403).
             await _refuse(websocket, Close.UNAUTHENTICATED, f"{error.code}: {error.message}")
+            return
+        except ServiceUnavailable as error:
+            await _refuse(websocket, Close.TRY_AGAIN_LATER, error.message)
             return
         try:
             client = self.hub.admit(user_id)
@@ -163,7 +179,12 @@ class _PlatformTokens:
         self._platform = platform
 
     def verify(self, token: str) -> uuid.UUID:
-        return self._platform.tokens.verify(token)
+        """The token's user, if the account still exists (as the HTTP functions check)."""
+        user_id = self._platform.tokens.verify(token)
+        with self._platform.uow() as uow:
+            if uow.users.get(user_id) is None:
+                raise Unauthenticated("this account no longer exists; sign up again", code="unknown_user")
+        return user_id
 
 
 async def _refuse(websocket: WebSocket, code: Close, reason: str) -> None:

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Self
 
 from cloudevents.http import CloudEvent
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from rlarena.adapters.db import outbox
+from rlarena.adapters.db.outage import database_unavailable, is_database_outage
 from rlarena.adapters.db.rating_queries import RatingRepository
 from rlarena.adapters.db.repositories import AgentRepository, EnvironmentRepository, UserRepository
-from rlarena.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from rlarena.adapters.db.models import OutboxEvent
@@ -49,9 +49,9 @@ class UnitOfWork:
         # close() rolls back whatever was not committed and detaches the loaded objects without
         # expiring them, so use cases can return them for rendering.
         self.session.close()
-        if isinstance(error, OperationalError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        if error is not None and is_database_outage(error):
             # The database is unreachable or went away: a retryable 503, never SQL in a response.
-            raise ServiceUnavailable("the database is unavailable; try again shortly") from error
+            raise database_unavailable() from error
 
     def publish(self, event: CloudEvent) -> None:
         """Announce `event` if, and only if, this transaction commits (the outbox)."""
