@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     trivy_fail_on_critical: bool = Field(False, alias="TRIVY_FAIL_ON_CRITICAL")
     knative_dir: Path | None = Field(None, alias="KNATIVE_DIR")
     ping_interval_override: timedelta | None = Field(None, alias="PING_INTERVAL_OVERRIDE")
-    local_broker_faults: Literal["", "duplicate-shuffle"] = Field("", alias="LOCAL_BROKER_FAULTS")
+    local_broker_faults: Literal["off", "duplicate-shuffle"] = Field("off", alias="LOCAL_BROKER_FAULTS")
     max_body_bytes: int = Field(1024 * 1024, alias="MAX_BODY_BYTES", ge=1024)
     auth_rate_limit_per_minute: int = Field(5, alias="AUTH_RATE_LIMIT_PER_MINUTE", ge=1)
     replay_rate_limit_per_minute: int = Field(20, alias="REPLAY_RATE_LIMIT_PER_MINUTE", ge=1)
