@@ -34,10 +34,11 @@ def rating_event_id(match_id: uuid.UUID) -> str:
 
 
 def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdated | None:
-    """Apply a finished match once. A redelivery changes nothing but republishes the update.
+    """Apply a finished match once; a redelivery changes nothing and announces nothing again.
 
     The rating update is announced through the outbox, in the transaction that applies it, so it
-    is published even if the process dies right after the commit.
+    is published even if the process dies right after the commit: a redelivery has nothing to
+    recover (before the outbox it republished, in case the publication after the commit was lost).
     """
     with platform.uow() as uow:
         first_time = claim(uow, CONSUMER, EventKey("match", str(result.match_id)), EventType.MATCH_FINISHED)
@@ -45,11 +46,7 @@ def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdate
         if match is None:
             raise EventRejected(f"match {result.match_id} does not exist")
         if not first_time:
-            update = _stored_update(uow, match)
-            if update is not None:
-                _announce(uow, update)
-                uow.commit()
-            return update
+            return _stored_update(uow, match)
         if match.status in (MatchStatus.FAILED, MatchStatus.CANCELLED):
             # The reaper or a deletion already closed this match; a late result is not rated.
             log.warning("ignoring result of match %s: it is already %s", match.id, match.status)
