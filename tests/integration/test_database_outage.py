@@ -8,11 +8,7 @@ tests/integration/test_bad_input.py: a route added later is covered without touc
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,7 +32,7 @@ from tests.conftest import ROOT, make_settings
 from tests.integration.test_bad_input import PARAMS, ROUTES, Access, Takes, functions, served_routes
 from tests.support.api import ApiClient, User
 from tests.support.databases import PostgresDatabases
-from tests.support.postgres import _as_owner, _binaries, free_port
+from tests.support.postgres import RestartablePostgres, free_port
 from tests.support.seed import activate, insert_match
 
 WEBHOOK_TOKEN = "storage-webhook-token-for-the-outage-suite"
@@ -52,41 +48,6 @@ DATABASE_FREE = {
     ("submissions", "POST", "/internal/storage-events"),
 }
 RETRY_AFTER_SECONDS = 5
-
-
-class RestartablePostgres:
-    """A PostgreSQL server of this module's own that can go down and come back on the same port."""
-
-    def __init__(self) -> None:
-        self._binaries = _binaries()
-        self.folder = Path(tempfile.mkdtemp(prefix="rlarena-pg-outage-"))
-        if os.geteuid() == 0:
-            shutil.chown(self.folder, "postgres")
-        self._data = self.folder / "data"
-        self.port = free_port()
-        self.url = f"postgresql+pg8000://postgres@127.0.0.1:{self.port}/postgres"
-        self._pg_ctl([str(self._binaries / "initdb"), "-D", str(self._data), "-U", "postgres", "--auth=trust", "-N"])
-        self.start()
-
-    def _pg_ctl(self, command: list[str]) -> None:
-        subprocess.run(_as_owner(command), check=True, capture_output=True)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        pg_ctl = str(self._binaries / "pg_ctl")
-        self._pg_ctl([pg_ctl, "-D", str(self._data), "-w", "-l", str(self.folder / "log"), "-o", options, "start"])
-
-    def stop(self, mode: str = "immediate") -> None:
-        """`immediate` is a crash (connections cut); `fast` ends every session with FATAL 57P01 first."""
-        self._pg_ctl([str(self._binaries / "pg_ctl"), "-D", str(self._data), "-m", mode, "-w", "stop"])
-
-    def close(self) -> None:
-        subprocess.run(
-            _as_owner([str(self._binaries / "pg_ctl"), "-D", str(self._data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
