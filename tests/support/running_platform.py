@@ -67,8 +67,9 @@ class RunningPlatform:
 def start_platform(tmp_path: Path, **env: str) -> RunningPlatform:
     port = free_port()
     log_path = tmp_path / "platform.log"
+    inherited = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}  # SQLite unless given
     environment = {
-        **os.environ,
+        **inherited,
         "DATA_DIR": str(tmp_path / "data"),
         "AUTH_RATE_LIMIT_PER_MINUTE": "1000",
         "SUBMISSIONS_PER_AGENT_PER_DAY": "100",
@@ -78,7 +79,6 @@ def start_platform(tmp_path: Path, **env: str) -> RunningPlatform:
         "EXECUTOR_URL": f"127.0.0.1:{free_port()}",
         **env,
     }
-    environment.pop("DATABASE_URL", None)
     log_file = log_path.open("w")
     process = subprocess.Popen(
         [str(BIN / "rlarena"), "dev", "--port", str(port)],
