@@ -61,59 +61,98 @@ def _distinct_free_ports(count: int) -> list[int]:
     return ports
 
 
+class StoppableS3:
+    """A SeaweedFS server that can be stopped and started again on the same data and ports.
+
+    `stop()` kills it (as an outage would: no drain); `start()` serves the same files again on the
+    same endpoint, so clients configured with `server` simply find it back.
+    """
+
+    def __init__(self) -> None:
+        self._binary = weed_binary()
+        self.folder = Path(tempfile.mkdtemp(prefix="rlarena-s3-"))
+        access_key, secret_key = "test-" + secrets.token_hex(8), secrets.token_hex(20)
+        identities = {
+            "identities": [
+                {
+                    "name": "rlarena-tests",
+                    "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        self._config = self.folder / "s3.json"
+        self._config.write_text(json.dumps(identities))
+        (self.folder / "data").mkdir()
+        self._ports = dict(zip(_PORT_FLAGS, _distinct_free_ports(len(_PORT_FLAGS)), strict=True))
+        self.server = S3Server(f"127.0.0.1:{self._ports['s3.port']}", access_key, secret_key)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log = self.folder / "weed.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> None:
+        """Serve (again), and return once S3 answers."""
+        if self.running:
+            return
+        command = [
+            str(self._binary),
+            "mini",
+            f"-dir={self.folder / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            *(f"-{flag}={port}" for flag, port in self._ports.items()),
+            "-master.telemetry=false",
+            # Every test bucket is a collection with volumes of its own: small volumes keep a whole
+            # test run's buckets within the volume count the free disk allows.
+            "-master.volumeSizeLimitMB=8",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
+            "-admin.ui=false",
+            f"-s3.config={self._config}",
+            f"-s3.localSocket={self.folder / 's3.sock'}",
+            f"-filer.localSocket={self.folder / 'filer.sock'}",
+        ]
+        with open(self._log, "ab") as output:
+            self._process = subprocess.Popen(
+                command, cwd=self.folder, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        _wait_until_ready(self.server, self._process, self._log)
+
+    def stop(self) -> None:
+        """Kill it (SIGTERM makes weed drain for seconds; an outage is abrupt anyway)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        _remove_stray_sockets(self._ports.values())
+        for socket_file in (self.folder / "s3.sock", self.folder / "filer.sock"):
+            socket_file.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def stoppable_s3() -> Iterator[StoppableS3]:
+    """A fresh S3 server of its own (see StoppableS3), removed with its files after."""
+    weed = StoppableS3()
+    try:
+        weed.start()
+        yield weed
+    finally:
+        weed.close()
+
+
 @contextmanager
 def throwaway_s3() -> Iterator[S3Server]:
     """Yield a fresh, empty S3 server on 127.0.0.1; kill it and delete its files after."""
-    binary = weed_binary()
-    folder = Path(tempfile.mkdtemp(prefix="rlarena-s3-"))
-    access_key, secret_key = "test-" + secrets.token_hex(8), secrets.token_hex(20)
-    identities = {
-        "identities": [
-            {
-                "name": "rlarena-tests",
-                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    config = folder / "s3.json"
-    config.write_text(json.dumps(identities))
-    (folder / "data").mkdir()
-    ports = dict(zip(_PORT_FLAGS, _distinct_free_ports(len(_PORT_FLAGS)), strict=True))
-    server = S3Server(f"127.0.0.1:{ports['s3.port']}", access_key, secret_key)
-    command = [
-        str(binary),
-        "mini",
-        f"-dir={folder / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
-        "-master.telemetry=false",
-        # Every test bucket is a collection with volumes of its own: small volumes keep a whole
-        # test run's buckets within the volume count the free disk allows.
-        "-master.volumeSizeLimitMB=8",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-webdav=false",
-        "-admin.ui=false",
-        f"-s3.config={config}",
-        f"-s3.localSocket={folder / 's3.sock'}",
-        f"-filer.localSocket={folder / 'filer.sock'}",
-    ]
-    log = folder / "weed.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command, cwd=folder, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    try:
-        _wait_until_ready(server, process, log)
-        yield server
-    finally:
-        # SIGTERM makes weed drain for seconds; nothing here needs a clean shutdown.
-        process.kill()
-        process.wait()
-        _remove_stray_sockets(ports.values())
-        shutil.rmtree(folder, ignore_errors=True)
+    with stoppable_s3() as weed:
+        yield weed.server
 
 
 def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:

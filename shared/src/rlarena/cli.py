@@ -63,29 +63,14 @@ def _dev(host: str, port: int | None) -> int:
 
 
 def _executor(address: str | None) -> int:
-    import signal
-    import threading
-
     from rlarena.config import load_settings
-    from rlarena.executor.app import build_servicer
-    from rlarena.executor.grpc_server import start_server
+    from rlarena.executor.app import serve
     from rlarena.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, structured=settings.is_production)
-    service, servicer = build_servicer(settings)
-    default_port = settings.executor_url.rsplit(":", 1)[-1]
-    server, port = start_server(servicer, address or f"[::]:{default_port}")
-    print(f"RL Arena executor listening on port {port} (gRPC, plaintext h2c)", flush=True)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    # Graceful: refuse new matches, let running ones finish and publish, then close.
-    service.shutdown(grace_seconds=60)
-    server.stop(grace=5).wait()
-    print("RL Arena executor stopped.", flush=True)
-    return 0
+    # Graceful on SIGTERM/SIGINT: running matches get EXECUTOR_SHUTDOWN_GRACE_SECONDS to finish.
+    return serve(settings, address)
 
 
 def _migrate() -> int:

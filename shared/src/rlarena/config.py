@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     executor_max_matches: int = Field(2, alias="EXECUTOR_MAX_MATCHES", ge=1, le=64)
     executor_dispatch_timeout: timedelta = Field(timedelta(seconds=10), alias="EXECUTOR_DISPATCH_TIMEOUT")
     local_executor: bool = Field(True, alias="LOCAL_EXECUTOR")
+    # On SIGTERM/SIGINT the executor lets running matches finish this long; the rest end as failed.
+    executor_shutdown_grace_seconds: float = Field(20.0, alias="EXECUTOR_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
+    # Results the executor could not store or announce yet wait here (default DATA_DIR/executor-spool).
+    executor_spool_dir: Path | None = Field(None, alias="EXECUTOR_SPOOL_DIR")
     match_deadline_slack: timedelta = Field(timedelta(minutes=2), alias="MATCH_DEADLINE_SLACK")
     manual_match_rate_limit_per_minute: int = Field(10, alias="MANUAL_MATCH_RATE_LIMIT_PER_MINUTE", ge=1)
     manual_matches_rated: bool = Field(False, alias="MANUAL_MATCHES_RATED")
@@ -192,6 +196,7 @@ class Settings(BaseSettings):
         "storage_webhook_token",
         "broker_token",
         "kaniko_cache_repo",
+        "executor_spool_dir",
         mode="before",
     )
     @classmethod
@@ -235,6 +240,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_storage_path(self) -> Path:
         return (self.storage_path or self.data_dir / "objects").resolve()
+
+    @cached_property
+    def resolved_executor_spool_dir(self) -> Path:
+        return (self.executor_spool_dir or self.data_dir / "executor-spool").resolve()
 
     @cached_property
     def resolved_knative_dir(self) -> Path:

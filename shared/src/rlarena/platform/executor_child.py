@@ -6,6 +6,11 @@ local broker's ingress exactly as it would to K_SINK on a cluster, with the brok
 ingress requires (BROKER_TOKEN, in its environment only). If it dies, the supervisor starts it
 again; the matches it was running are failed by the reaper at their deadline.
 
+Ctrl-C in the terminal signals the whole foreground process group; the executor is started in a
+session (and process group) of its own so it never gets that SIGINT directly. The platform stops
+it itself (`stop`): SIGTERM, then the executor's grace period (EXECUTOR_SHUTDOWN_GRACE_SECONDS)
+plus a margin for storing and announcing results, and only then SIGKILL.
+
 It dies with the platform, too: a SIGKILLed platform must not leave an orphan holding the
 executor's port (the next `make dev` could not start) and running matches nobody will record. The
 child is started with `--parent-pid <this pid>` and, as its first act, asks the kernel for SIGKILL
@@ -31,7 +36,8 @@ log = logging.getLogger("rlarena.local.executor")
 
 RESTART_DELAY_S = 1.0
 READY_TIMEOUT_S = 60.0
-STOP_GRACE_S = 10.0
+# After the executor's own grace period: time to store, announce or spool results, and to exit.
+STOP_MARGIN_S = 15.0
 # prctl(2) option: the signal this process gets when the thread that created it exits.
 PR_SET_PDEATHSIG = 1
 # Where the kernel cannot do it (not Linux): how often a watcher thread checks for the parent.
@@ -67,6 +73,15 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _grace_from_environment() -> float:
+    from rlarena.config import Settings, load_settings
+
+    try:
+        return load_settings().executor_shutdown_grace_seconds
+    except ConfigurationError:  # the child reports the bad setting itself
+        return float(Settings.model_fields["executor_shutdown_grace_seconds"].default)
+
+
 def _exit_when_orphaned(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(PARENT_POLL_S)
@@ -81,12 +96,15 @@ class ExecutorChild:
         on_restart: Callable[[], None] | None = None,
         *,
         broker_token: str | None = None,
+        shutdown_grace_s: float | None = None,
     ) -> None:
         self._on_restart = on_restart
         self._address = listen_address(executor_url)
         self._url = executor_url
         self._broker_url = broker_url
         self._broker_token = broker_token
+        # The child's grace (given to it, so both sides agree); by default what the environment says.
+        self._grace = shutdown_grace_s if shutdown_grace_s is not None else _grace_from_environment()
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -127,21 +145,32 @@ class ExecutorChild:
                         ) from None
                     time.sleep(0.2)
 
+    @property
+    def stop_timeout(self) -> float:
+        """How long `stop` waits after SIGTERM before it kills the executor."""
+        return self._grace + STOP_MARGIN_S
+
     def stop(self) -> None:
         self._stopping.set()
         with self._lock:
             process = self._process
         if process is None or process.poll() is not None:
             return
-        process.terminate()  # graceful: running matches finish and publish within the grace
+        process.terminate()  # graceful: running matches finish and store their results within the grace
         try:
-            process.wait(STOP_GRACE_S)
+            process.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
+            log.warning("the executor did not stop within %.0f s of SIGTERM; killing it", self.stop_timeout)
             process.kill()
             process.wait()
 
     def _spawn(self) -> None:
-        environment = dict(os.environ, K_SINK=self._broker_url, EXECUTOR_URL=self._url)
+        environment = dict(
+            os.environ,
+            K_SINK=self._broker_url,
+            EXECUTOR_URL=self._url,
+            EXECUTOR_SHUTDOWN_GRACE_SECONDS=f"{self._grace:g}",
+        )
         if self._broker_token:
             environment["BROKER_TOKEN"] = self._broker_token
         command = [
@@ -149,8 +178,11 @@ class ExecutorChild:
             "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
         with self._lock:
+            # A session of its own: a terminal's Ctrl-C (SIGINT to the foreground process group)
+            # reaches the platform only, which then stops the executor gracefully. setsid() is done
+            # by the C code between fork and exec, no Python runs there.
             self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and a fixed argv
-                command, env=environment, stdin=subprocess.DEVNULL
+                command, env=environment, stdin=subprocess.DEVNULL, start_new_session=True
             )
 
     def _supervise(self) -> None:

@@ -133,7 +133,7 @@ def agent_logs(platform: MatchesPlatform, user_id: uuid.UUID, match_id: uuid.UUI
 
     Owners only: another user's agent logs may hold that user's debugging output.
     """
-    from rlarena.executor.service import result_key  # the executor's storage layout, not its code
+    from rlarena.domain.match_keys import result_key  # the executor's storage layout, not its code
 
     with platform.uow() as uow:
         match = _public_match(uow, match_id)
