@@ -221,9 +221,15 @@ def secure_data_dir(settings: Settings) -> None:
 
 
 def _fail_lost_matches(platform: Platform) -> None:
+    """The executor is gone: end its open matches from their stored results, fail the rest."""
     from rlarena.service.match_lifecycle import fail_lost_matches
+    from rlarena.service.match_reconciler import complete_stored_results
 
-    lost = fail_lost_matches(platform, platform.clock(), "the executor stopped while this match was open")
+    now = platform.clock()
+    completed = complete_stored_results(platform, booked_before=now)
+    lost = fail_lost_matches(platform, now, "the executor stopped while this match was open")
+    if completed:
+        log.warning("ended %d match(es) the stopped executor had finished, from their stored results", completed)
     if lost:
         log.warning("failed %d match(es) the stopped executor was running; their agents are queued again", lost)
 

@@ -26,6 +26,7 @@ from rlarena.service.ports import PlatformCore
 
 if TYPE_CHECKING:
     from rlarena.adapters.executor_client import MatchDispatcher
+    from rlarena.adapters.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,9 @@ class BookingPlatform(PlatformCore, Protocol):
 
     @property
     def executor(self) -> MatchDispatcher: ...
+
+    @property
+    def store(self) -> ObjectStore: ...  # the tick's reaper reads the executor's stored results
 
 
 @dataclass(frozen=True)

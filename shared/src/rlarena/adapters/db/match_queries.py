@@ -81,6 +81,18 @@ def open_match_ids_booked_before(session: Session, booked_before: datetime) -> l
     )
 
 
+def open_match_ids_oldest_first(session: Session, booked_before: datetime, *, limit: int) -> list[uuid.UUID]:
+    """At most `limit` open matches booked before `booked_before`, the longest open first."""
+    return list(
+        session.scalars(
+            select(Match.id)
+            .where(Match.status.in_(OPEN), Match.created_at <= booked_before)
+            .order_by(Match.created_at, Match.id)
+            .limit(limit)
+        ).all()
+    )
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
