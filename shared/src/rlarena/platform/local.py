@@ -183,6 +183,7 @@ def build(settings: Settings, *, port: int | None = None) -> LocalPlatform:
             f"http://127.0.0.1:{port}{BROKER_INGRESS_PATH}",
             on_restart=functools.partial(_fail_lost_matches, platform),
             broker_token=settings.broker_ingress_token,
+            shutdown_grace_s=settings.executor_shutdown_grace_seconds,
         )
     return LocalPlatform(
         platform=platform,
