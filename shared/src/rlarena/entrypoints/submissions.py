@@ -213,6 +213,7 @@ def on_job_event(event: CloudEvent) -> None:
     or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds."""
     if event["type"] == EventType.PING.value:
         platform = runtime.platform()
+        submissions.settle_bookings(platform)  # uploads that arrived unannounced, bookings expired unused
         build_queue.catch_up(platform)
         platform.outbox.publish_due()  # events whose publication after their commit failed
         return

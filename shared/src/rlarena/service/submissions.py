@@ -122,6 +122,7 @@ def request_upload_url(
     now = platform.clock()
     with platform.uow() as uow:
         agent = _lock_agent(uow, agent_id)
+        _within_quota(platform, uow, agent_id, now)  # counted and inserted under the agent's lock
         submission = _new_submission(uow, agent, now, status=SubmissionStatus.UPLOADING)
         submission.source_filename = filename[:255]
         submission.source_key = source_key(agent.id, submission.id, kind)
@@ -191,6 +192,58 @@ def accept_stored_object(platform: SubmissionsPlatform, key: str, size: int) -> 
     return True
 
 
+@dataclass(frozen=True)
+class BookingsSettled:
+    arrived: int
+    expired: int
+
+
+NEVER_ARRIVED = "the upload never arrived before its URL expired; request a new upload URL"
+
+
+def settle_bookings(platform: SubmissionsPlatform, *, limit: int = 200) -> BookingsSettled:
+    """The tick's pass over upload bookings (presigned URLs handed out, nothing received yet).
+
+    One whose object is in the store is accepted as its bucket notification would have done (the
+    local platform gets no notifications; on a cluster this catches a lost one). One whose URL has
+    expired unused fails, saying so; it stopped counting against the daily quota at expiry.
+    """
+    now = platform.clock()
+    booked_before = now - platform.settings.upload_url_expiry
+    with platform.uow() as uow:
+        bookings = [
+            (b.id, b.source_key, b.created_at)
+            for b in queries.bookings_in(uow.session, SubmissionStatus.UPLOADING.value, limit=limit)
+        ]
+    arrived = expired = 0
+    for submission_id, key, booked_at in bookings:
+        try:
+            stored = platform.store.stat(key) if key else None
+        except RLArenaError as error:  # the store is away: the next tick looks again
+            log.warning("upload bookings: cannot look at the store: %s", error.message)
+            break
+        if stored is not None:
+            arrived += accept_stored_object(platform, stored.key, stored.size)
+        elif booked_at < booked_before:
+            expired += _expire_booking(platform, submission_id, now)
+    if arrived or expired:
+        log.info("upload bookings: %d arrived unannounced, %d expired unused", arrived, expired)
+    return BookingsSettled(arrived=arrived, expired=expired)
+
+
+def _expire_booking(platform: SubmissionsPlatform, submission_id: uuid.UUID, now: datetime) -> bool:
+    with platform.uow() as uow:
+        submission = queries.get_submission(uow.session, submission_id)
+        if submission is None or submission.status != SubmissionStatus.UPLOADING.value:
+            return False  # it arrived meanwhile
+        submission.status = SubmissionStatus.FAILED.value
+        submission.error_message = NEVER_ARRIVED
+        submission.updated_at = now
+        record_transition(uow, submission, SubmissionStatus.FAILED, NEVER_ARRIVED, now)
+        uow.commit()
+    return True
+
+
 def _reject_uploaded(platform: SubmissionsPlatform, submission_id: uuid.UUID, reason: str) -> None:
     now = platform.clock()
     with platform.uow() as uow:
@@ -216,6 +269,7 @@ def _store_and_enqueue(
     now = platform.clock()
     with platform.uow() as uow:
         agent = _lock_agent(uow, agent_id)
+        _within_quota(platform, uow, agent_id, now)  # counted and inserted under the agent's lock
         submission = _new_submission(uow, agent, now, status=SubmissionStatus.PENDING)
         submission.source_key = source_key(agent.id, submission.id, EXTENSIONS[source.kind])
         submission.source_filename = filename[:255]
@@ -399,10 +453,7 @@ def _check_owner_and_quota(platform: SubmissionsPlatform, user_id: uuid.UUID, ag
     now = platform.clock()
     with platform.uow() as uow:
         environment_id = _owned_agent(uow, agent_id, user_id).environment_id
-        today = queries.count_uploads_since(uow.session, agent_id, quota_day_start(now))
-    refusal = quota_refusal(today, settings.submissions_per_agent_per_day, now)
-    if refusal is not None:
-        raise refusal
+        _within_quota(platform, uow, agent_id, now)  # early, before the upload is read; again under the lock
     platform.rate_limiter.hit(
         f"submissions:{user_id}",
         limit=settings.submission_rate_limit_per_minute,
@@ -411,6 +462,21 @@ def _check_owner_and_quota(platform: SubmissionsPlatform, user_id: uuid.UUID, ag
         what="submissions",
     )
     return environment_id
+
+
+def _within_quota(platform: SubmissionsPlatform, uow: UnitOfWork, agent_id: uuid.UUID, now: datetime) -> None:
+    """429 if the agent used its uploads for today (bookings whose URL expired unused do not count)."""
+    settings = platform.settings
+    today = queries.count_uploads_since(
+        uow.session,
+        agent_id,
+        quota_day_start(now),
+        uploading=SubmissionStatus.UPLOADING.value,
+        booked_before=now - settings.upload_url_expiry,
+    )
+    refusal = quota_refusal(today, settings.submissions_per_agent_per_day, now)
+    if refusal is not None:
+        raise refusal
 
 
 def quota_day_start(now: datetime) -> datetime:
@@ -438,7 +504,8 @@ def _check_declared_environment(source: AgentSource, environment_id: str) -> Non
 
 
 def _lock_agent(uow: UnitOfWork, agent_id: uuid.UUID) -> Agent:
-    # The row lock serialises version numbers per agent (SQLite: the one writer does).
+    # Serialises version numbers and the daily quota per agent, on PostgreSQL and SQLite alike.
+    queries.take_agent_write_lock(uow.session, agent_id)
     agent = uow.agents.get(agent_id, for_update=True)
     if agent is None:
         raise NotFound(f"no agent {agent_id}")

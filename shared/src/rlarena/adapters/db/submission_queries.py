@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
@@ -109,15 +109,35 @@ def lock_agent_row(session: Session, agent_id: uuid.UUID) -> None:
     session.execute(select(Agent.id).where(Agent.id == agent_id).with_for_update())
 
 
-def count_uploads_since(session: Session, agent_id: uuid.UUID, since: datetime) -> int:
-    """How many submissions the agent has created since `since`."""
+def take_agent_write_lock(session: Session, agent_id: uuid.UUID) -> None:
+    """Serialise one agent's uploads until commit: a no-op UPDATE of its row, which row-locks it on
+    PostgreSQL and, on SQLite (whose driver begins a transaction only at the first write), takes
+    the database's write lock now, so what is counted after it stays true until the commit."""
+    session.execute(update(Agent).where(Agent.id == agent_id).values(id=Agent.id))
+
+
+def count_uploads_since(
+    session: Session, agent_id: uuid.UUID, since: datetime, *, uploading: str, booked_before: datetime
+) -> int:
+    """How many submissions the agent has created since `since`, not counting upload bookings
+    (status `uploading`) made before `booked_before`: their URL expired unused."""
+    expired = and_(Submission.status == uploading, Submission.created_at < booked_before)
     return (
         session.scalar(
             select(func.count())
             .select_from(Submission)
-            .where(Submission.agent_id == agent_id, Submission.created_at >= since)
+            .where(Submission.agent_id == agent_id, Submission.created_at >= since, ~expired)
         )
         or 0
+    )
+
+
+def bookings_in(session: Session, uploading: str, *, limit: int) -> list[Submission]:
+    """Upload bookings still waiting for their object, oldest first."""
+    return list(
+        session.scalars(
+            select(Submission).where(Submission.status == uploading).order_by(Submission.created_at).limit(limit)
+        )
     )
 
 
