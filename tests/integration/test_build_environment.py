@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import uuid
-import zipfile
 
 import pytest
 
 from rlarena.adapters.db.models import Submission
 from rlarena.bootstrap import Platform
-from rlarena.service import build_queue, submissions
 from tests.support.api import ApiClient, User
+from tests.support.builds import agent_for, build
 
 TIC_TAC_TOE_AGENT = b"def agent(observation, configuration):\n    return 4  # the centre\n"
 
@@ -24,24 +22,6 @@ def settings_overrides() -> dict[str, object]:
 @pytest.fixture
 def owner(api: ApiClient) -> User:
     return api.register("wronggame")
-
-
-def agent_for(api: ApiClient, owner: User, environment: str) -> uuid.UUID:
-    return uuid.UUID(str(api.create_agent(owner, f"bot-{environment}", environment)["id"]))
-
-
-def build(platform: Platform, owner: User, agent_id: uuid.UUID, files: dict[str, bytes]) -> Submission:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    view = submissions.submit_upload(platform, uuid.UUID(owner.id), agent_id, "bot.zip", buffer.getvalue())
-    build_queue.run_queue(platform)
-    with platform.uow() as uow:
-        found = uow.session.get(Submission, view.submission.id)
-        assert found is not None
-        uow.session.expunge(found)
-        return found
 
 
 def test_code_declaring_another_game_is_refused_at_upload_and_nothing_is_kept(

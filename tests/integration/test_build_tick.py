@@ -23,9 +23,10 @@ from rlarena.platform.manifests import load_documents, ping_sources, triggers
 from rlarena.platform.ping import ping_event
 from rlarena.service import build_queue
 from tests.conftest import ROOT
-from tests.integration.test_kaniko_builder import NAMESPACE, REPORT_OK, names, row, submit
 from tests.support.api import ApiClient, User
 from tests.support.cluster import Cluster, kubernetes_overrides
+from tests.support.kaniko import BUILDS_NAMESPACE as NAMESPACE
+from tests.support.kaniko import REPORT_OK, names, row, submit
 from tests.support.seaweedfs import S3Server
 
 KNATIVE = ROOT / "knative"

@@ -29,10 +29,10 @@ from rlarena.adapters.passwords import PasswordHasher
 from rlarena.bootstrap import Platform, bootstrap
 from rlarena.events.publisher import RecordingPublisher
 from tests.conftest import ROOT, make_settings
-from tests.integration.test_bad_input import PARAMS, ROUTES, Access, Takes, functions, served_routes
 from tests.support.api import ApiClient, User
 from tests.support.databases import PostgresDatabases
 from tests.support.postgres import RestartablePostgres, free_port
+from tests.support.routes import PARAMS, ROUTES, Access, Takes, functions, served_routes
 from tests.support.seed import activate, insert_match
 
 WEBHOOK_TOKEN = "storage-webhook-token-for-the-outage-suite"

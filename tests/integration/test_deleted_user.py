@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, select
 
 from rlarena.adapters.db.models import Agent, User
 from rlarena.bootstrap import Platform
-from tests.integration.test_bad_input import PARAMS, ROUTES, Access, served_routes
 from tests.support.api import ApiClient
+from tests.support.routes import PARAMS, ROUTES, Access, served_routes
 from tests.support.seed import activate, insert_match
 
 AUTHENTICATED = [

@@ -27,7 +27,7 @@ from rlarena.config import Settings
 from rlarena.errors import ConfigurationError
 from rlarena.events.publisher import UnconfiguredPublisher, publisher_for
 from tests.conftest import ROOT
-from tests.integration.test_manifests import KNATIVE, OVERLAYS, _render
+from tests.support.manifests import KNATIVE, OVERLAYS, _render
 
 SOURCE = ROOT / "shared" / "src" / "rlarena"
 DEPLOY = ROOT / "docs" / "DEPLOY.md"

@@ -17,8 +17,8 @@ from werkzeug.exceptions import HTTPException
 
 from rlarena.bootstrap import Platform
 from tests.conftest import ROOT
-from tests.integration.test_bad_input import functions
 from tests.support.databases import SqliteDatabases
+from tests.support.routes import functions
 
 ORIGIN = "http://localhost:3000"
 FUNCTIONS = sorted(functions())

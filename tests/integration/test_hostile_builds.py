@@ -16,8 +16,8 @@ import pytest
 
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import SubmissionStatus
-from tests.integration.test_build_environment import agent_for, build
 from tests.support.api import ApiClient, User
+from tests.support.builds import agent_for, build
 from tests.support.hostile import REPORT, SQUAT, attack_report, live_processes_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the strict sandbox's pool uids and cgroups need root")

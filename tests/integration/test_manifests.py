@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,9 @@ from rlarena.events.catalogue import EventType
 from rlarena.platform import targets
 from rlarena.platform.manifests import load_documents, ping_sources, route_table, triggers
 from tests.conftest import ROOT
-
-KNATIVE = ROOT / "knative"
-KUBECTL = Path(sys.executable).parent / "kubectl"
-
+from tests.support.manifests import KNATIVE, KUBECTL, OVERLAYS, _render
 
 # The default kustomization (knative/, the base) and every overlay: each test on `rendered` runs on all.
-OVERLAYS = sorted(path.parent.name for path in (KNATIVE / "overlays").glob("*/kustomization.yaml"))
 
 
 @pytest.fixture(scope="module", params=[".", *(f"overlays/{name}" for name in OVERLAYS)])
@@ -94,13 +89,6 @@ def test_core_kinds_validate_strictly_against_the_kubernetes_schemas(rendered: l
 
 def test_the_overlays_are_dev_and_prod() -> None:
     assert OVERLAYS == ["dev", "prod"]
-
-
-def _render(path: Path) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [str(KUBECTL), "kustomize", str(path)], capture_output=True, text=True, check=True, timeout=60
-    )
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def _images(documents: list[dict[str, Any]]) -> set[str]:

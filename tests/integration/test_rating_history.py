@@ -12,9 +12,8 @@ import pytest
 
 from rlarena.bootstrap import Platform
 from rlarena.domain.skill import DEFAULT_MU, DEFAULT_SIGMA, Skill, rate
-from tests.integration.test_ratings_skill import play
 from tests.support.api import ApiClient, User
-from tests.support.seed import activate
+from tests.support.seed import activate, play
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

@@ -16,25 +16,7 @@ from rlarena.events.catalogue import AgentResult, MatchFinished
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.service import ratings
 from tests.support.api import ApiClient
-from tests.support.seed import activate, insert_match
-
-
-def play(platform: Platform, a: str, b: str, winner: str | None, *, is_rated: bool = True) -> str:
-    match_id = insert_match(platform, a, b, is_rated=is_rated)
-    score = 0.5 if winner is None else float(winner == a)
-    ratings.record_result(
-        platform,
-        MatchFinished(
-            match_id=uuid.UUID(match_id),
-            environment_id="tic-tac-toe",
-            winner_id=uuid.UUID(winner) if winner else None,
-            agent_results=[
-                AgentResult(agent_id=uuid.UUID(a), score=score),
-                AgentResult(agent_id=uuid.UUID(b), score=1.0 - score),
-            ],
-        ),
-    )
-    return match_id
+from tests.support.seed import activate, play
 
 
 def set_skill(platform: Platform, agent_id: str, mu: float, sigma: float, *, elo: int | None = None) -> None:

@@ -17,9 +17,10 @@ import pytest
 from rlarena.adapters.builders.kaniko import KanikoBuilder
 from rlarena.bootstrap import Platform
 from rlarena.service import build_jobs, build_queue, builds
-from tests.integration.test_kaniko_builder import AGENT, NAMESPACE, REPORT_OK, later, names, published, row, submit
 from tests.support.api import ApiClient, User
 from tests.support.cluster import PODS, REGISTRY, Cluster, kubernetes_overrides
+from tests.support.kaniko import AGENT, REPORT_OK, later, names, published, row, submit
+from tests.support.kaniko import BUILDS_NAMESPACE as NAMESPACE
 from tests.support.seaweedfs import S3Server
 
 

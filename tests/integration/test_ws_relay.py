@@ -32,8 +32,8 @@ from rlarena.relay.app import Relay, RelayOptions, create_app
 from rlarena.relay.directory import DatabaseDirectory
 from rlarena.relay.messages import MatchFacts
 from tests.conftest import TEST_SECRET
+from tests.support.relay import FakeDirectory, build_event, rating_updated, scheduled
 from tests.support.seed import insert_match
-from tests.unit.test_relay_messages import FakeDirectory, build_event, rating_updated, scheduled
 
 pytestmark = pytest.mark.asyncio
 

@@ -10,6 +10,8 @@ from sqlalchemy import update
 from rlarena.adapters.db.models import Agent, Match, Submission
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus, SubmissionStatus
+from rlarena.events.catalogue import AgentResult, MatchFinished
+from rlarena.service import ratings
 
 
 def activate(platform: Platform, agent_id: str, *, elo: int | None = None) -> str:
@@ -130,3 +132,21 @@ def seed_arena(
         )
         uow.commit()
     return agents
+
+
+def play(platform: Platform, a: str, b: str, winner: str | None, *, is_rated: bool = True) -> str:
+    match_id = insert_match(platform, a, b, is_rated=is_rated)
+    score = 0.5 if winner is None else float(winner == a)
+    ratings.record_result(
+        platform,
+        MatchFinished(
+            match_id=uuid.UUID(match_id),
+            environment_id="tic-tac-toe",
+            winner_id=uuid.UUID(winner) if winner else None,
+            agent_results=[
+                AgentResult(agent_id=uuid.UUID(a), score=score),
+                AgentResult(agent_id=uuid.UUID(b), score=1.0 - score),
+            ],
+        ),
+    )
+    return match_id
