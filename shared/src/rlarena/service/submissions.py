@@ -148,6 +148,12 @@ def receive_direct_upload(
     platform.store.put(key, data)
 
 
+NEVER_ARRIVED = "the upload never arrived before its URL expired; request a new upload URL"
+ARRIVED_TOO_LATE = (
+    "the upload arrived after its URL expired and the agent's daily quota was used meanwhile; submit it again later"
+)
+
+
 def accept_stored_object(platform: SubmissionsPlatform, key: str, size: int) -> bool:
     """A storage event: if it completes a presigned upload, check the archive and queue the build.
 
@@ -169,7 +175,12 @@ def accept_stored_object(platform: SubmissionsPlatform, key: str, size: int) -> 
         platform.store.delete(key)
         return True
     now = platform.clock()
+    late = submission.created_at < now - platform.settings.upload_url_expiry
     with platform.uow() as uow:
+        if late and _over_quota(platform, uow, submission.agent_id, now):
+            # Its URL expired before this arrived, so the booking stopped counting and the quota
+            # was used meanwhile: refused like a new upload would be, and nothing kept.
+            return _refuse_late(platform, uow, submission.id, key, now)
         claimed = queries.claim_upload(
             uow.session,
             submission.id,
@@ -198,9 +209,6 @@ class BookingsSettled:
     expired: int
 
 
-NEVER_ARRIVED = "the upload never arrived before its URL expired; request a new upload URL"
-
-
 def settle_bookings(platform: SubmissionsPlatform, *, limit: int = 200) -> BookingsSettled:
     """The tick's pass over upload bookings (presigned URLs handed out, nothing received yet).
 
@@ -218,28 +226,57 @@ def settle_bookings(platform: SubmissionsPlatform, *, limit: int = 200) -> Booki
     arrived = expired = 0
     for submission_id, key, booked_at in bookings:
         try:
+            if booked_at < booked_before:
+                # Its URL expired: whatever is under its key (a partial or late object) goes too.
+                if _expire_booking(platform, submission_id, now):
+                    expired += 1
+                    if key:
+                        platform.store.delete(key)
+                continue
             stored = platform.store.stat(key) if key else None
         except RLArenaError as error:  # the store is away: the next tick looks again
             log.warning("upload bookings: cannot look at the store: %s", error.message)
             break
         if stored is not None:
             arrived += accept_stored_object(platform, stored.key, stored.size)
-        elif booked_at < booked_before:
-            expired += _expire_booking(platform, submission_id, now)
     if arrived or expired:
         log.info("upload bookings: %d arrived unannounced, %d expired unused", arrived, expired)
     return BookingsSettled(arrived=arrived, expired=expired)
 
 
+def _refuse_late(
+    platform: SubmissionsPlatform, uow: UnitOfWork, submission_id: uuid.UUID, key: str, now: datetime
+) -> bool:
+    failed = queries.fail_booking(
+        uow.session,
+        submission_id,
+        uploading=SubmissionStatus.UPLOADING.value,
+        failed=SubmissionStatus.FAILED.value,
+        message=ARRIVED_TOO_LATE,
+        now=now,
+    )
+    if not failed:
+        return False  # a concurrent delivery got here first
+    queries.add_transition(uow.session, submission_id, SubmissionStatus.FAILED.value, ARRIVED_TOO_LATE, now)
+    uow.commit()
+    platform.store.delete(key)
+    return True
+
+
 def _expire_booking(platform: SubmissionsPlatform, submission_id: uuid.UUID, now: datetime) -> bool:
+    """uploading -> failed as a compare-and-set: an upload accepted meanwhile is never overwritten."""
     with platform.uow() as uow:
-        submission = queries.get_submission(uow.session, submission_id)
-        if submission is None or submission.status != SubmissionStatus.UPLOADING.value:
+        failed = queries.fail_booking(
+            uow.session,
+            submission_id,
+            uploading=SubmissionStatus.UPLOADING.value,
+            failed=SubmissionStatus.FAILED.value,
+            message=NEVER_ARRIVED,
+            now=now,
+        )
+        if not failed:
             return False  # it arrived meanwhile
-        submission.status = SubmissionStatus.FAILED.value
-        submission.error_message = NEVER_ARRIVED
-        submission.updated_at = now
-        record_transition(uow, submission, SubmissionStatus.FAILED, NEVER_ARRIVED, now)
+        queries.add_transition(uow.session, submission_id, SubmissionStatus.FAILED.value, NEVER_ARRIVED, now)
         uow.commit()
     return True
 
@@ -477,6 +514,16 @@ def _within_quota(platform: SubmissionsPlatform, uow: UnitOfWork, agent_id: uuid
     refusal = quota_refusal(today, settings.submissions_per_agent_per_day, now)
     if refusal is not None:
         raise refusal
+
+
+def _over_quota(platform: SubmissionsPlatform, uow: UnitOfWork, agent_id: uuid.UUID, now: datetime) -> bool:
+    """Under the agent's lock: True if one more upload today would exceed the quota."""
+    _lock_agent(uow, agent_id)
+    try:
+        _within_quota(platform, uow, agent_id, now)
+    except RateLimited:
+        return True
+    return False
 
 
 def quota_day_start(now: datetime) -> datetime:

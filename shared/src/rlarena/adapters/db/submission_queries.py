@@ -66,6 +66,18 @@ def claim_upload(
     return getattr(claimed, "rowcount", 0) == 1
 
 
+def fail_booking(
+    session: Session, submission_id: uuid.UUID, *, uploading: str, failed: str, message: str, now: datetime
+) -> bool:
+    """Compare-and-set uploading -> failed; False if the upload was accepted (or failed) first."""
+    changed = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == uploading)
+        .values(status=failed, error_message=message, updated_at=now)
+    )
+    return getattr(changed, "rowcount", 0) == 1
+
+
 def submissions_of_agent(session: Session, agent_id: uuid.UUID) -> Sequence[Submission]:
     """Every version of an agent, newest first."""
     return session.scalars(
