@@ -208,6 +208,27 @@ async def test_a_deleted_users_token_is_closed_with_4401_by_the_platforms_relay(
     assert reason.startswith("unknown_user: this account no longer exists")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/nowhere", 404, "not_found"),
+        ("GET", "/api/v1/ws%0A/x", 404, "not_found"),
+        ("TRACE", "/", 405, "method_not_allowed"),
+        ("PROPFIND", "/health", 405, "method_not_allowed"),
+        ("DELETE", "/api/v1/ws", 405, "method_not_allowed"),
+    ],
+)
+async def test_what_routing_refuses_is_the_json_error_body(method: str, path: str, status: int, code: str) -> None:
+    async with serving(make_relay()) as served, httpx.AsyncClient() as http:
+        reply = await http.request(method, served.http_url + path)
+    assert reply.status_code == status
+    assert reply.headers["content-type"] == "application/json"
+    body = reply.json()
+    assert body["code"] == code and body["error"]
+    if status == 405:
+        assert reply.headers["allow"]
+
+
 # --- who receives what ----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from cloudevents.http import CloudEvent, from_http
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -32,6 +33,8 @@ from rlarena.bootstrap import Platform
 from rlarena.config import Settings
 from rlarena.errors import (
     InvalidInput,
+    MethodNotAllowed,
+    NotFound,
     PayloadTooLarge,
     RLArenaError,
     ServiceUnavailable,
@@ -229,13 +232,24 @@ def create_app(relay: Relay) -> Starlette:
         relay.bind()
         yield
 
+    async def refused(request: Request, error: Exception) -> Response:
+        """What routing refuses (no route, a method the route does not take) is the JSON error body."""
+        status = getattr(error, "status_code", 500)
+        if status == 405:
+            response = _error(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+            response.headers["Allow"] = dict(getattr(error, "headers", None) or {}).get("Allow", "")
+            return response
+        if status == 404:
+            return _error(NotFound(f"no route for {request.method} {request.url.path}"))
+        return JSONResponse({"error": str(getattr(error, "detail", "")) or "error", "code": "http_error"}, status)
+
     routes = [
         websocket_route(relay),
         Route(WS_PATH, upgrade_required, methods=["GET"]),
         Route("/", relay.receive_event, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: refused})
 
 
 # -- the process's relay -------------------------------------------------------------------------
