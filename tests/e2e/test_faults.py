@@ -25,12 +25,11 @@ from sqlalchemy.pool import NullPool
 from tests.support.postgres import RestartablePostgres
 from tests.support.running_platform import (
     RunningPlatform,
+    active_agent,
     eventually,
     executor_pid,
     matches,
     start_platform,
-    upload,
-    wait_for,
 )
 
 # About 0.1 s a move: a tic-tac-toe match takes about a second, so one is running most of the time.
@@ -66,19 +65,7 @@ def interrupt(running: RunningPlatform, timeout: float = 90) -> int:
 
 
 def register_agents(arena: RunningPlatform, names: list[str]) -> list[str]:
-    agent_ids = []
-    for name in names:
-        user = arena.request(
-            "POST", "/api/v1/auth/register", {"username": name, "email": f"{name}@e.io", "password": "long enough"}
-        )
-        token = user.body["token"]
-        agent = arena.request("POST", "/api/v1/agents", {"name": f"{name}-bot", "environmentId": "tic-tac-toe"}, token)
-        agent_id = agent.body["agent"]["id"]
-        status, body = upload(arena, token, agent_id, "agent.py", SLOW_RANDOM)
-        assert status == 201, body
-        assert wait_for(arena, token, body["submission"]["id"], {"active", "failed"})["status"] == "active"
-        agent_ids.append(agent_id)
-    return agent_ids
+    return [active_agent(arena, name, SLOW_RANDOM)[1] for name in names]
 
 
 def uid(value: object) -> str:

@@ -18,13 +18,12 @@ import pytest
 
 from tests.support.running_platform import (
     RunningPlatform,
+    active_agent,
     eventually,
     executor_pid,
     matches,
     start_platform,
     stop_platform,
-    upload,
-    wait_for,
 )
 
 FIRST_LEGAL = b"""
@@ -59,16 +58,7 @@ def agents(arena: RunningPlatform) -> dict[str, tuple[str, str]]:
     """Three users' agents, active: name -> (token, agent id)."""
     found: dict[str, tuple[str, str]] = {}
     for name, code in (("alice", FIRST_LEGAL), ("bob", FIRST_LEGAL), ("carol", SLOW_RANDOM)):
-        user = arena.request(
-            "POST", "/api/v1/auth/register", {"username": name, "email": f"{name}@e.io", "password": "long enough"}
-        )
-        token = user.body["token"]
-        agent = arena.request("POST", "/api/v1/agents", {"name": f"{name}-bot", "environmentId": "tic-tac-toe"}, token)
-        agent_id = agent.body["agent"]["id"]
-        status, body = upload(arena, token, agent_id, "agent.py", code)
-        assert status == 201, body
-        assert wait_for(arena, token, body["submission"]["id"], {"active", "failed"})["status"] == "active"
-        found[name] = (token, agent_id)
+        found[name] = active_agent(arena, name, code)
     return found
 
 

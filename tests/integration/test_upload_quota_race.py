@@ -8,11 +8,9 @@ uploads after 3 left 8 rows on PostgreSQL and 6 on SQLite for a quota of 5.
 
 from __future__ import annotations
 
-import io
 import threading
 import urllib.request
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -28,18 +26,11 @@ from rlarena.entrypoints import submissions as submission_functions
 from rlarena.events.catalogue import EventType
 from rlarena.service import submissions
 from tests.support.api import ApiClient, User
+from tests.support.running_platform import zipped
 from tests.support.seaweedfs import S3Server
 
 AGENT = b"def agent(observation, configuration):\n    return 0\n"
 PER_DAY = 5
-
-
-def zipped(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 @pytest.fixture

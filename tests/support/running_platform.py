@@ -194,3 +194,17 @@ def executor_pid(arena: RunningPlatform) -> int:
         if parent == arena.process.pid and b"executor" in command:
             return int(entry.name)
     raise AssertionError("the platform has no executor child")
+
+
+def active_agent(arena: RunningPlatform, name: str, code: bytes, environment: str = "tic-tac-toe") -> tuple[str, str]:
+    """Register `name`, create its agent, upload `code` and wait until it is active: (token, agent id)."""
+    user = arena.request(
+        "POST", "/api/v1/auth/register", {"username": name, "email": f"{name}@e.io", "password": "long enough"}
+    )
+    token = user.body["token"]
+    agent = arena.request("POST", "/api/v1/agents", {"name": f"{name}-bot", "environmentId": environment}, token)
+    agent_id = agent.body["agent"]["id"]
+    status, body = upload(arena, token, agent_id, "agent.py", code)
+    assert status == 201, body
+    assert wait_for(arena, token, body["submission"]["id"], {"active", "failed"})["status"] == "active"
+    return token, str(agent_id)

@@ -247,38 +247,32 @@ def settle_bookings(platform: SubmissionsPlatform, *, limit: int = 200) -> Booki
 def _refuse_late(
     platform: SubmissionsPlatform, uow: UnitOfWork, submission_id: uuid.UUID, key: str, now: datetime
 ) -> bool:
-    failed = queries.fail_booking(
-        uow.session,
-        submission_id,
-        uploading=SubmissionStatus.UPLOADING.value,
-        failed=SubmissionStatus.FAILED.value,
-        message=ARRIVED_TOO_LATE,
-        now=now,
-    )
-    if not failed:
+    if not _fail_booking(uow, submission_id, ARRIVED_TOO_LATE, now):
         return False  # a concurrent delivery got here first
-    queries.add_transition(uow.session, submission_id, SubmissionStatus.FAILED.value, ARRIVED_TOO_LATE, now)
-    uow.commit()
     platform.store.delete(key)
     return True
 
 
 def _expire_booking(platform: SubmissionsPlatform, submission_id: uuid.UUID, now: datetime) -> bool:
-    """uploading -> failed as a compare-and-set: an upload accepted meanwhile is never overwritten."""
     with platform.uow() as uow:
-        failed = queries.fail_booking(
-            uow.session,
-            submission_id,
-            uploading=SubmissionStatus.UPLOADING.value,
-            failed=SubmissionStatus.FAILED.value,
-            message=NEVER_ARRIVED,
-            now=now,
-        )
-        if not failed:
-            return False  # it arrived meanwhile
-        queries.add_transition(uow.session, submission_id, SubmissionStatus.FAILED.value, NEVER_ARRIVED, now)
+        return _fail_booking(uow, submission_id, NEVER_ARRIVED, now)
+
+
+def _fail_booking(uow: UnitOfWork, submission_id: uuid.UUID, message: str, now: datetime) -> bool:
+    """uploading -> failed as a compare-and-set, committed: an upload accepted meanwhile is never
+    overwritten (False then)."""
+    failed = queries.fail_booking(
+        uow.session,
+        submission_id,
+        uploading=SubmissionStatus.UPLOADING.value,
+        failed=SubmissionStatus.FAILED.value,
+        message=message,
+        now=now,
+    )
+    if failed:
+        queries.add_transition(uow.session, submission_id, SubmissionStatus.FAILED.value, message, now)
         uow.commit()
-    return True
+    return failed
 
 
 def _reject_uploaded(platform: SubmissionsPlatform, submission_id: uuid.UUID, reason: str) -> None:
