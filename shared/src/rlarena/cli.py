@@ -1,11 +1,21 @@
-"""`rlarena dev` runs the local platform; `rlarena migrate` upgrades a database (production Job)."""
+"""`rlarena dev` runs the local platform; `rlarena migrate` upgrades a database (production Job);
+the author's commands (play, validate, new, compare, login, submit, ...) live in rlarena.authoring."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from types import ModuleType
 
 from rlarena.errors import ConfigurationError
+
+# The author's commands, each a module with configure(parser) and run(arguments) -> exit code.
+AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _author_module(command: str) -> ModuleType:
+    return importlib.import_module(AUTHOR_COMMANDS[command][0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     match_pod = commands.add_parser("match-pod", help="play one match as a match Pod's runner (USE_K8S=true)")
     match_pod.add_argument("--spec", required=True, help="the match as JSON, written by the executor into the Job")
+    for command, (_module, summary) in AUTHOR_COMMANDS.items():
+        _author_module(command).configure(commands.add_parser(command, help=summary, description=summary))
     arguments = parser.parse_args(argv)
     try:
+        if arguments.command in AUTHOR_COMMANDS:
+            exit_code: int = _author_module(arguments.command).run(arguments)
+            return exit_code
         if arguments.command == "dev":
             return _dev(arguments.host, arguments.port)
         if arguments.command == "executor":

@@ -146,6 +146,13 @@ class Agent(Timestamped, Base):
         ForeignKey("submissions.id", use_alter=True, ondelete="SET NULL")
     )
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # A house agent (shipped with the platform, a fixed anchor on its game's ladder): its catalogue
+    # name, e.g. "negamax"; None for every author's agent.
+    house_name: Mapped[str | None] = mapped_column(String(50))
+
+    @property
+    def is_house(self) -> bool:
+        return self.house_name is not None
 
 
 class Submission(Timestamped, Base):
@@ -235,6 +242,11 @@ class Match(Timestamped, Base):
     deadline_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
+    # Why the game ended ("checkmate", "TIMEOUT by <agent>", ...) and each side's status
+    # (OK, ERROR, TIMEOUT, INVALID), from the executor's result.
+    end_reason: Mapped[str | None] = mapped_column(String(500))
+    agent1_status: Mapped[str | None] = mapped_column(String(20))
+    agent2_status: Mapped[str | None] = mapped_column(String(20))
 
 
 class MatchmakingQueueEntry(Base):
@@ -285,6 +297,9 @@ class RatingHistory(Base):
     skill_sigma_before: Mapped[float | None] = mapped_column(Float)
     skill_mu_after: Mapped[float | None] = mapped_column(Float)
     skill_sigma_after: Mapped[float | None] = mapped_column(Float)
+    # Whom the agent met and how it went (1 win, 0.5 draw, 0 loss), so a history reads on its own.
+    opponent_id: Mapped[uuid.UUID | None] = mapped_column()
+    score: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
