@@ -11,7 +11,9 @@ from types import ModuleType
 from rlarena.errors import ConfigurationError
 
 # The author's commands, each a module with configure(parser) and run(arguments) -> exit code.
-AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {}
+AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("rlarena.authoring.validate", "the platform's upload checks and validation match, locally"),
+}
 
 
 def _author_module(command: str) -> ModuleType:

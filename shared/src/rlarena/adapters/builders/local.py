@@ -53,6 +53,7 @@ class ValidationPlayer:
     error_message: str
     stderr: str
     wrong_action: bool  # an illegal action or an answer that is not an action at all
+    game_state: str = ""  # the move, board and observation where it failed (a build log's lines)
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,7 @@ class LocalBuilder:
                 if result.stderr.strip():
                     log.append(f"{result.agent_id} output:\n{result.stderr.strip()}")
                 log.append(f"{result.agent_id}: {result.status}: {result.error_message}")
+                log.append(result.game_state)
                 return f"the validation match failed ({result.status}): {result.error_message}" + _action_hint(
                     spec, wrong_action=result.wrong_action
                 )
