@@ -352,14 +352,16 @@ class _Match:
         return actions
 
     def _configuration(self, player: int, step: int) -> dict[str, Any]:
-        return {
-            "environment": self.spec.versioned_id,
-            "player": player,
-            "step": step,
-            "max_steps": self.spec.max_steps,
-            "move_timeout_s": self.limits.move_timeout_s,
-            "overage_s": self.limits.overage_s,
-        }
+        # The game's parameters too; what each key means is in environments/guide.py (docs/agents.md).
+        from rlarena.environments.guide import configuration
+
+        return configuration(
+            self.spec,
+            player=player,
+            step=step,
+            move_timeout_s=self.limits.move_timeout_s,
+            overage_s=self.limits.overage_s,
+        )
 
     def _await(self, deadlines: dict[int, float], stage: str) -> dict[int, tuple[Any, float] | _Failure]:
         """Wait for one frame from each player in `deadlines`, together, so each one's arrival
