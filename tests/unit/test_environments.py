@@ -70,14 +70,14 @@ def test_the_four_games_are_registered_with_the_seed_configuration() -> None:
     specs = {spec.id: spec for spec in registry.available()}
     assert sorted(specs) == ["chess", "connect-four", "pong", "tic-tac-toe"]
     limits = {
-        spec_id: (s.version, s.move_timeout_s, s.overage_s, s.startup_timeout_s, s.match_timeout_s, s.max_steps)
+        spec_id: (s.version, s.move_timeout_s, s.overage_s, s.startup_timeout_s, s.max_steps)
         for spec_id, s in specs.items()
     }
     assert limits == {
-        "tic-tac-toe": ("v3", 2, 60, 30, 300, 9),
-        "connect-four": ("v3", 2, 60, 30, 300, 42),
-        "chess": ("v6", 5, 60, 30, 600, 1000),
-        "pong": ("v1", 1, 30, 30, 300, 1000),
+        "tic-tac-toe": ("v3", 2, 60, 30, 9),
+        "connect-four": ("v3", 2, 60, 30, 42),
+        "chess": ("v6", 5, 60, 30, 1000),
+        "pong": ("v1", 1, 30, 30, 1000),
     }
     assert all(spec.players == 2 for spec in specs.values())
 

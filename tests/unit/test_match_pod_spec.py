@@ -261,9 +261,10 @@ def test_every_container_has_its_resources_from_settings_with_requests_equal_to_
 def test_the_job_runs_once_within_the_game_clock_plus_the_start_allowance(settings: Settings) -> None:
     spec = job_document(settings, "chess")["spec"]
     assert spec["backoffLimit"] == 0
-    assert spec["activeDeadlineSeconds"] == 600 + 90  # chess's wall clock, MATCH_POD_START_TIMEOUT
+    # The game's safety wall clock (derived from the players' limits: 5260 s for chess), then MATCH_POD_START_TIMEOUT.
+    assert spec["activeDeadlineSeconds"] == 5260 + 90
     assert spec["ttlSecondsAfterFinished"] == 3600
-    assert job_document(settings, "tic-tac-toe")["spec"]["activeDeadlineSeconds"] == 300 + 90
+    assert job_document(settings, "tic-tac-toe")["spec"]["activeDeadlineSeconds"] == 229 + 90
 
 
 def test_resource_settings_must_be_kubernetes_quantities(tmp_path: Path) -> None:

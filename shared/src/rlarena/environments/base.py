@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from rlarena.environments.clocks import safety_wall_clock_s
+
 
 @dataclass(frozen=True)
 class EnvironmentSpec:
@@ -23,7 +25,6 @@ class EnvironmentSpec:
     move_timeout_s: float
     overage_s: float  # banked time a player may spend beyond move_timeout_s over a match
     startup_timeout_s: float
-    match_timeout_s: float
     max_steps: int  # steps (plies for board games) after which the game ends on the limit
     observation: str  # human description of what an agent receives
     actions: str  # human description of the action integers
@@ -32,6 +33,17 @@ class EnvironmentSpec:
     @property
     def versioned_id(self) -> str:
         return f"{self.id}-{self.version}"
+
+    @property
+    def match_timeout_s(self) -> float:
+        """The safety wall clock, derived from the players' own limits (see `clocks`)."""
+        return safety_wall_clock_s(
+            startup_timeout_s=self.startup_timeout_s,
+            move_timeout_s=self.move_timeout_s,
+            overage_s=self.overage_s,
+            max_steps=self.max_steps,
+            players=self.players,
+        )
 
 
 @dataclass(frozen=True)

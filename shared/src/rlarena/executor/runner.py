@@ -7,13 +7,19 @@ through their folders. The runner then drives the environment (`rlarena.environm
 - start-up: both agents load concurrently; each must send its ready frame within
   `startup_timeout_s`;
 - moves: every player in `to_act()` is sent its observation at once and has `move_timeout_s`
-  plus what is left of its overage pool (Kaggle style: time beyond `move_timeout_s` is charged to
-  the pool, banked over the match); the deadline is enforced while waiting;
-- the match wall clock (`match_timeout_s`, from the start of start-up) bounds everything.
+  plus what is left of its own overage bank (Kaggle style: time beyond `move_timeout_s` is
+  charged to the bank, banked over the match); the deadline is enforced while waiting. Each
+  player's clock is its own: how fast the other one moves never costs it time;
+- the match wall clock (`match_timeout_s`, from the start of start-up) is only a safety net
+  against a hanging platform. By default it is derived from the limits
+  (`rlarena.environments.clocks`) so that a game whose every move keeps within its limits never
+  reaches it; a game that reaches it all the same ends as a draw, its reason naming the wall
+  clock, and no player's status is TIMEOUT for it.
 
 An agent that crashes (exits, closes its pipes, reports an exception), runs out of time, sends
 a malformed frame or plays an illegal or non-integer action loses: its status is ERROR, TIMEOUT
-or INVALID with a reason, and the other agent wins. When every player failing in a step fails,
+or INVALID with a reason, and the other agent wins; the outcome reason names the kind and the
+agent ("TIMEOUT by <agent id>: no action within ..."). When every player failing in a step fails,
 the match is a draw (scores 0.5) with all their statuses recorded. Agent misbehaviour never
 raises; the platform's own failures (the sandbox cannot start, the environment breaks) give a
 result with status "ERROR". Every process is killed and every working folder removed at the end.
@@ -41,12 +47,17 @@ from typing import Any
 
 from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
+from rlarena.environments.clocks import safety_wall_clock_s
 from rlarena.sandbox import staging
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.runtime_install import AgentRuntime
 from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
 
 OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"
+# Not an agent status: a wait cut short by the match wall clock rather than the player's own clock.
+_WALL_CLOCK = "WALL_CLOCK"
+# How much of a failure's message its outcome reason quotes (its first line, at most this long).
+REASON_DETAIL_CAP = 200
 MATCH_SUCCESS, MATCH_ERROR = "SUCCESS", "ERROR"
 SERVE_MODULE = "rlarena.agent_runtime.serve"
 # An agent's error message (with its traceback) is kept to this many characters, as its logs are.
@@ -70,6 +81,8 @@ class AgentSpec:
 class MatchLimits:
     """Time limits (from the environment's spec unless overridden) and per-agent sandbox limits.
 
+    `match_timeout_s`, unless given, is the safety wall clock derived from the other limits (as
+    the spec's is), so overriding the per-move limit or the bank keeps it out of the players' way.
     Sandbox limits are per process (see rlarena.sandbox.process): `cpu_seconds` is the agent's
     CPU budget for the whole match, since one process serves every move."""
 
@@ -89,9 +102,16 @@ class MatchLimits:
             "move_timeout_s": spec.move_timeout_s,
             "overage_s": spec.overage_s,
             "startup_timeout_s": spec.startup_timeout_s,
-            "match_timeout_s": spec.match_timeout_s,
         }
         values.update(overrides)
+        if "match_timeout_s" not in values:
+            values["match_timeout_s"] = safety_wall_clock_s(
+                startup_timeout_s=values["startup_timeout_s"],
+                move_timeout_s=values["move_timeout_s"],
+                overage_s=values["overage_s"],
+                max_steps=spec.max_steps,
+                players=spec.players,
+            )
         return cls(**values)
 
     def sandbox(self) -> SandboxLimits:
@@ -124,7 +144,7 @@ class MatchResult:
     execution_time_sec: float
     seed: int
     replay: dict[str, Any] | None
-    outcome_reason: str = ""  # "three in a row", "ERROR by agent b", ...
+    outcome_reason: str = ""  # "three in a row", "TIMEOUT by b: no action within 2 s ...", ...
     error_message: str = ""  # the platform's error, when status is MATCH_ERROR
 
 
@@ -225,6 +245,8 @@ class _Match:
                     "total_steps": self.steps,
                     "winner": winner,
                     "status": status,
+                    "end_reason": reason,
+                    "agent_statuses": [result.status for result in self.results],
                     "seed": self.seed,
                 },
                 "frames": self.frames,
@@ -344,7 +366,11 @@ class _Match:
             self.results[player].move_times.append(elapsed)
             self.overage[player] -= max(elapsed - self.limits.move_timeout_s, 0.0)
             if self.overage[player] < 0:
-                failures[player] = _Failure(TIMEOUT, "the agent used up its overage time")
+                failures[player] = _Failure(
+                    TIMEOUT,
+                    f"its overage bank ran out ({elapsed:.1f} s for this move; {self.limits.move_timeout_s:g} s "
+                    f"per move plus {self.limits.overage_s:g} s banked for the match)",
+                )
             elif not isinstance(frame, dict) or frame.get("ok") is not True or "action" not in frame:
                 failures[player] = _agent_error(frame, "the agent's act raised")
             else:
@@ -397,31 +423,41 @@ class _Match:
         session = self.sessions[player]
         if session.exit_status() is not None:  # dead, with a descendant holding its pipe open
             return _Failure(ERROR, f"the agent crashed during {stage} ({session.describe_exit()})")
-        if deadline >= self.deadline:
-            return _Failure(TIMEOUT, f"the match exceeded its {self.limits.match_timeout_s:g} s time limit")
+        if deadline >= self.deadline:  # the safety net, not this player's clock: nobody's loss
+            return _Failure(_WALL_CLOCK, f"the match reached its {self.limits.match_timeout_s:g} s wall clock")
         if stage == "start-up":
             return _Failure(TIMEOUT, f"the agent was not ready within {self.limits.startup_timeout_s:g} s")
         return _Failure(
             TIMEOUT,
-            f"no action within {self.limits.move_timeout_s:g} s plus the overage pool "
-            f"({self.limits.overage_s:g} s for the match)",
+            f"no action within {self.limits.move_timeout_s:g} s plus its overage bank "
+            f"({self.overage[player]:.1f} s left of {self.limits.overage_s:g} s for the match)",
         )
 
     # --- the end -------------------------------------------------------------------------------
 
     def _judge(self, env: Environment, failures: dict[int, _Failure]) -> tuple[str, str]:
+        """The winner ("" for a draw) and why the game ended; records each failing agent's status."""
+        cut = [failure for failure in failures.values() if failure.status == _WALL_CLOCK]
+        failures = {player: failure for player, failure in failures.items() if failure.status != _WALL_CLOCK}
         for player, failure in failures.items():
             result = self.results[player]
             result.status, result.error_message = failure.status, failure.message
         if failures:
+            blamed = "; ".join(
+                f"{failures[p].status} by {self.agents[p].agent_id}: {_first_line(failures[p].message)}"
+                for p in sorted(failures)
+            )
             survivors = [player for player in range(len(self.agents)) if player not in failures]
             if len(survivors) == 1:
                 self.results[survivors[0]].score = 1.0
-                blamed = ", ".join(f"{failures[p].status} by {self.agents[p].agent_id}" for p in sorted(failures))
                 return self.agents[survivors[0]].agent_id, blamed
             for result in self.results:
                 result.score = 0.5
-            return "", "every agent failed in the same step"
+            return "", f"every agent failed in the same step ({blamed})"
+        if cut:
+            for result in self.results:
+                result.score = 0.5
+            return "", f"unfinished: {cut[0].message}, though every move was within its limits"
         outcome = env.outcome()
         for result, score in zip(self.results, outcome.scores, strict=True):
             result.score = score
@@ -473,6 +509,11 @@ def _agent_error(frame: Any, fallback: str) -> _Failure:
             message += "\n" + trace[-4000:]
         return _Failure(ERROR, message)
     return _Failure(ERROR, f"the agent sent a malformed frame: {_shown(frame)}")
+
+
+def _first_line(message: str) -> str:
+    line = message.strip().splitlines()[0] if message.strip() else ""
+    return line if len(line) <= REASON_DETAIL_CAP else line[: REASON_DETAIL_CAP - 3] + "..."
 
 
 def _shown(value: Any) -> str:
