@@ -13,6 +13,7 @@ from rlarena.errors import ConfigurationError
 # The author's commands, each a module with configure(parser) and run(arguments) -> exit code.
 AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("rlarena.authoring.validate", "the platform's upload checks and validation match, locally"),
+    "new": ("rlarena.authoring.new", "a starter agent for a game in a new folder"),
 }
 
 

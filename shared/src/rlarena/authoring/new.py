@@ -1,0 +1,43 @@
+"""`rlarena new GAME DIR`: a starter agent for GAME in a new folder DIR (main.py and a README.md
+saying how to play, validate and submit it). The templates are package data beside this module,
+one folder per game (`templates/<game>/main.py`) and one README for all (`templates/README.md`).
+Exit codes: 0 written, 2 a usage error (unknown game, DIR exists and is not empty)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+WRITTEN, USAGE = 0, 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("game", help="the game, e.g. tic-tac-toe, connect-four, chess, pong")
+    parser.add_argument("dir", help="the folder to create (it must not exist, or be empty)")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    from rlarena.environments.registry import spec_of
+    from rlarena.errors import RLArenaError
+
+    try:
+        spec = spec_of(arguments.game)
+    except RLArenaError as error:
+        print(f"rlarena new: {error.message}", file=sys.stderr)
+        return USAGE
+    folder = Path(arguments.dir).expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        print(f"rlarena new: {folder} already exists and is not an empty folder; choose a new one", file=sys.stderr)
+        return USAGE
+    templates = resources.files("rlarena.authoring").joinpath("templates")
+    readme = Template(templates.joinpath("README.md").read_text(encoding="utf-8"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "main.py").write_text(templates.joinpath(spec.id, "main.py").read_text(encoding="utf-8"))
+    (folder / "README.md").write_text(readme.substitute(game=spec.id, name=spec.name, folder=arguments.dir))
+    print(f"wrote a starter {spec.name} agent in {folder}: main.py and README.md")
+    print(f"next: rlarena play {spec.id} {arguments.dir} house:random")
+    print(f"      rlarena validate {spec.id} {arguments.dir}")
+    return WRITTEN
