@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secret", "development"}
+# What ENV=development uses for these settings when they are not set.
+DEVELOPMENT_PACE = {"matchmaker_cooldown": timedelta(seconds=10), "matchmaker_rematch_after": timedelta(minutes=1)}
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # A Kubernetes resource quantity as used for CPU and memory: 500m, 1, 1.5, 512Mi, 2G.
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
@@ -112,6 +114,8 @@ class Settings(BaseSettings):
     matchmaker_rematch_after: timedelta = Field(timedelta(minutes=30), alias="MATCHMAKER_REMATCH_AFTER")
     matchmaker_new_agent_games: int = Field(10, alias="MATCHMAKER_NEW_AGENT_GAMES", ge=0)
     matchmaker_max_matches_per_tick: int = Field(200, alias="MATCHMAKER_MAX_MATCHES_PER_TICK", ge=1)
+    # The house agents (rlarena.house) on every game's ladder, as anchors and opponents at once.
+    house_agents: bool = Field(True, alias="HOUSE_AGENTS")
     k_sink: str | None = Field(None, alias="K_SINK")
     use_k8s: bool = Field(False, alias="USE_K8S")
     k8s_namespace: str = Field("rlarena", alias="K8S_NAMESPACE")
@@ -225,6 +229,16 @@ class Settings(BaseSettings):
                 "CORS_ALLOWED_ORIGINS must not contain '*' when ENV=production: list your frontend's "
                 "origins by name, comma-separated (e.g. https://rlarena.example.com)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _development_pace(self) -> Settings:
+        """ENV=development (the local platform) plays a new agent's first matches in minutes: a
+        short cooldown and rematch block unless set. Production and the test suite keep theirs."""
+        if self.env == "development":
+            for name, value in DEVELOPMENT_PACE.items():
+                if name not in self.model_fields_set:
+                    setattr(self, name, value)
         return self
 
     @property
