@@ -1,9 +1,11 @@
-"""House agent: a uniformly random legal move (seeded per process, so a match replays the same)."""
+"""House agent: a uniformly random legal move.
+
+`random` seeds itself from the operating system when the agent process starts, so every match
+plays differently; the replay records the moves that were played.
+"""
 
 import random
 
-_choice = random.Random(0).choice
-
 
 def agent(observation, configuration):
-    return _choice(observation["legal_actions"])
+    return random.choice(observation["legal_actions"])
