@@ -14,6 +14,12 @@ from rlarena.errors import ConfigurationError
 AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("rlarena.authoring.validate", "the platform's upload checks and validation match, locally"),
     "new": ("rlarena.authoring.new", "a starter agent for a game in a new folder"),
+    "login": ("rlarena.authoring.login", "log in to a running platform and keep the token"),
+    "submit": ("rlarena.authoring.submit", "upload a new version of an agent and follow its build"),
+    "status": ("rlarena.authoring.status", "my agents: Elo, record, active version, latest build"),
+    "matches": ("rlarena.authoring.matches", "recent matches of my agents, with results"),
+    "logs": ("rlarena.authoring.logs", "what my agents printed in a match"),
+    "replay": ("rlarena.authoring.replay", "download a match's replay (JSON or HTML)"),
 }
 
 
