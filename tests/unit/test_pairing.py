@@ -1,4 +1,5 @@
-"""The pairing algorithm: windows, no double booking, no rematches, new agents first, sides."""
+"""The pairing algorithm: windows, no double booking, no rematches, new agents first and placed
+against a spread of ratings, house agents as anchors, sides."""
 
 from __future__ import annotations
 
@@ -11,7 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rlarena.domain.pairing import Candidate, Pairing, PairingPolicy, allowed, pair, window_of
+from rlarena.domain.pairing import (
+    PLACEMENT_QUANTILES,
+    Candidate,
+    Pairing,
+    PairingPolicy,
+    allowed,
+    pair,
+    placement_target,
+    window_of,
+)
 
 POLICY = PairingPolicy()
 
@@ -28,6 +38,7 @@ def candidate(
     games: int = 50,
     last_side: int | None = None,
     recent: tuple[int, ...] = (),
+    house: bool = False,
 ) -> Candidate:
     return Candidate(
         agent_id=agent(n),
@@ -36,7 +47,18 @@ def candidate(
         games_played=games,
         last_side=last_side,
         recent_opponents=frozenset(agent(r) for r in recent),
+        house=house,
     )
+
+
+def anchor(n: int, rating: int = 1500) -> Candidate:
+    """A house agent as the queue gives it: waiting since it was seeded, no recent opponent."""
+    return candidate(n, rating, waited=1e6, games=0, house=True)
+
+
+def opponent_of(pairings: list[Pairing], n: int) -> uuid.UUID:
+    (mine,) = [p for p in pairings if agent(n) in (p.first, p.second)]
+    return mine.second if mine.first == agent(n) else mine.first
 
 
 def pairs_of(pairings: list[Pairing]) -> set[frozenset[uuid.UUID]]:
@@ -148,6 +170,85 @@ def test_among_veterans_the_longest_waiting_chooses_first() -> None:
     assert agent(0) in paired(pair([candidate(1, 1500, waited=5), candidate(2, 1500, waited=1), long_waiting], POLICY))
 
 
+# -- placement ---------------------------------------------------------------------------------
+
+
+def test_placement_targets_cycle_through_the_median_both_ends_and_the_quartiles() -> None:
+    field = [1000, 1100, 1200, 1300, 1500, 1600, 1700, 1800, 2000]
+    targets = [placement_target(games, field) for games in range(len(PLACEMENT_QUANTILES) + 1)]
+    assert targets == [1500, 2000, 1000, 1700, 1200, 1500]
+
+
+def test_a_new_agent_meets_a_spread_of_ratings_not_only_the_nearest() -> None:
+    # The same field on three ticks: the newcomer's first, second and third placement games.
+    field = [candidate(1, 1100), candidate(2, 1480), candidate(3, 1520), candidate(4, 1900)]
+    met = []
+    for games in range(3):
+        newcomer = candidate(0, 1500, games=games)
+        met.append(opponent_of(pair([newcomer, *field], POLICY), 0))
+    # The median (1500: the newcomer's own, nearest 1480 at a tie), the top, the bottom; nearest
+    # rating would have been 1480 every time.
+    assert met == [agent(2), agent(4), agent(1)]
+
+
+def test_placement_reaches_beyond_the_windows_but_not_a_recent_opponent() -> None:
+    far = candidate(1, 2400)  # 900 above: outside every window of the policy
+    assert opponent_of(pair([candidate(0, 1500, games=1), far], POLICY), 0) == agent(1)
+    assert pair([candidate(0, 1500, games=1, recent=(1,)), far], POLICY) == []
+
+
+def test_established_agents_keep_the_nearest_rating_inside_their_windows() -> None:
+    veteran = candidate(0, 1500, games=10)
+    assert opponent_of(pair([veteran, candidate(1, 1530), candidate(2, 2400)], POLICY), 0) == agent(1)
+
+
+# -- house agents --------------------------------------------------------------------------------
+
+
+def test_one_house_agent_anchors_every_author_left_alone_in_the_same_tick() -> None:
+    # Three authors who just met each other (the rematch block), and one house agent.
+    authors = [candidate(0, 1500, recent=(1, 2)), candidate(1, 1520, recent=(2,)), candidate(2, 1480)]
+    pairings = pair([*authors, anchor(9, 1500)], POLICY)
+    assert pairs_of(pairings) == {frozenset((agent(n), agent(9))) for n in range(3)}
+
+
+def test_house_agents_never_meet_each_other() -> None:
+    assert pair([anchor(0), anchor(1, 1510), anchor(2, 1490)], POLICY) == []
+
+
+def test_an_established_agent_prefers_an_author_in_its_window_to_a_closer_house_agent() -> None:
+    pairings = pair([candidate(0, 1500), candidate(1, 1580), anchor(9, 1500)], POLICY)
+    assert pairs_of(pairings) == {frozenset((agent(0), agent(1)))}
+
+
+def test_an_established_agent_falls_back_on_the_nearest_house_agent_inside_its_window() -> None:
+    alone = candidate(0, 1500)
+    assert opponent_of(pair([alone, anchor(8, 1560), anchor(9, 1450)], POLICY), 0) == agent(9)
+    assert pair([alone, anchor(9, 1700)], POLICY) == []  # outside its +-100
+
+
+def test_a_new_agent_places_against_house_agents_of_different_strength() -> None:
+    house = [anchor(7, 1200), anchor(8, 1500), anchor(9, 1800)]
+    met = [opponent_of(pair([candidate(0, 1500, games=games), *house], POLICY), 0) for games in range(3)]
+    assert met == [agent(8), agent(9), agent(7)]
+
+
+def test_the_rematch_block_holds_against_house_agents_too() -> None:
+    blocked = candidate(0, 1500, recent=(9,))
+    assert opponent_of(pair([blocked, anchor(9, 1500), anchor(8, 1540)], POLICY), 0) == agent(8)
+    assert pair([blocked, anchor(9, 1500)], POLICY) == []
+
+
+def test_the_author_gets_the_side_it_did_not_play_last_against_a_house_agent() -> None:
+    (pairing,) = pair([candidate(0, last_side=1), anchor(9)], POLICY)
+    assert (pairing.first, pairing.second) == (agent(9), agent(0))
+
+
+def test_an_agent_listed_as_author_and_house_is_refused() -> None:
+    with pytest.raises(ValueError, match="only once"):
+        pair([candidate(0), anchor(0)], POLICY)
+
+
 # -- sides -------------------------------------------------------------------------------------
 
 
@@ -230,6 +331,44 @@ policies = st.builds(
 )
 
 
+@st.composite
+def queues_with_house_agents(draw: st.DrawFn) -> list[Candidate]:
+    authors = draw(queues())
+    taken = {c.agent_id for c in authors}
+    house_ids = draw(st.lists(st.sampled_from([agent(n) for n in range(20, 24)]), unique=True, max_size=4))
+    return [
+        *authors,
+        *(
+            Candidate(house_id, draw(st.integers(1100, 1900)), 1e6, draw(st.integers(0, 20)), None, frozenset(), True)
+            for house_id in house_ids
+            if house_id not in taken
+        ),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(queues_with_house_agents(), policies)
+def test_property_authors_play_once_house_agents_never_meet_and_anchor_only_the_unmatched(
+    candidates: list[Candidate], policy: PairingPolicy
+) -> None:
+    by_id = {c.agent_id: c for c in candidates}
+    pairings = pair(candidates, policy)
+    authors = [a for p in pairings for a in (p.first, p.second) if not by_id[a].house]
+    assert len(authors) == len(set(authors))
+    for pairing in pairings:
+        a, b = by_id[pairing.first], by_id[pairing.second]
+        assert not (a.house and b.house)
+        assert b.agent_id not in a.recent_opponents and a.agent_id not in b.recent_opponents
+    # An established author with a house opponent had no author free inside its window.
+    left = {c.agent_id for c in candidates if not c.house} - set(authors)
+    for pairing in pairings:
+        a, b = by_id[pairing.first], by_id[pairing.second]
+        author = b if a.house else a if b.house else None
+        if author is not None and author.games_played >= policy.new_agent_games:
+            assert not any(allowed(author, by_id[other], policy) for other in left)
+    assert pair(list(reversed(candidates)), policy) == pairings
+
+
 @settings(max_examples=300, deadline=None)
 @given(queues(), policies)
 def test_property_no_agent_is_in_two_pairings(candidates: list[Candidate], policy: PairingPolicy) -> None:
@@ -241,14 +380,15 @@ def test_property_no_agent_is_in_two_pairings(candidates: list[Candidate], polic
 
 @settings(max_examples=300, deadline=None)
 @given(queues(), policies)
-def test_property_every_pair_is_within_both_windows_and_never_a_rematch(
+def test_property_every_pair_of_established_agents_is_within_both_windows_and_never_a_rematch(
     candidates: list[Candidate], policy: PairingPolicy
 ) -> None:
     by_id = {c.agent_id: c for c in candidates}
     for pairing in pair(candidates, policy):
         a, b = by_id[pairing.first], by_id[pairing.second]
-        assert abs(a.rating - b.rating) <= window_of(a, policy)
-        assert abs(a.rating - b.rating) <= window_of(b, policy)
+        if min(a.games_played, b.games_played) >= policy.new_agent_games:  # placement aside
+            assert abs(a.rating - b.rating) <= window_of(a, policy)
+            assert abs(a.rating - b.rating) <= window_of(b, policy)
         assert b.agent_id not in a.recent_opponents and a.agent_id not in b.recent_opponents
 
 
@@ -280,7 +420,7 @@ def _priority(c: Candidate, policy: PairingPolicy) -> tuple[bool, float, int]:
 
 @settings(max_examples=300, deadline=None)
 @given(queues(), policies)
-def test_property_the_first_in_line_gets_the_closest_allowed_opponent(
+def test_property_the_first_in_line_gets_the_closest_allowed_opponent_or_its_placement_target(
     candidates: list[Candidate], policy: PairingPolicy
 ) -> None:
     if not candidates:
@@ -288,7 +428,13 @@ def test_property_the_first_in_line_gets_the_closest_allowed_opponent(
     first = min(candidates, key=lambda c: _priority(c, policy))
     if sum(_priority(c, policy) == _priority(first, policy) for c in candidates) > 1:
         return  # a tie on priority is settled by id, an implementation detail
-    distances = [abs(c.rating - first.rating) for c in candidates if allowed(first, c, policy)]
+    if first.games_played < policy.new_agent_games:  # placement: nearest to its target, windows aside
+        target = placement_target(first.games_played, sorted(c.rating for c in candidates))
+        others = [c for c in candidates if c is not first and first.agent_id not in c.recent_opponents]
+        distances = [abs(c.rating - target) for c in others if c.agent_id not in first.recent_opponents]
+    else:
+        target = first.rating
+        distances = [abs(c.rating - first.rating) for c in candidates if allowed(first, c, policy)]
     pairings = pair(candidates, policy)
     if not distances:
         assert first.agent_id not in paired(pairings)
@@ -296,7 +442,7 @@ def test_property_the_first_in_line_gets_the_closest_allowed_opponent(
     (mine,) = [p for p in pairings if first.agent_id in (p.first, p.second)]
     opponent = mine.second if mine.first == first.agent_id else mine.first
     rating = next(c.rating for c in candidates if c.agent_id == opponent)
-    assert abs(rating - first.rating) == min(distances)
+    assert abs(rating - target) == min(distances)
 
 
 @settings(max_examples=300, deadline=None)

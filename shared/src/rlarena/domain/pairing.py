@@ -11,6 +11,16 @@ are kept in one rating-sorted list per window size; the closest allowed opponent
 found by bisection plus "next free" pointers. Skipping over an agent happens only for a recent
 opponent, so a tick costs O(n log n) for n candidates (times the number of window sizes, a
 constant of the policy).
+
+Placement: a new agent (fewer than new_agent_games rated matches) is not paired with the nearest
+rating but with the free agent nearest to a target that cycles through the field's rating
+quantiles (`placement_target`: the median, then near the top, near the bottom...), windows
+aside, so its first games measure it against a spread of strengths.
+
+House agents (shipped with the platform, `Candidate.house`) are anchors, not seekers: they never
+choose, never meet each other, and are never used up. A new agent's placement may pick one; an
+established agent falls back on the closest allowed house agent only when no author's agent is
+free for it. One house agent may so be in several pairings of a tick.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ class Candidate(NamedTuple):
     games_played: int  # the agent's total matches
     last_side: int | None  # 1 or 2: the side it played in its last match
     recent_opponents: frozenset[uuid.UUID]  # no immediate rematch against these
+    house: bool = False  # a house agent: an anchor any number of agents may meet in one tick
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,7 @@ class PairingPolicy:
     window_step: int = 100
     max_window: int = 500
     wait_interval: float = 30.0  # seconds per widening step
-    new_agent_games: int = 10  # agents below this many games are matched first
+    new_agent_games: int = 10  # agents below this many games are matched first, for placement
 
     def __post_init__(self) -> None:
         if self.initial_window < 0 or self.window_step < 0:
@@ -88,17 +99,20 @@ def allowed(a: Candidate, b: Candidate, policy: PairingPolicy) -> bool:
 
 
 def pair(candidates: Sequence[Candidate], policy: PairingPolicy, *, limit: int | None = None) -> list[Pairing]:
-    """Pairings for one tick, highest-priority seeker first; each agent appears at most once.
+    """Pairings for one tick, highest-priority seeker first; an author's agent appears at most
+    once, a house agent in as many pairings as chose it.
 
     The result depends only on the candidates, not on their order in `candidates`. With `limit`,
     the first `limit` of the same pairings (a tick's cap): the seekers after them are not served.
     """
-    ordered = sorted(candidates, key=lambda c: _priority(c, policy))
+    ordered = sorted((c for c in candidates if not c.house), key=lambda c: _priority(c, policy))
+    house = _House([c for c in candidates if c.house], policy)
     # From here on an agent is its index in priority order: ints hash far faster than UUIDs.
     index = {c.agent_id.int: i for i, c in enumerate(ordered)}
-    if len(index) != len(ordered):
+    if len(index) != len(ordered) or house.ids & index.keys():
         raise ValueError("each agent may be a candidate only once")
     field = _Field(ordered, index, policy)
+    spread = sorted(c.rating for c in candidates)
     taken = bytearray(len(ordered))
     pairings: list[Pairing] = []
     for seeker in range(len(ordered)):
@@ -108,12 +122,42 @@ def pair(candidates: Sequence[Candidate], policy: PairingPolicy, *, limit: int |
             continue
         taken[seeker] = 1
         field.remove(seeker)
-        opponent = field.closest(seeker)
+        me = ordered[seeker]
+        if me.games_played < policy.new_agent_games:
+            opponent, anchor = _placement(me, seeker, field, house, placement_target(me.games_played, spread))
+        else:
+            opponent = field.closest(seeker)
+            anchor = house.nearest(me.rating, me, field.window(seeker)) if opponent is None else None
         if opponent is not None:
             taken[opponent] = 1
             field.remove(opponent)
-            pairings.append(_sides(ordered[seeker], ordered[opponent]))
+            pairings.append(_sides(me, ordered[opponent]))
+        elif anchor is not None:
+            pairings.append(_sides(me, anchor))
     return pairings
+
+
+# A new agent's n-th placement game aims at the n-th of these quantiles of the field's ratings
+# (cycling): the middle first, then both ends, then in between.
+PLACEMENT_QUANTILES = (0.5, 1.0, 0.0, 0.75, 0.25)
+
+
+def placement_target(games_played: int, ratings: Sequence[int]) -> int:
+    """The rating a new agent's next opponent should be nearest to, given the field's ratings
+    in ascending order (not empty)."""
+    quantile = PLACEMENT_QUANTILES[max(games_played, 0) % len(PLACEMENT_QUANTILES)]
+    return ratings[round(quantile * (len(ratings) - 1))]
+
+
+def _placement(
+    me: Candidate, seeker: int, field: _Field, house: _House, target: int
+) -> tuple[int | None, Candidate | None]:
+    """The free agent nearest to `target`, windows aside (an author's agent at a tie)."""
+    opponent = field.nearest_to(target, seeker)
+    anchor = house.nearest(target, me)
+    if anchor is None or (opponent is not None and field.distance(opponent, target) <= abs(anchor.rating - target)):
+        return opponent, None
+    return None, anchor
 
 
 def _waited(candidate: Candidate) -> float:
@@ -141,6 +185,31 @@ def _sides(seeker: Candidate, opponent: Candidate) -> Pairing:
 
 
 _NONE: frozenset[int] = frozenset()
+_UNBOUNDED = 1 << 62  # a radius wider than any two ratings can be apart
+
+
+class _House:
+    """The house agents of a tick: few, never used up, searched in full."""
+
+    def __init__(self, anchors: list[Candidate], policy: PairingPolicy) -> None:
+        window_for = _windows(policy)
+        # Rating order, then id: the same anchor wins a tie whatever the input order.
+        self._anchors = sorted(
+            ((a, window_for(_waited(a))) for a in anchors), key=lambda e: (e[0].rating, e[0].agent_id.int)
+        )
+        self.ids = {a.agent_id.int for a in anchors}
+        if len(self.ids) != len(anchors):
+            raise ValueError("each agent may be a candidate only once")
+
+    def nearest(self, target: int, seeker: Candidate, window: int | None = None) -> Candidate | None:
+        """The house agent nearest to `target` that is not the seeker's recent opponent; with the
+        seeker's `window`, only one inside both windows. At equal distance the lower rating."""
+        fits = [
+            (abs(anchor.rating - target), i, anchor)
+            for i, (anchor, own) in enumerate(self._anchors)
+            if not _recent(seeker, anchor) and (window is None or abs(anchor.rating - target) <= min(window, own))
+        ]
+        return min(fits)[2] if fits else None
 
 
 class _Field:
@@ -171,6 +240,23 @@ class _Field:
 
     def remove(self, member: int) -> None:
         self._pool_of[self._windows[member]].remove(member)
+
+    def window(self, member: int) -> int:
+        return self._windows[member]
+
+    def distance(self, member: int, rating: int) -> int:
+        return abs(self._ratings[member] - rating)
+
+    def nearest_to(self, target: int, seeker: int) -> int | None:
+        """The free opponent (not a recent one) nearest to `target`, whatever the windows; at equal
+        distance as `closest` decides."""
+        recent = self._recent.get(seeker, _NONE)
+        best: tuple[int, int] | None = None
+        for _, pool in self._pools:
+            found = pool.nearest(target, _UNBOUNDED if best is None else best[0] - 1, recent)
+            if found is not None:
+                best = found
+        return None if best is None else best[1]
 
     def closest(self, seeker: int) -> int | None:
         """The free, allowed opponent nearest in rating. At equal distance: the one with the wider
