@@ -7,7 +7,9 @@ from typing import Any
 
 from rlarena.adapters.db.models import Agent, Environment, Match, RatingHistory, Submission, SubmissionTransition, User
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
+from rlarena.agent_docs.interface import describe, seeded_config
 from rlarena.domain.skill import Skill
+from rlarena.environments.registry import spec_of
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -90,13 +92,16 @@ def opponent_view(record: OpponentRecord) -> dict[str, Any]:
 
 
 def environment_view(environment: Environment) -> dict[str, Any]:
+    """The seeded row, and what agents are given there (the same source as docs/agents.md)."""
+    spec = spec_of(environment.id)
     return {
         "id": environment.id,
         "name": environment.name,
         "description": environment.description,
         "version": environment.version,
-        "config": environment.config,
+        "config": seeded_config(spec, environment.config),
         "createdAt": timestamp(environment.created_at),
+        **describe(spec),
     }
 
 

@@ -198,7 +198,7 @@ CHESS = Guide(
         seed=1,
         moves=(("e2e4",), ("e7e5",), ("g1f3",)),
         player=1,
-        caption="1. e4 e5 2. Nf3; black (player 1) to move",
+        caption="1. e4 e5 2. Nf3, black (player 1) to move",
     ),
     elided=("observation", "action_mask"),
 )
@@ -214,7 +214,7 @@ PONG = Guide(
             "square, x grows to the right, y grows downwards; velocities are per step; paddle positions "
             "are their centres; player 0's paddle is on the left",
         ),
-        _PLAYER,
+        Field("player", "int", "your side: 0 the left paddle, 1 the right one"),
     ),
     parameters=(
         Parameter("court_width", 1.0, "width of the court (x from 0 to 1)"),
@@ -245,7 +245,7 @@ PONG = Guide(
         seed=1,
         moves=((2, 0), (2, 0), (1, 1)),
         player=1,
-        caption="seed 1, three steps: player 0 went down twice, player 1 up twice, then both stayed",
+        caption="player 0 went down twice and player 1 up twice, then both stayed; both to move",
     ),
 )
 
