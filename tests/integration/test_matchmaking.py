@@ -60,6 +60,13 @@ def clock(platform: Platform) -> Clock:
     return clock
 
 
+
+@pytest.fixture
+def settings_overrides() -> dict[str, object]:
+    """Established agents: windows, cooldown and rematches rule their pairing (new agents' placement
+    is tests/unit/test_pairing.py's)."""
+    return {"MATCHMAKER_NEW_AGENT_GAMES": 0}
+
 def open_matches(platform: Platform) -> list[Match]:
     with platform.uow() as uow:
         return list(

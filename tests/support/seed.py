@@ -103,6 +103,7 @@ def seed_arena(
                     "name": f"agent-{index}",
                     "elo": rating,
                     "total_matches": games[index] if games else 0,
+                    "rated_matches": games[index] if games else 0,
                     "created_at": now,
                     "updated_at": now,
                 }

@@ -7,6 +7,11 @@ that environment to the one already on it; SQLite has a single writer), reads th
 in one query, pairs in memory in O(n log n) (rlarena.domain.pairing), and writes the matches and
 queue changes in bulk. Dispatch happens after commit (rlarena.service.match_booking).
 
+House agents (rlarena.house, HOUSE_AGENTS) are anchors: their queue entry stays waiting while they
+play (it is never marked booked), so neither the cooldown nor the daily cap, which count bookings,
+holds them back, being in a match does not either, and one may play several matches at once. With
+HOUSE_AGENTS=false the matchmaker books none of them, whatever their state.
+
 Rule for results of replaced versions: an agent is the rated entity, so a match counts for the
 agent whichever of its versions played; the match records the submission ids that played, and
 queued matches keep the version that was active when they were booked.
@@ -24,7 +29,7 @@ from rlarena.adapters.db.matchmaking_queries import RestRules
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.config import Settings
 from rlarena.domain.match_records import BookedSide, sides_of
-from rlarena.domain.pairing import PairingPolicy, pair
+from rlarena.domain.pairing import Candidate, PairingPolicy, pair
 from rlarena.environments.registry import REGISTRATIONS
 from rlarena.service import match_booking, match_lifecycle
 from rlarena.service.match_booking import Booking, BookingPlatform, Player
@@ -97,7 +102,7 @@ def match_environment(platform: BookingPlatform, environment_id: str) -> Environ
         _enqueue_missing(uow, environment_id, now)
         busy = queries.busy_agents(uow.session, environment_id)
         rested = queries.rested_candidates(uow.session, environment_id, now, rest_rules(settings))
-        candidates = [c for c in rested if c.agent_id not in busy]
+        candidates = [c for c in rested if _available(c, busy, settings)]
         # At most the cap per environment and tick, so a tick never floods the executors; pair()
         # serves new agents and the longest waiting first, so they are the ones booked.
         pairings = pair(candidates, policy_of(platform), limit=settings.matchmaker_max_matches_per_tick)
@@ -108,7 +113,10 @@ def match_environment(platform: BookingPlatform, environment_id: str) -> Environ
             if p.first in players and p.second in players
         ]
         match_booking.write_bookings(uow, bookings, now, settings.match_deadline_slack)
-        queries.mark_booked(uow.session, _booked_sides(bookings), now)
+        anchors = {c.agent_id for c in candidates if c.house}
+        queries.mark_booked(
+            uow.session, [side for side in _booked_sides(bookings) if side.agent_id not in anchors], now
+        )
         uow.commit()
     return EnvironmentRound(waiting=len(rested), eligible=len(candidates), bookings=bookings)
 
@@ -133,6 +141,12 @@ def rest_rules(settings: Settings) -> RestRules:
 
 
 # -- steps ---------------------------------------------------------------------------------------
+
+
+def _available(candidate: Candidate, busy: set[uuid.UUID], settings: Settings) -> bool:
+    """Whether a rested agent may be paired now: a house agent whenever house agents are on, even
+    in a match; anyone else when not in one."""
+    return settings.house_agents if candidate.house else candidate.agent_id not in busy
 
 
 def _enqueue_missing(uow: UnitOfWork, environment_id: str, now: datetime) -> None:

@@ -124,7 +124,8 @@ def enqueue_missing(session: Session, environment_id: str, now: datetime) -> Non
 
 
 def busy_agents(session: Session, environment_id: str) -> set[uuid.UUID]:
-    """Agents in a pending or running match of any kind (manual ones included)."""
+    """Agents in a pending or running match of any kind (manual ones included); house agents
+    too, though being busy does not hold them back (rlarena.domain.pairing)."""
     open_matches = select(Match.agent1_id, Match.agent2_id).where(
         Match.environment_id == environment_id,
         Match.status.in_((MatchStatus.PENDING.value, MatchStatus.RUNNING.value)),
@@ -181,16 +182,18 @@ def rested_by_select(session: Session, environment_id: str, now: datetime, rules
         Queue.last_side,
         Queue.last_opponent_id,
         Agent.elo,
-        Agent.total_matches,
+        Agent.rated_matches,
+        Agent.house_name,
     )
     return [
         Candidate(
             row.agent_id,
             row.elo,
             waited_seconds(row.enqueued_at, row.last_match_at, now, rules.cooldown),
-            row.total_matches,
+            row.rated_matches,
             row.last_side,
             recent_opponents(row.last_opponent_id, row.last_match_at, now, rules.rematch_after),
+            row.house_name is not None,
         )
         for row in session.execute(_rested_select(columns, environment_id, now, rules)).all()
     ]
@@ -203,10 +206,11 @@ def rested_copy_query(environment_id: str, now: datetime, rules: RestRules) -> s
     columns = (
         Queue.agent_id,
         Agent.elo,
-        Agent.total_matches,
+        Agent.rated_matches,
         Queue.last_side,
         cast(extract("epoch", at - rested_since), Float),
         case((Queue.last_match_at > now - rules.rematch_after, Queue.last_opponent_id)),
+        Agent.house_name.is_not(None),
     )
     return copy_query(_rested_select(columns, environment_id, now, rules))
 
@@ -220,8 +224,11 @@ def rested_by_copy(session: Session, environment_id: str, now: datetime, rules: 
             int(games),
             int(side) if side else None,
             frozenset([uuid.UUID(recent)]) if recent else NO_RECENT,
+            house == "t",
         )
-        for agent, elo, games, side, waited, recent in copy_rows(session, rested_copy_query(environment_id, now, rules))
+        for agent, elo, games, side, waited, recent, house in copy_rows(
+            session, rested_copy_query(environment_id, now, rules)
+        )
     ]
 
 
