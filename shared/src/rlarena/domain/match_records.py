@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
+from rlarena.domain.end_reasons import failed_reason
 from rlarena.domain.statuses import MatchStatus
 from rlarena.domain.texts import cap_text
 
@@ -52,13 +53,15 @@ class OpenMatch(Protocol):
 
     status: str
     error_message: str | None
+    end_reason: str | None
     completed_at: datetime | None
     updated_at: datetime
 
 
 def record_failure(match: OpenMatch, reason: str, now: datetime) -> None:
-    """Failed, with the reason (capped: it may quote an agent), ended now."""
+    """Failed, with the reason (capped: it may quote an agent) and an end reason saying so, ended now."""
     match.status = MatchStatus.FAILED.value
     match.error_message = cap_text(reason)
+    match.end_reason = failed_reason(reason)
     match.completed_at = now
     match.updated_at = now

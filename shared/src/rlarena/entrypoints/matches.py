@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 
 from rlarena import runtime
-from rlarena.adapters.db.models import Match
+from rlarena.adapters.db.match_labels import LabelledMatch
 from rlarena.entrypoints.views import match_view
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid
 from rlarena.http.health import add_health
@@ -17,7 +17,7 @@ api = HttpApi("matchmaker", runtime.platform)
 add_health(api)
 
 
-def _page_reply(found: list[Match], total: int, query: PageQuery, key: str = "matches") -> Reply:
+def _page_reply(found: list[LabelledMatch], total: int, query: PageQuery, key: str = "matches") -> Reply:
     return Reply({key: [match_view(m) for m in found], "total": total, "page": query.page, "pageSize": query.page_size})
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rlarena.adapters.db.models import Agent, Environment, Match, RatingHistory, Submission, SubmissionTransition, User
+from rlarena.adapters.db.match_labels import LabelledMatch
+from rlarena.adapters.db.models import Agent, Environment, Submission, SubmissionTransition, User
+from rlarena.adapters.db.rating_queries import RatingEntry
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
 from rlarena.agent_docs.interface import describe, seeded_config
 from rlarena.domain.skill import Skill
@@ -68,7 +70,9 @@ def skill_view(mu: float | None, sigma: float | None) -> dict[str, float] | None
     return {"mu": mu, "sigma": sigma, "conservative": Skill(mu=mu, sigma=sigma).conservative}
 
 
-def rating_history_view(row: RatingHistory) -> dict[str, Any]:
+def rating_history_view(entry: RatingEntry) -> dict[str, Any]:
+    """One rating change, with whom the agent met and how it went (`result`: win, draw or loss)."""
+    row = entry.row
     return {
         "matchId": str(row.match_id),
         "eloBefore": row.elo_before,
@@ -77,7 +81,17 @@ def rating_history_view(row: RatingHistory) -> dict[str, Any]:
         "skillBefore": skill_view(row.skill_mu_before, row.skill_sigma_before),
         "skill": skill_view(row.skill_mu_after, row.skill_sigma_after),
         "createdAt": timestamp(row.created_at),
+        "opponentId": _id(entry.opponent_id),
+        "opponentName": entry.opponent_name,
+        "result": _result(entry.score),
+        "score": entry.score,
     }
+
+
+def _result(score: float | None) -> str | None:
+    if score is None:
+        return None
+    return "win" if score > 0.5 else "loss" if score < 0.5 else "draw"
 
 
 def opponent_view(record: OpponentRecord) -> dict[str, Any]:
@@ -142,14 +156,21 @@ def _id(value: object) -> str | None:
     return str(value) if value is not None else None
 
 
-def match_view(match: Match) -> dict[str, Any]:
-    """replayUrl/replayHtmlUrl are this API's download paths (the stored key stays internal)."""
+def match_view(record: LabelledMatch) -> dict[str, Any]:
+    """replayUrl/replayHtmlUrl are this API's download paths (the stored key stays internal).
+    endReason says why the game ended, naming an agent that failed; agentNStatus is each side's
+    OK, ERROR, TIMEOUT or INVALID (null until the match has a result)."""
+    match = record.match
     replay = f"/api/v1/matches/{match.id}/replay" if match.replay_url else None
     return {
         "id": str(match.id),
         "environmentId": match.environment_id,
         "agent1Id": str(match.agent1_id),
         "agent2Id": str(match.agent2_id),
+        "agent1Name": record.agent1_name,
+        "agent2Name": record.agent2_name,
+        "agent1Version": record.agent1_version,
+        "agent2Version": record.agent2_version,
         "agent1SubmissionId": _id(match.agent1_submission_id),
         "agent2SubmissionId": _id(match.agent2_submission_id),
         "status": match.status,
@@ -158,6 +179,10 @@ def match_view(match: Match) -> dict[str, Any]:
         "agent2Score": match.agent2_score,
         "agent1EloChange": match.agent1_elo_change,
         "agent2EloChange": match.agent2_elo_change,
+        "isRated": match.is_rated,
+        "endReason": match.end_reason,
+        "agent1Status": match.agent1_status,
+        "agent2Status": match.agent2_status,
         "isPublic": match.is_public,
         "replayUrl": f"{replay}?format=json" if replay else None,
         "replayHtmlUrl": f"{replay}?format=html" if replay else None,

@@ -127,6 +127,9 @@ class MatchFinished(Payload):
     replay_url: str | None = None
     replay_html_url: str | None = None
     finished_at: datetime | None = None
+    # Why the game ended, as the executor's runner says it (agents named by id); absent from
+    # results stored before it was recorded.
+    end_reason: str | None = None
 
 
 class MatchFailed(Payload):

@@ -15,7 +15,8 @@ from rlarena.events.catalogue import AgentResult, MatchFinished
 
 
 def finished_payload(match_id: uuid.UUID, environment_id: str, result: Mapping[str, Any]) -> MatchFinished:
-    """The MatchFinished payload of a stored SUCCESS result (older results carry no `finished_at`)."""
+    """The MatchFinished payload of a stored SUCCESS result (older results carry no `finished_at`
+    and no `outcome_reason`)."""
     winner = result.get("winner_agent_id") or ""
     finished_at = result.get("finished_at") or ""
     return MatchFinished(
@@ -34,4 +35,5 @@ def finished_payload(match_id: uuid.UUID, environment_id: str, result: Mapping[s
         total_steps=int(result.get("total_steps") or 0),
         replay_url=result.get("replay_url") or None,
         finished_at=datetime.fromisoformat(finished_at) if finished_at else None,
+        end_reason=result.get("outcome_reason") or None,
     )

@@ -41,6 +41,7 @@ def played(match_id: str, result: MatchResult) -> Played:
         total_steps=result.total_steps,
         execution_time_sec=result.execution_time_sec,
         error_message=result.error_message,
+        outcome_reason=result.outcome_reason,
     )
     return Played(report, result.replay)
 

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rlarena.domain.end_reasons import first_line
 from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
 from rlarena.environments.clocks import safety_wall_clock_s
@@ -56,8 +57,6 @@ from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
 OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"
 # Not an agent status: a wait cut short by the match wall clock rather than the player's own clock.
 _WALL_CLOCK = "WALL_CLOCK"
-# How much of a failure's message its outcome reason quotes (its first line, at most this long).
-REASON_DETAIL_CAP = 200
 MATCH_SUCCESS, MATCH_ERROR = "SUCCESS", "ERROR"
 SERVE_MODULE = "rlarena.agent_runtime.serve"
 # An agent's error message (with its traceback) is kept to this many characters, as its logs are.
@@ -444,7 +443,7 @@ class _Match:
             result.status, result.error_message = failure.status, failure.message
         if failures:
             blamed = "; ".join(
-                f"{failures[p].status} by {self.agents[p].agent_id}: {_first_line(failures[p].message)}"
+                f"{failures[p].status} by {self.agents[p].agent_id}: {first_line(failures[p].message)}"
                 for p in sorted(failures)
             )
             survivors = [player for player in range(len(self.agents)) if player not in failures]
@@ -509,11 +508,6 @@ def _agent_error(frame: Any, fallback: str) -> _Failure:
             message += "\n" + trace[-4000:]
         return _Failure(ERROR, message)
     return _Failure(ERROR, f"the agent sent a malformed frame: {_shown(frame)}")
-
-
-def _first_line(message: str) -> str:
-    line = message.strip().splitlines()[0] if message.strip() else ""
-    return line if len(line) <= REASON_DETAIL_CAP else line[: REASON_DETAIL_CAP - 3] + "..."
 
 
 def _shown(value: Any) -> str:

@@ -95,6 +95,9 @@ class MatchReport:
     replay_url: str = ""
     error_message: str = ""
     finished_at: str = ""  # ISO 8601, UTC; "" in results stored before it was recorded
+    # Why the game ended, as the runner says it ("checkmate", "TIMEOUT by <agent id>: ..."); ""
+    # in results stored before it was recorded.
+    outcome_reason: str = ""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MatchReport:
@@ -491,7 +494,12 @@ def _now_iso() -> str:
 def _capped(report: MatchReport) -> MatchReport:
     """Every error cut to ERROR_TEXT_CAP, whichever runner reported it: an agent's quotes its exception."""
     results = [replace(result, error_message=cap_text(result.error_message)) for result in report.agent_results]
-    return replace(report, agent_results=results, error_message=cap_text(report.error_message))
+    return replace(
+        report,
+        agent_results=results,
+        error_message=cap_text(report.error_message),
+        outcome_reason=cap_text(report.outcome_reason),
+    )
 
 
 def _check(order: MatchOrder) -> None:

@@ -3,7 +3,9 @@
 The replay is embedded as a `<script type="application/json">` block with `<`, `>`, `&` and the
 JavaScript line separators escaped as JSON unicode escapes, so no string in it (an agent name, an
 observation) can close the script element or open another; the page reads it back with
-`JSON.parse` and only ever writes text with `textContent`, never HTML.
+`JSON.parse` and only ever writes text with `textContent`, never HTML. The summary at the top
+(the agents by name and version, the winner, why the game ended) is written into the page
+itself, escaped, so it reads without JavaScript too.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 DATA_ELEMENT_ID = "replay-data"
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
-_PLACEHOLDER = re.compile(r"@@(TITLE|DATA_ID|DATA)@@")
+_PLACEHOLDER = re.compile(r"@@(TITLE|SUMMARY|DATA_ID|DATA)@@")
 
 
 def embed_json(value: Any) -> str:
@@ -35,9 +37,41 @@ def render_html(replay: dict[str, Any]) -> str:
     if not isinstance(metadata, dict):
         metadata = {}
     title = f"RL Arena replay {metadata.get('match_id', '')} ({metadata.get('environment', '')})"
-    values = {"TITLE": html.escape(str(title)), "DATA_ID": DATA_ELEMENT_ID, "DATA": embed_json(replay)}
+    values = {
+        "TITLE": html.escape(str(title)),
+        "SUMMARY": html.escape(summary(metadata)),
+        "DATA_ID": DATA_ELEMENT_ID,
+        "DATA": embed_json(replay),
+    }
     # One pass: text substituted in is never scanned for placeholders again.
     return _PLACEHOLDER.sub(lambda found: values[found.group(1)], _TEMPLATE)
+
+
+def summary(metadata: dict[str, Any]) -> str:
+    """ "alpha (v3) vs beta (v1) | winner: alpha | checkmate": names where the replay has them."""
+    ids = _listed(metadata.get("agents"))
+    names = _listed(metadata.get("agent_names"))
+    versions = _listed(metadata.get("agent_versions"))
+    shown = [str(names[i]) if i < len(names) and names[i] else str(agent_id) for i, agent_id in enumerate(ids)]
+    labels = [
+        f"{name} (v{versions[i]})" if i < len(versions) and versions[i] is not None else name
+        for i, name in enumerate(shown)
+    ]
+    winner = metadata.get("winner")
+    if winner and winner in ids:
+        outcome = f"winner: {shown[ids.index(winner)]}"
+    else:
+        outcome = "winner: none (draw)" if metadata.get("status", "SUCCESS") == "SUCCESS" else "not finished"
+    parts = [" vs ".join(labels) or "?", outcome]
+    if metadata.get("end_reason"):
+        parts.append(f"ended: {metadata['end_reason']}")
+    if metadata.get("is_rated") is not None:
+        parts.append("rated" if metadata["is_rated"] else "unrated")
+    return " | ".join(parts)
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
 
 
 def _finite(value: Any) -> Any:
@@ -61,6 +95,7 @@ _TEMPLATE = """<!DOCTYPE html>
   main { max-width: 900px; margin: 0 auto; padding: 16px; }
   h1 { font-size: 1.2rem; margin: 0 0 8px; }
   .meta { color: #9ca3af; font-size: 0.9rem; margin-bottom: 12px; }
+  .summary { font-size: 1rem; margin-bottom: 4px; }
   canvas { background: #000; display: block; margin: 0 auto 12px; max-width: 100%; border-radius: 6px; }
   .controls { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 12px; }
   button, select { background: #374151; color: #e5e7eb; border: 1px solid #4b5563; border-radius: 4px;
@@ -78,6 +113,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <body>
 <main>
   <h1 id="title">Replay</h1>
+  <div class="summary" id="summary">@@SUMMARY@@</div>
   <div class="meta" id="meta"></div>
   <canvas id="board" width="640" height="400"></canvas>
   <div id="fen"></div>
@@ -105,7 +141,10 @@ _TEMPLATE = """<!DOCTYPE html>
   var replay = JSON.parse(document.getElementById("@@DATA_ID@@").textContent);
   var meta = replay.metadata || {};
   var frames = Array.isArray(replay.frames) ? replay.frames : [];
-  var agents = Array.isArray(meta.agents) ? meta.agents : [];
+  var names = Array.isArray(meta.agent_names) ? meta.agent_names : [];
+  var agents = (Array.isArray(meta.agents) ? meta.agents : []).map(function (agent, i) {
+    return names[i] ? String(names[i]) : agent;
+  });
   var env = String(meta.environment || "");
   var canvas = document.getElementById("board");
   var ctx = canvas.getContext("2d");
@@ -125,8 +164,10 @@ _TEMPLATE = """<!DOCTYPE html>
 
   document.title = "Replay " + String(meta.match_id || "") + " - " + env;
   text("title", "Replay of " + (env || "a match"));
+  var winnerAt = Array.isArray(meta.agents) ? meta.agents.indexOf(meta.winner) : -1;
   text("meta", "Match " + String(meta.match_id || "?") + " | " + agents.map(String).join(" vs ") +
-    " | winner: " + (meta.winner ? String(meta.winner) : "draw / none") + " | status: " +
+    " | winner: " + (meta.winner ? String(winnerAt >= 0 ? agents[winnerAt] : meta.winner) : "draw / none") +
+    (meta.end_reason ? " | ended: " + String(meta.end_reason) : "") + " | status: " +
     String(meta.status || "?") + " | steps: " + String(meta.total_steps == null ? frames.length : meta.total_steps) +
     " | seed: " + String(meta.seed == null ? "-" : meta.seed));
   slider.max = String(Math.max(0, frames.length - 1));

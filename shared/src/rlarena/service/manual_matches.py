@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.db import match_queries as queries
-from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.db.match_labels import LabelledMatch, labelled_one
+from rlarena.adapters.db.models import Agent
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.environments.registry import spec_of
@@ -34,7 +35,7 @@ class ManualMatchesPlatform(BookingPlatform, Protocol):
 
 def create_manual_match(
     platform: ManualMatchesPlatform, user_id: uuid.UUID, first_id: uuid.UUID, second_id: uuid.UUID
-) -> Match:
+) -> LabelledMatch:
     now = platform.clock()
     platform.rate_limiter.hit(
         f"manual-match:{user_id}",
@@ -68,7 +69,7 @@ def create_manual_match(
     with platform.uow() as uow:
         match = queries.match_by_id(uow.session, booking.match_id)
         assert match is not None
-        return match
+        return labelled_one(uow.session, match)
 
 
 def _live_agent(uow: UnitOfWork, agent_id: uuid.UUID, field: str) -> Agent:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from pydantic import StringConstraints
 
 from rlarena.adapters.db import match_queries as queries
+from rlarena.adapters.db.match_labels import LabelledMatch, labelled, labelled_one
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.domain.statuses import MatchStatus
@@ -53,14 +54,14 @@ class ReplayFormatQuery(Query):
     format: Literal["json", "html"] = "json"
 
 
-def list_matches(platform: MatchesPlatform, query: MatchListQuery) -> tuple[list[Match], int]:
+def list_matches(platform: MatchesPlatform, query: MatchListQuery) -> tuple[list[LabelledMatch], int]:
     if query.status and query.status not in STATUSES:
         raise InvalidInput(
             f"unknown status {query.status!r}: use one of {', '.join(STATUSES)}",
             details={"field": "status", "allowed": STATUSES},
         )
     with platform.uow() as uow:
-        return queries.public_matches_page(
+        found, total = queries.public_matches_page(
             uow.session,
             offset=query.offset,
             limit=query.page_size,
@@ -68,25 +69,31 @@ def list_matches(platform: MatchesPlatform, query: MatchListQuery) -> tuple[list
             agent_id=query.agent_id,
             status=query.status,
         )
+        return labelled(uow.session, found), total
 
 
-def get_match(platform: MatchesPlatform, match_id: uuid.UUID) -> Match:
+def get_match(platform: MatchesPlatform, match_id: uuid.UUID) -> LabelledMatch:
     with platform.uow() as uow:
-        return _public_match(uow, match_id)
+        return labelled_one(uow.session, _public_match(uow, match_id))
 
 
-def matches_of_agent(platform: MatchesPlatform, agent_id: uuid.UUID, page: PageQuery) -> tuple[list[Match], int]:
+def matches_of_agent(
+    platform: MatchesPlatform, agent_id: uuid.UUID, page: PageQuery
+) -> tuple[list[LabelledMatch], int]:
     """The agent's public matches, newest first; a deleted agent's history stays readable."""
     with platform.uow() as uow:
         _known_agent(uow, agent_id)
-        return queries.public_matches_page(uow.session, offset=page.offset, limit=page.page_size, agent_id=agent_id)
+        found, total = queries.public_matches_page(
+            uow.session, offset=page.offset, limit=page.page_size, agent_id=agent_id
+        )
+        return labelled(uow.session, found), total
 
 
-def replays(platform: MatchesPlatform, query: ReplaysQuery) -> tuple[list[Match], int]:
+def replays(platform: MatchesPlatform, query: ReplaysQuery) -> tuple[list[LabelledMatch], int]:
     """The agent's completed public matches that have a replay, newest first."""
     with platform.uow() as uow:
         _known_agent(uow, query.agent_id)
-        return queries.public_matches_page(
+        found, total = queries.public_matches_page(
             uow.session,
             offset=query.offset,
             limit=query.page_size,
@@ -94,6 +101,7 @@ def replays(platform: MatchesPlatform, query: ReplaysQuery) -> tuple[list[Match]
             status=MatchStatus.COMPLETED.value,
             with_replay=True,
         )
+        return labelled(uow.session, found), total
 
 
 def limit_replay_downloads(platform: MatchesPlatform, client_ip: str) -> None:
@@ -110,14 +118,15 @@ def limit_replay_downloads(platform: MatchesPlatform, client_ip: str) -> None:
 def replay_key_of(platform: MatchesPlatform, match_id: uuid.UUID) -> str:
     """The object-store key of the match's replay; 404 saying why when there is none."""
     with platform.uow() as uow:
-        match = _public_match(uow, match_id)
-        if not match.replay_url:
-            raise NotFound(f"match {match_id} has no replay (its status is {match.status})", code="no_replay")
-        return match.replay_url
+        return _replay_key(_public_match(uow, match_id))
 
 
 def replay_of(platform: MatchesPlatform, match_id: uuid.UUID) -> dict[str, Any]:
-    key = replay_key_of(platform, match_id)
+    """The stored replay, its metadata completed from the match's record: the agents' names and
+    versions, whether it was rated, why it ended (agents named) and each side's status."""
+    with platform.uow() as uow:
+        record = labelled_one(uow.session, _public_match(uow, match_id))
+    key = _replay_key(record.match)
     try:
         data = platform.store.get(key)
     except NotFound:
@@ -125,7 +134,30 @@ def replay_of(platform: MatchesPlatform, match_id: uuid.UUID) -> dict[str, Any]:
     replay = json.loads(data)
     if not isinstance(replay, dict):
         raise NotFound(f"the replay of match {match_id} is unreadable", code="no_replay")
+    metadata = replay.get("metadata")
+    replay["metadata"] = {**(metadata if isinstance(metadata, dict) else {}), **_record_metadata(record)}
     return replay
+
+
+def _replay_key(match: Match) -> str:
+    if not match.replay_url:
+        raise NotFound(f"match {match.id} has no replay (its status is {match.status})", code="no_replay")
+    return match.replay_url
+
+
+def _record_metadata(record: LabelledMatch) -> dict[str, Any]:
+    """What the match's record knows better than the executor did (it knew agents by id only)."""
+    match = record.match
+    known: dict[str, Any] = {
+        "agent_names": list(record.names),
+        "agent_versions": list(record.versions),
+        "is_rated": match.is_rated,
+    }
+    if match.end_reason:
+        known["end_reason"] = match.end_reason
+    if match.agent1_status and match.agent2_status:
+        known["agent_statuses"] = [match.agent1_status, match.agent2_status]
+    return known
 
 
 def agent_logs(platform: MatchesPlatform, user_id: uuid.UUID, match_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -8,8 +8,10 @@ import uuid
 from datetime import datetime
 
 from rlarena.adapters.db.consumed_events import EventKey, claim
-from rlarena.adapters.db.models import Agent, Match, RatingHistory
+from rlarena.adapters.db.models import Agent, Match
+from rlarena.adapters.db.rating_queries import RatingEntry
 from rlarena.domain import records, skill
+from rlarena.domain.end_reasons import SideEnd, agent_status, finished_reason
 from rlarena.domain.statuses import MatchStatus
 from rlarena.errors import EventRejected, NotFound
 from rlarena.events.catalogue import (
@@ -81,7 +83,19 @@ def _apply(uow: UnitOfWorkLike, platform: PlatformCore, match: Match, result: Ma
     match.replay_html_url = result.replay_html_url or match.replay_html_url
     match.completed_at = result.finished_at or now
     match.updated_at = now
+    _record_ending(match, result, first, second)
     return _update_event(match, changes)
+
+
+def _record_ending(match: Match, result: MatchFinished, first: Agent, second: Agent) -> None:
+    """Each side's status, and why the game ended with the failing agents named (not by id)."""
+    by_agent = {r.agent_id: r for r in result.agent_results}
+    sides = [
+        SideEnd(agent.name, agent_status(by_agent[agent.id].status), by_agent[agent.id].error_message)
+        for agent in (first, second)
+    ]
+    match.agent1_status, match.agent2_status = sides[0].status, sides[1].status
+    match.end_reason = finished_reason(result.end_reason, sides)
 
 
 def _rate(
@@ -111,7 +125,7 @@ def _rate(
         agent.total_matches = after.total_matches
         agent.wins, agent.losses, agent.draws = after.wins, after.losses, after.draws
         agent.updated_at = now
-    uow.ratings.add_history(match.id, rated, now)
+    uow.ratings.add_history(match.id, rated, result.winner_id, now)
     match.agent1_elo_change = rated[0].elo_change
     match.agent2_elo_change = rated[1].elo_change
     match.rated_at = now
@@ -163,8 +177,9 @@ def _update_event(match: Match, changes: list[RatingChange]) -> RatingUpdated:
     )
 
 
-def rating_history(platform: PlatformCore, agent_id: uuid.UUID, query: PageQuery) -> tuple[list[RatingHistory], int]:
-    """One page of the agent's rating changes, newest first, and how many there are."""
+def rating_history(platform: PlatformCore, agent_id: uuid.UUID, query: PageQuery) -> tuple[list[RatingEntry], int]:
+    """One page of the agent's rating changes, newest first, each with its opponent and result,
+    and how many there are."""
     with platform.uow() as uow:
         if uow.agents.get(agent_id) is None:
             raise NotFound(f"no agent {agent_id}")

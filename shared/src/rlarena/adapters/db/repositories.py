@@ -13,8 +13,11 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, upd
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from rlarena.adapters.db.models import Agent, Environment, Match, MatchmakingQueueEntry, Submission, User
+from rlarena.domain.end_reasons import cancelled_reason
 from rlarena.domain.ranking import competition_ranks
 from rlarena.domain.statuses import MatchStatus, SubmissionStatus
+
+AGENT_DELETED = "an agent was deleted"
 
 
 @dataclass(frozen=True)
@@ -303,5 +306,10 @@ class AgentRepository:
                 Match.status == MatchStatus.PENDING.value,
                 (Match.agent1_id == agent.id) | (Match.agent2_id == agent.id),
             )
-            .values(status=MatchStatus.CANCELLED.value, error_message="an agent was deleted", updated_at=now)
+            .values(
+                status=MatchStatus.CANCELLED.value,
+                error_message=AGENT_DELETED,
+                end_reason=cancelled_reason(AGENT_DELETED),
+                updated_at=now,
+            )
         )
