@@ -111,3 +111,13 @@ def test_the_score_estimate_uses_the_results_own_variance() -> None:
     assert score.elo == pytest.approx(240.82, abs=0.01)
     assert elo_of(0.5) == 0 and elo_of(1.0) == math.inf and elo_of(0.0) == -math.inf
     assert expected_score(elo_of(0.3)) == pytest.approx(0.3)
+
+
+def test_identical_results_get_wilsons_interval_instead_of_none() -> None:
+    # Ten wins: Wilson's lower bound n / (n + z^2) = 10 / 13.8415 = 0.7225, the upper one 1.
+    all_wins = estimate({1.0: 10})
+    assert all_wins.mean == 1.0
+    assert all_wins.low == pytest.approx(0.7225, abs=1e-4)
+    assert all_wins.high == pytest.approx(1.0)
+    # Four draws: centre 0.5, margin 1.96 * sqrt(1/16 + z^2/64) / (1 + z^2/4) = 0.3500.
+    assert estimate({0.5: 4}).low == pytest.approx(0.1500, abs=1e-3)

@@ -20,6 +20,8 @@ AUTHOR_COMMANDS: dict[str, tuple[str, str]] = {
     "matches": ("rlarena.authoring.matches", "recent matches of my agents, with results"),
     "logs": ("rlarena.authoring.logs", "what my agents printed in a match"),
     "replay": ("rlarena.authoring.replay", "download a match's replay (JSON or HTML)"),
+    "play": ("rlarena.authoring.play", "play matches between two agents on this machine, in the platform's sandbox"),
+    "compare": ("rlarena.authoring.compare", "does NEW beat OLD? paired matches and a sequential test (SPRT)"),
 }
 
 

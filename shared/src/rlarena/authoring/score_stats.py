@@ -3,6 +3,8 @@
 Pure arithmetic. A result is a score in [0, 1] for the first agent: one game (0, 0.5, 1) or the
 mean of a pair of games (0, 0.25, 0.5, 0.75, 1). The interval is the normal one on the mean of the
 results, with the results' own variance (draws and paired games make it narrower than a coin's);
+when every result is the same that variance is 0, so the interval is then Wilson's for as many
+coin flips (10 wins out of 10: 0.72 to 1, not 1 to 1).
 Elo follows the logistic model, expected score = 1 / (1 + 10 ** (-elo / 400)).
 """
 
@@ -55,8 +57,19 @@ def estimate(counts: Mapping[float, float]) -> ScoreEstimate:
         raise ValueError("no results to estimate a score from")
     mean = sum(score * count for score, count in counts.items()) / total
     variance = sum(count * (score - mean) ** 2 for score, count in counts.items()) / total
+    if variance == 0:
+        return _wilson(total, mean)
     margin = Z_95 * math.sqrt(variance / total)
     return ScoreEstimate(samples=round(total), mean=mean, low=max(mean - margin, 0.0), high=min(mean + margin, 1.0))
+
+
+def _wilson(samples: float, mean: float) -> ScoreEstimate:
+    z2 = Z_95 * Z_95
+    centre = (mean + z2 / (2 * samples)) / (1 + z2 / samples)
+    margin = Z_95 * math.sqrt(mean * (1 - mean) / samples + z2 / (4 * samples * samples)) / (1 + z2 / samples)
+    return ScoreEstimate(
+        samples=round(samples), mean=mean, low=max(centre - margin, 0.0), high=min(centre + margin, 1.0)
+    )
 
 
 def describe_elo(value: float) -> str:
