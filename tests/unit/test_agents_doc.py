@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rlarena.agent_docs import examples
-from rlarena.agent_docs.markdown import EXAMPLE_MARKER, render
+from rlarena.agent_docs.markdown import EXAMPLE_MARKER, SAMPLE_AGENT, render
 from rlarena.config import Settings
 from rlarena.environments import pong, registry
 from rlarena.environments.board_games import Chess
@@ -20,6 +20,7 @@ from rlarena.environments.guide import AGENT_PYTHON_VERSION, GUIDES, Guide, guid
 from rlarena.executor.runner import MatchLimits
 from rlarena.sandbox.runtime_install import SYSTEM_PYTHON
 from tests.conftest import ROOT
+from tests.support.readme import readme_sample_agent
 
 DOC = ROOT / "docs" / "agents.md"
 
@@ -138,3 +139,10 @@ def test_an_elision_names_the_shape_and_digest_of_the_compact_json() -> None:
     digest = hashlib.sha256(json.dumps(value, separators=(",", ":")).encode()).hexdigest()[:12]
     assert examples.elision(value) == f"<2x3x2 values, sha256 {digest}>"
     assert examples.shown({"a": value, "b": 1}, ("a",)) == {"a": examples.elision(value), "b": 1}
+
+
+def test_the_doc_shows_the_readme_s_sample_agent() -> None:
+    code, environment = readme_sample_agent()
+    assert code.rstrip("\n") == SAMPLE_AGENT
+    assert f"```python\n{SAMPLE_AGENT}\n```" in DOC.read_text(encoding="utf-8")
+    assert environment == "tic-tac-toe"

@@ -19,8 +19,8 @@ from rlarena.environments.registry import spec_of
 
 GENERATOR = "python -m rlarena.agent_docs"
 EXAMPLE_MARKER = re.compile(
-    r"<!-- example (?P<game>[a-z-]+) (?P<part>observation|configuration) "
-    r"step=(?P<step>\d+) player=(?P<player>\d) -->\n```json\n(?P<json>.*?)\n```",
+    r"<!-- example (?P<game>[a-z-]+) (?P<part>observation|configuration) seed=(?P<seed>\d+) "
+    r"actions=(?P<actions>\S+) step=(?P<step>\d+) player=(?P<player>\d) -->\n```json\n(?P<json>.*?)\n```",
     re.S,
 )
 _WIDTH = 100
@@ -170,8 +170,8 @@ def _game(guide: Guide) -> str:
             f"\n\n{keys} are shown by their shape and the first 12 hex digits of the SHA-256 of their "
             'compact JSON (`json.dumps(value, separators=(",", ":"))`): the agent receives them in full.'
         )
-    marker = f"step={played.step} player={example.player}"
-    actions = _json([list(step) for step in played.actions])
+    actions = json.dumps([list(step) for step in played.actions], separators=(",", ":"))
+    marker = f"seed={example.seed} actions={actions} step={played.step} player={example.player}"
     introduction = (
         f"**Example**: {example.caption}. Played from `reset({example.seed})` with the actions `{actions}` "
         f"(one list per step), at step {played.step} player {example.player}'s agent receives this observation:"
