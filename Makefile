@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: protos dev test test-unit test-integration test-e2e check lint typecheck format migrate bench images deploy clean
+.PHONY: protos docs dev test test-unit test-integration test-e2e check lint typecheck format migrate bench images deploy clean
 
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ typecheck: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: $(STAMP)  ## regenerate docs/agents.md from the games' guides (a unit test fails while it is stale)
+	$(BIN)/python -m rlarena.agent_docs
 
 protos: $(STAMP)  ## regenerate shared/src/rlarena/grpc_gen from protos/*.proto
 	$(BIN)/python protos/generate.py
