@@ -101,7 +101,7 @@ def _report(test: Sprt, tally: Tally) -> list[str]:
             f"  score of NEW {score.mean:.3f} (95% CI {score.low:.3f} to {score.high:.3f}), "
             f"Elo {describe_elo(score.elo)} ({describe_elo(score.elo_low)} to {describe_elo(score.elo_high)})",
         ]
-    return [*lines, *tally.summary_lines()]
+    return [*lines, *tally.summary_lines(with_score=False)]
 
 
 def _refuse(message: str) -> int:

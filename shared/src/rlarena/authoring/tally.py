@@ -42,7 +42,8 @@ class Tally:
         wins, draws, losses = self.results()
         return f"{self.letters[0]} {wins} won, {draws} drawn, {losses} lost"
 
-    def summary_lines(self) -> list[str]:
+    def summary_lines(self, *, with_score: bool = True) -> list[str]:
+        """`with_score=False` leaves out the per-game score, for a caller that shows a better one."""
         lines = [f"{len(self.played)} games: {self.letters[0]} = {self.names[0]}, {self.letters[1]} = {self.names[1]}"]
         if not self.played:
             return [*lines, *self._platform_errors()]
@@ -58,12 +59,13 @@ class Tally:
             lines.append(f"status of {letter}: {self._statuses(side)}")
         for side, letter in enumerate(self.letters):
             lines.append(f"move time of {letter}: {self._move_times(side)}")
-        score = self.score()
-        lines.append(
-            f"score of {a}: {score.mean:.3f} (95% CI {score.low:.3f} to {score.high:.3f}); "
-            f"Elo difference {describe_elo(score.elo)} "
-            f"({describe_elo(score.elo_low)} to {describe_elo(score.elo_high)})"
-        )
+        if with_score:
+            score = self.score()
+            lines.append(
+                f"score of {a}: {score.mean:.3f} (95% CI {score.low:.3f} to {score.high:.3f}); "
+                f"Elo difference {describe_elo(score.elo)} "
+                f"({describe_elo(score.elo_low)} to {describe_elo(score.elo_high)})"
+            )
         reasons = Counter(record.reason for record in self.played)
         lines.append(
             "ended by: " + ", ".join(f"{reason or 'unknown'} {count}" for reason, count in reasons.most_common())

@@ -14,7 +14,7 @@ import time
 
 ROWS, COLUMNS = 6, 7
 MAX_DEPTH = 8
-TIME_BUDGET_S = 0.6
+TIME_BUDGET_S = 0.5
 WIN = 1_000_000
 ORDER = (3, 2, 4, 1, 5, 0, 6)  # central columns first: better moves first, more cut-offs
 WINDOW_SCORES = (0, 1, 4, 16)
