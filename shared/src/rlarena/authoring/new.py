@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib import resources
 from pathlib import Path
-from string import Template
 
 WRITTEN, USAGE = 0, 2
 
@@ -20,6 +18,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    from importlib import resources
+    from string import Template
+
     from rlarena.environments.registry import spec_of
     from rlarena.errors import RLArenaError
 
