@@ -23,6 +23,7 @@ def run(arguments: argparse.Namespace) -> int:
 
     from rlarena.environments.registry import spec_of
     from rlarena.errors import RLArenaError
+    from rlarena.house.catalogue import for_game
 
     try:
         spec = spec_of(arguments.game)
@@ -37,7 +38,10 @@ def run(arguments: argparse.Namespace) -> int:
     readme = Template(templates.joinpath("README.md").read_text(encoding="utf-8"))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "main.py").write_text(templates.joinpath(spec.id, "main.py").read_text(encoding="utf-8"))
-    (folder / "README.md").write_text(readme.substitute(game=spec.id, name=spec.name, folder=arguments.dir))
+    house = "\n".join(f"- `{agent.reference}`: {agent.description}" for agent in for_game(spec.id))
+    (folder / "README.md").write_text(
+        readme.substitute(game=spec.id, name=spec.name, folder=arguments.dir, house_agents=house)
+    )
     print(f"wrote a starter {spec.name} agent in {folder}: main.py and README.md")
     print(f"next: rlarena play {spec.id} {arguments.dir} house:random")
     print(f"      rlarena validate {spec.id} {arguments.dir}")
