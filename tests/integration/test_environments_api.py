@@ -12,6 +12,7 @@ from rlarena.agent_docs.markdown import EXAMPLE_MARKER
 from rlarena.environments import registry
 from rlarena.environments.guide import guide_of
 from rlarena.executor.runner import MatchLimits
+from rlarena.house.catalogue import for_game
 from tests.conftest import ROOT
 from tests.support.api import ApiClient
 
@@ -69,6 +70,7 @@ def test_limits_are_the_runner_s_and_parameters_the_documented_configuration(api
     assert [field["name"] for field in environment["configuration"]["fields"]] == list(documented)
     assert environment["packages"]["preinstalled"] == []
     assert environment["documentation"] == f"docs/agents.md#{game}"
+    assert [agent["name"] for agent in environment["houseAgents"]] == [a.reference for a in for_game(game)]
 
 
 def test_pong_keeps_its_seeded_config_keys(api: ApiClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,11 +14,13 @@ import pytest
 
 from rlarena.agent_docs import examples
 from rlarena.agent_docs.markdown import EXAMPLE_MARKER, SAMPLE_AGENT, render
+from rlarena.cli import AUTHOR_COMMANDS
 from rlarena.config import Settings
 from rlarena.environments import pong, registry
 from rlarena.environments.board_games import Chess
 from rlarena.environments.guide import AGENT_PYTHON_VERSION, GUIDES, Guide, guide_of
 from rlarena.executor.runner import MatchLimits
+from rlarena.house.catalogue import HOUSE_AGENTS
 from rlarena.sandbox.runtime_install import SYSTEM_PYTHON
 from tests.conftest import ROOT
 from tests.support.readme import readme_sample_agent
@@ -146,3 +149,12 @@ def test_the_doc_shows_the_readme_s_sample_agent() -> None:
     assert code.rstrip("\n") == SAMPLE_AGENT
     assert f"```python\n{SAMPLE_AGENT}\n```" in DOC.read_text(encoding="utf-8")
     assert environment == "tic-tac-toe"
+
+
+def test_the_commands_the_doc_shows_are_the_cli_s_and_the_house_agents_the_catalogue_s() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    shown = set(re.findall(r"^rlarena (\w+) ", text, re.M))
+    assert shown == {"new", "validate", "play", "compare"}
+    assert shown <= set(AUTHOR_COMMANDS)
+    for agent in HOUSE_AGENTS:
+        assert f"`{agent.reference}`: {agent.description}" in text

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.environments.base import EnvironmentSpec
 from rlarena.environments.guide import AGENT_PYTHON_VERSION, COMMON_CONFIGURATION, Field, guide_of
+from rlarena.house.catalogue import for_game
 
 if TYPE_CHECKING:
     from rlarena.executor.runner import MatchLimits
@@ -25,10 +26,11 @@ PACKAGES = (
 )
 
 SIDES = (
-    "Player 0 moves first. Rated matches: the matchmaker gives each agent the side it did not play in "
-    "its last match, so sides alternate (when both want the same side, the one paired first gets it: "
-    "new agents, then the longest waiting). Manual matches (POST /api/v1/matches): agent1Id is player 0. "
-    "The build's validation match plays the agent against a copy of itself, so it plays both sides."
+    "In the board games player 0 moves first. Rated matches: the matchmaker gives each agent the side "
+    "it did not play in its last match, so sides alternate (when both want the same side, the one "
+    "paired first gets it: new agents, then the longest waiting). Manual matches (POST /api/v1/matches): "
+    "agent1Id is player 0. The build's validation match plays the agent against a copy of itself, so it "
+    "plays both sides."
 )
 
 # Each agent's status in a match record, and when it is given (rlarena.executor.runner).
@@ -85,6 +87,7 @@ def describe(spec: EnvironmentSpec) -> dict[str, Any]:
         "statuses": dict(STATUS_MEANINGS),
         "failures": failure_rules(limits),
         "packages": {"python": AGENT_PYTHON_VERSION, "preinstalled": [], "summary": PACKAGES},
+        "houseAgents": [{"name": agent.reference, "description": agent.description} for agent in for_game(spec.id)],
         "documentation": f"{DOCUMENT}#{spec.id}",
     }
 

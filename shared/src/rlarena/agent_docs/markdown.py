@@ -16,6 +16,7 @@ from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.domain.archives import ENTRY_POINT_RULE
 from rlarena.environments.guide import COMMON_CONFIGURATION, GUIDES, Guide
 from rlarena.environments.registry import spec_of
+from rlarena.house.catalogue import for_game
 
 GENERATOR = "python -m rlarena.agent_docs"
 EXAMPLE_MARKER = re.compile(
@@ -37,6 +38,7 @@ def render() -> str:
     parts = [
         _introduction(),
         _the_agent(),
+        _before_you_upload(),
         _every_move(),
         _time_and_resources(limits),
         _packages(),
@@ -79,6 +81,23 @@ The process is started once per match and asked for each of its moves in turn, s
 in globals or on its object lasts for the match. `player_id` (0 or 1) is given to `create_agent` and
 to the class when they accept it. An optional `ENVIRONMENT = "chess"` in the entry file declares the
 game, and an upload for another game is refused with a message saying so."""
+
+
+def _before_you_upload() -> str:
+    return """## Before you upload
+
+The `rlarena` command (installed with the platform) runs the same checks and matches on your own
+machine, in the same sandbox, so a failed upload costs nothing:
+
+```sh
+rlarena new tic-tac-toe my-agent                    # a starter agent that passes validation
+rlarena validate tic-tac-toe my-agent               # the upload checks and the validation match
+rlarena play tic-tac-toe my-agent house:negamax     # matches against a house agent, sides alternated
+rlarena compare tic-tac-toe my-agent old-agent      # does the new version beat the old one?
+```
+
+An agent is a `.py` file, a folder, a `.zip` or a `.tar.gz`. Each game's house agents (listed
+below) also play on its ladder, unless the platform runs with `HOUSE_AGENTS=false`."""
 
 
 def _every_move() -> str:
@@ -162,6 +181,7 @@ def _game(guide: Guide) -> str:
     observation_rows = "\n".join(f"| `{f.name}` | {f.type} | {f.meaning} |" for f in guide.observation)
     parameter_rows = "\n".join(f"| `{p.name}` | `{_json(p.value)}` | {p.meaning} |" for p in guide.parameters)
     ending_rows = "\n".join(f"| {e.reason} | {e.result} | {e.meaning} |" for e in guide.endings)
+    house = "; ".join(f"`{agent.reference}`: {agent.description}" for agent in for_game(guide.environment_id))
     example = guide.example
     elided = ""
     if guide.elided:
@@ -201,6 +221,8 @@ def _game(guide: Guide) -> str:
 | reason | result | when |
 | --- | --- | --- |
 {ending_rows}
+
+**House agents**: {house}.
 
 {introduction}{elided}
 
