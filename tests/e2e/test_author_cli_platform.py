@@ -177,6 +177,7 @@ def test_matches_shows_the_opponent_and_the_result(
         row = next(line for line in result.stdout.splitlines() if played["id"] in line)
         cells = row.split()
         assert cells[3:6] == ["ada-bot", rival_name, expected]
+        assert row.endswith(played["endReason"])  # why the game ended, as the API says
 
 
 def test_logs_shows_my_agents_output_in_a_match(author: Author, played: dict[str, Any]) -> None:

@@ -59,7 +59,7 @@ def _result(match: dict[str, Any], side: int) -> str:
     if match.get("status") != "completed":
         return str(match.get("status"))
     winner = match.get("winnerId")
-    rated = "" if match.get("rated", True) else " (unrated)"
+    rated = "" if match.get("isRated", True) else " (unrated)"
     if winner is None:
         return "draw" + rated
     return ("win" if winner == match[f"agent{side}Id"] else "loss") + rated
