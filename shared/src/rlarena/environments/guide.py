@@ -25,7 +25,7 @@ AGENT_PYTHON_VERSION = "3.11"
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # as JSON sees it: "int", "str", "int[3][3]", "float[8]", "str[]"
+    type: str  # "int", "number" (int or float), "str", "int[3][3]", "float[8]", "str[]"
     meaning: str
 
 
@@ -75,8 +75,8 @@ COMMON_CONFIGURATION: tuple[Field, ...] = (
     Field("player", "int", "your side: 0 or 1 (the same as `observation.player`)"),
     Field("step", "int", "steps played so far in this match (plies for board games), 0 at the start"),
     Field("max_steps", "int", "the step after which the game ends on its limit"),
-    Field("move_timeout_s", "float", "seconds per move before the overage bank is charged"),
-    Field("overage_s", "float", "your overage bank for the whole match, in seconds"),
+    Field("move_timeout_s", "number", "seconds per move before the overage bank is charged"),
+    Field("overage_s", "number", "your overage bank for the whole match, in seconds"),
 )
 
 _PLAYER = Field("player", "int", "your side: 0 moves first, 1 second")
