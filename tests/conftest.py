@@ -30,6 +30,8 @@ def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -
         "JWT_SECRET": TEST_SECRET,
         "AUTH_RATE_LIMIT_PER_MINUTE": 10_000,
         "KNATIVE_DIR": ROOT / "knative",
+        # No house agents unless a test is about them: they would join every ladder it looks at.
+        "HOUSE_AGENTS": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -77,6 +77,7 @@ def start_platform(tmp_path: Path, **env: str) -> RunningPlatform:
         "PING_INTERVAL_OVERRIDE": "1s",
         "LOG_LEVEL": "DEBUG",
         "EXECUTOR_URL": f"127.0.0.1:{free_port()}",
+        "HOUSE_AGENTS": "false",  # unless the test is about them (HOUSE_AGENTS="true")
         **env,
     }
     log_file = log_path.open("w")

@@ -24,7 +24,7 @@ from rlarena.events.catalogue import (
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_body
 from rlarena.http.health import add_health
-from rlarena.service import build_queue, submissions
+from rlarena.service import build_queue, house_agents, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 
 api = HttpApi("submissions", runtime.platform)
@@ -210,10 +210,12 @@ def on_submission_uploaded(event: CloudEvent) -> None:
 
 def on_job_event(event: CloudEvent) -> None:
     """Trigger `builder-jobs`: a build, validation or scan Job changed (ApiServerSource, mode Resource);
-    or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds."""
+    or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds
+    and seeds the house agents."""
     if event["type"] == EventType.PING.value:
         platform = runtime.platform()
         submissions.settle_bookings(platform)  # uploads that arrived unannounced, bookings expired unused
+        house_agents.seed(platform)  # the shipped house agents on every ladder (or off it: HOUSE_AGENTS)
         build_queue.catch_up(platform)
         platform.outbox.publish_due()  # events whose publication after their commit failed
         return

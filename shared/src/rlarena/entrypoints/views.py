@@ -58,6 +58,7 @@ def agent_view(ranked: RankedAgent) -> dict[str, Any]:
         "skill": skill_view(agent.skill_mu, agent.skill_sigma),
         "activeSubmissionId": str(agent.active_submission_id) if agent.active_submission_id else None,
         "rank": ranked.rank,
+        "house": agent.is_house,  # a house agent, shipped with the platform (rlarena.house)
         "createdAt": timestamp(agent.created_at),
         "updatedAt": timestamp(agent.updated_at),
     }

@@ -140,6 +140,7 @@ class LocalPlatform:
             # Matches left open by an earlier run on this data (a crash, a kill): their executor is
             # gone. Before the first tick, so nothing booked by this run is among them.
             _fail_lost_matches(self.platform)
+        _seed_house_agents(self.platform)
         self.timer.start()
 
     def stop(self) -> None:
@@ -233,6 +234,13 @@ def _fail_lost_matches(platform: Platform) -> None:
         log.warning("ended %d match(es) the stopped executor had finished, from their stored results", completed)
     if lost:
         log.warning("failed %d match(es) the stopped executor was running; their agents are queued again", lost)
+
+
+def _seed_house_agents(platform: Platform) -> None:
+    """The house agents on every ladder from the start (then on every tick: rlarena.service.house_agents)."""
+    from rlarena.service.house_agents import seed
+
+    seed(platform)
 
 
 def asgi_app(local: LocalPlatform) -> Starlette:

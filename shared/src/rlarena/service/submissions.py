@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rlarena.adapters.builders.declared_environment import environment_mismatch
 from rlarena.adapters.code_fetch import fetch_code
+from rlarena.adapters.db import house_queries
 from rlarena.adapters.db import submission_queries as queries
 from rlarena.adapters.db.models import Agent, Submission, SubmissionTransition
 from rlarena.adapters.db.unit_of_work import UnitOfWork
@@ -34,10 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Builds start in this order: an agent's first version (fast first feedback), then new versions,
-# then rebuilds; within a priority, oldest first.
+# then rebuilds, then the house agents' code; within a priority, oldest first.
 PRIORITY_FIRST_VERSION = 10
 PRIORITY_NEW_VERSION = 5
 PRIORITY_REBUILD = 0
+PRIORITY_SHIPPED = -5  # house agents' code: authors' uploads first
 
 EXTENSIONS = {"py": "py", "zip": "zip", "tar.gz": "tar.gz"}
 
@@ -95,6 +97,24 @@ def submit_upload(
     source = inspect(platform, filename, data)
     _check_declared_environment(source, environment_id)
     return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None)
+
+
+def submit_shipped_code(
+    platform: SubmissionsPlatform, agent_id: uuid.UUID, filename: str, data: bytes
+) -> SubmissionView | None:
+    """Code the platform ships (a house agent's): an upload's checks, storage and build, without an
+    owner's quota and rate limit, built after every author's upload. None if the agent's newest
+    version already holds this very code (decided under the agent's lock: seeders running at once
+    submit it once)."""
+    source = inspect(platform, filename, data)
+    try:
+        return _store_and_enqueue(platform, agent_id, source, data, filename, code_url=None, shipped=True)
+    except _AlreadySubmitted:
+        return None
+
+
+class _AlreadySubmitted(Conflict):
+    code = "already_submitted"
 
 
 def submit_from_url(
@@ -296,12 +316,18 @@ def _store_and_enqueue(
     filename: str,
     *,
     code_url: str | None,
+    shipped: bool = False,
 ) -> SubmissionView:
     now = platform.clock()
     with platform.uow() as uow:
         agent = _lock_agent(uow, agent_id)
-        _within_quota(platform, uow, agent_id, now)  # counted and inserted under the agent's lock
+        if not shipped:
+            _within_quota(platform, uow, agent_id, now)  # counted and inserted under the agent's lock
+        elif house_queries.newest_source_sha256(uow.session, agent_id) == source.sha256:
+            raise _AlreadySubmitted("this code is the agent's newest version already")
         submission = _new_submission(uow, agent, now, status=SubmissionStatus.PENDING)
+        if shipped:
+            submission.priority = PRIORITY_SHIPPED
         submission.source_key = source_key(agent.id, submission.id, EXTENSIONS[source.kind])
         submission.source_filename = filename[:255]
         submission.source_size = source.size
