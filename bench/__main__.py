@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, matches, matchmaking, ratings, read_throughput, relay, uploads
+from bench import cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches", "relay", "ratings", "matchmaking")
+BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches", "relay", "ratings", "matchmaking", "play")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -103,6 +103,11 @@ def main(argv: list[str]) -> int:
         reports.append(matchmaking.report(results["matchmaking"]))
         trouble += matchmaking.problems(results["matchmaking"])
         results["load_average"]["after matchmaking"] = load_average()
+    if "play" in chosen:
+        results["play"] = play.run(log=progress)
+        reports.append(play.report(results["play"]))
+        trouble += play.problems(results["play"])
+        results["load_average"]["after play"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]

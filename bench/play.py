@@ -1,0 +1,124 @@
+"""`rlarena play` throughput: matches per second for each game, as an author gets them.
+
+Each line runs the installed command (`rlarena play GAME A B --games N`) in a subprocess, so the
+figures include everything an author waits for: the command's start-up, resolving the agents,
+installing the agent runtime, and N sandboxed matches played one after another. The command's
+own progress lines (stderr) give the time of the matches alone, so start-up is shown apart.
+
+Per-move overhead: the sandboxed random agent's p50 move time (the runner's round trip through
+its process) minus the same agent's p50 call made directly in this process.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.matches import in_process
+from bench.support import table
+
+RLARENA = Path(sys.executable).parent / "rlarena"
+# (game, agent A, agent B, games): random against random, then the strong house agent against it.
+RUNS = (
+    ("tic-tac-toe", "house:random", "house:random", 20),
+    ("tic-tac-toe", "house:negamax", "house:random", 20),
+    ("connect-four", "house:random", "house:random", 10),
+    ("connect-four", "house:negamax", "house:random", 4),
+    ("chess", "house:random", "house:random", 2),
+    ("chess", "house:search", "house:random", 2),
+    ("pong", "house:random", "house:random", 3),
+    ("pong", "house:follower", "house:random", 3),
+)
+_LAST_PROGRESS = re.compile(r"^(\d+)/(\d+)  .*\(([\d.]+) s\)$", re.MULTILINE)
+_MOVE_TIME = re.compile(r"^move time of ([AB]): p50 ([\d.]+) ms, p95 ([\d.]+) ms, max ([\d.]+) ms", re.MULTILINE)
+_RESULTS = re.compile(r"^A: (\d+) wins, (\d+) draws, (\d+) losses$", re.MULTILINE)
+
+
+def play(game: str, agent_a: str, agent_b: str, games: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    finished = subprocess.run(
+        [str(RLARENA), "play", game, agent_a, agent_b, "--games", str(games)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if finished.returncode != 0:
+        raise RuntimeError(f"rlarena play {game} {agent_a} {agent_b} failed: {finished.stderr[-2000:]}")
+    progress = _LAST_PROGRESS.findall(finished.stderr)
+    matches_s = float(progress[-1][2])
+    moves = {letter: [float(value) for value in rest] for letter, *rest in _MOVE_TIME.findall(finished.stdout)}
+    results = _RESULTS.search(finished.stdout)
+    return {
+        "games": games,
+        "command_s": wall,
+        "matches_s": matches_s,
+        "start_up_s": wall - matches_s,
+        "matches_per_s": games / matches_s,
+        "end_to_end_matches_per_s": games / wall,
+        "move_ms_a": moves.get("A"),  # p50, p95, max
+        "move_ms_b": moves.get("B"),
+        "a_wins_draws_losses": [int(value) for value in results.groups()] if results else None,
+        "all_ok": "ERROR 0, TIMEOUT 0, INVALID 0" in finished.stdout and "status of A: OK 0" not in finished.stdout,
+    }
+
+
+def run(log: Callable[[str], None] = print) -> dict[str, Any]:
+    from rlarena.house import catalogue
+
+    results: dict[str, Any] = {"runs": []}
+    for game, agent_a, agent_b, games in RUNS:
+        log(f"play: {game} {agent_a} vs {agent_b} x {games}")
+        results["runs"].append({"game": game, "a": agent_a, "b": agent_b, **play(game, agent_a, agent_b, games)})
+    overhead = {}
+    for game in dict.fromkeys(game for game, *_ in RUNS):
+        code = (catalogue.lookup(game, "random").folder / "main.py").read_text()
+        direct = in_process(game, code, 3)
+        boxed = next(r for r in results["runs"] if r["game"] == game and r["a"] == r["b"] == "house:random")
+        overhead[game] = {
+            "agent_call_p50_ms": direct["agent_call_p50_ms"],
+            "sandboxed_move_p50_ms": boxed["move_ms_a"][0],
+            "overhead_p50_ms": boxed["move_ms_a"][0] - direct["agent_call_p50_ms"],
+        }
+    results["per_move_overhead"] = overhead
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["game"],
+            f"{r['a']} vs {r['b']}",
+            r["games"],
+            f"{r['matches_per_s']:.2f}",
+            f"{r['start_up_s']:.2f}",
+            f"{r['end_to_end_matches_per_s']:.2f}",
+            " / ".join(f"{value:.1f}" for value in r["move_ms_a"]),
+            "-".join(str(value) for value in r["a_wins_draws_losses"]),
+        ]
+        for r in results["runs"]
+    ]
+    headers = ["game", "agents", "games", "matches/s", "start-up s", "end to end/s", "A move p50/p95/max ms", "A W-D-L"]
+    overhead = "; ".join(
+        f"{game} {figures['overhead_p50_ms']:.2f} ms" for game, figures in results["per_move_overhead"].items()
+    )
+    return (
+        "rlarena play: matches one after another in the sandbox (matches/s: the matches alone; "
+        "end to end: the whole command)\n" + table(headers, rows) + f"\nper-move overhead p50 (sandboxed round trip "
+        f"minus the direct call of the random agent): {overhead}"
+    )
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    found = [f"play: {r['game']} {r['a']} vs {r['b']}: an agent failed" for r in results["runs"] if not r["all_ok"]]
+    for r in results["runs"]:
+        strong = r["a"] in ("house:negamax", "house:search", "house:follower")
+        if strong and r["a_wins_draws_losses"] and r["a_wins_draws_losses"][2] > 0:
+            found.append(f"play: {r['game']} {r['a']} lost to {r['b']}")
+    return found
