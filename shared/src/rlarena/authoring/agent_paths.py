@@ -49,7 +49,7 @@ def resolve_agent(game: str, text: str, limits: ArchiveLimits | None = None) -> 
     path = Path(text).expanduser()
     if not path.exists():
         raise AgentNotFound(f"{text}: no such file or folder (or name a house agent: {_house_names(game)})")
-    files = _folder_files(path, limits or ArchiveLimits()) if path.is_dir() else None
+    files = folder_files(path, limits or ArchiveLimits()) if path.is_dir() else None
     if files is None:
         _check_upload_name(path)
         source = read_upload(path.name, path.read_bytes(), limits or ArchiveLimits())
@@ -77,7 +77,7 @@ def _check_upload_name(path: Path) -> None:
         ) from None
 
 
-def _folder_files(folder: Path, limits: ArchiveLimits) -> dict[str, bytes]:
+def folder_files(folder: Path, limits: ArchiveLimits) -> dict[str, bytes]:
     """The files an upload of `folder` would hold, refused past the upload limits as an upload is."""
     files: dict[str, bytes] = {}
     total = 0

@@ -7,8 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from rlarena.authoring.agent_paths import AgentNotFound
-from rlarena.authoring.agent_paths import _folder_files as folder_files
+from rlarena.authoring.agent_paths import AgentNotFound, folder_files
 from rlarena.domain.archives import ArchiveLimits
 
 
