@@ -9,11 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlarena.authoring.games import add_game_argument, named_game
+
 WRITTEN, USAGE = 0, 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("game", help="the game, e.g. tic-tac-toe, connect-four, chess, pong")
+    add_game_argument(parser)
     parser.add_argument("dir", help="the folder to create (it must not exist, or be empty)")
 
 
@@ -21,14 +23,10 @@ def run(arguments: argparse.Namespace) -> int:
     from importlib import resources
     from string import Template
 
-    from rlarena.environments.registry import spec_of
-    from rlarena.errors import RLArenaError
     from rlarena.house.catalogue import for_game
 
-    try:
-        spec = spec_of(arguments.game)
-    except RLArenaError as error:
-        print(f"rlarena new: {error.message}", file=sys.stderr)
+    spec = named_game("new", arguments.game)
+    if spec is None:
         return USAGE
     folder = Path(arguments.dir).expanduser()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rlarena.authoring.games import add_game_argument, named_game
+
 if TYPE_CHECKING:
     from rlarena.adapters.builders.base import BuildOutcome
     from rlarena.config import Settings
@@ -24,20 +26,17 @@ PASSED, FAILED, USAGE = 0, 1, 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("game", help="the game, e.g. tic-tac-toe, connect-four, chess, pong")
+    add_game_argument(parser)
     parser.add_argument("path", help="the agent: a .py file, a folder, or a .zip/.tar.gz archive")
 
 
 def run(arguments: argparse.Namespace) -> int:
     from rlarena.authoring.uploads import upload_of
     from rlarena.config import load_settings
-    from rlarena.environments.registry import spec_of
     from rlarena.errors import RLArenaError
 
-    try:
-        spec = spec_of(arguments.game)
-    except RLArenaError as error:
-        print(f"rlarena validate: {error.message}", file=sys.stderr)
+    spec = named_game("validate", arguments.game)
+    if spec is None:
         return USAGE
     path = Path(arguments.path).expanduser()
     if not path.exists():
