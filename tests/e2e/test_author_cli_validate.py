@@ -132,3 +132,25 @@ def test_the_build_log_is_the_one_a_real_upload_gets(
         assert f"FAILED: {built['errorMessage']}\n" in local.stdout
     else:
         assert local.returncode == 0
+
+
+FULL_COLUMN = [f"    {mark} . . . . . ." for mark in "OXOXOX"]
+SERVE = "ball at [0.5, 0.5], paddles at [0.5, 0.5], score [0, 0]"
+
+
+@pytest.mark.parametrize(
+    ("game", "code", "state"),
+    [
+        # Always column 0: the seventh piece has no room; the board shows the full column.
+        ("connect-four", ALWAYS_ZERO, ["at step 6 (move 7 of the game)", *FULL_COLUMN]),
+        # 3 is no pong action: both fail at once, at the serve.
+        ("pong", "def agent(observation, configuration):\n    return 3\n", ["at step 0", SERVE]),
+    ],
+)
+def test_the_game_state_is_drawn_for_every_kind_of_game(tmp_path: Path, game: str, code: str, state: list[str]) -> None:
+    agent = written(tmp_path, "agent.py", code)
+    result = rlarena(tmp_path / "home", "validate", game, str(agent))
+    assert result.returncode == 1
+    assert "(INVALID): the action" in result.stdout
+    for line in state:
+        assert line in result.stdout
