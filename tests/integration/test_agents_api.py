@@ -13,7 +13,7 @@ from tests.support.seed import activate, insert_match
 
 AGENT_FIELDS = {
     "id", "userId", "username", "name", "description", "environmentId", "elo", "score", "wins", "losses",
-    "draws", "totalMatches", "activeSubmissionId", "rank", "createdAt", "updatedAt", "skill",
+    "draws", "totalMatches", "activeSubmissionId", "rank", "createdAt", "updatedAt", "skill", "house",
 }  # fmt: skip
 
 
@@ -30,6 +30,7 @@ def test_create_agent_returns_the_contract_shape(api: ApiClient) -> None:
     assert agent["userId"] == user.id
     assert agent["username"] == user.username
     assert (agent["elo"], agent["score"], agent["totalMatches"], agent["rank"]) == (1500, 1500, 0, None)
+    assert agent["house"] is False  # an author's agent, not one shipped with the platform
     assert api.get(f"/api/v1/agents/{agent['id']}").json["agent"] == agent
 
 
