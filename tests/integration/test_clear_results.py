@@ -10,8 +10,6 @@ and each side's status: an opponent's crash is an ERROR naming it, not a normal-
 from __future__ import annotations
 
 import html
-import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +29,7 @@ from rlarena.executor.app import sandboxed_runner
 from rlarena.executor.service import AgentEntry, ExecutorService, MatchOrder, Runner
 from rlarena.sandbox.runtime_install import agent_python, install_runtime
 from rlarena.service import match_lifecycle, ratings
+from tests.support.agent_code import readable_agents
 from tests.support.api import ApiClient, User
 from tests.support.seed import activate, insert_match
 
@@ -50,19 +49,8 @@ class Play(Protocol):
 
 @pytest.fixture(scope="module")
 def code() -> Iterator[dict[str, Path]]:
-    # pytest's tmp_path is under a 0700 folder the sandbox user cannot enter.
-    root = Path(tempfile.mkdtemp(prefix="rlarena-clear-results-"))
-    root.chmod(0o755)
-    folders = {}
-    for name, source in (("first-legal", FIRST_LEGAL), ("crasher", CRASHER)):
-        folder = root / name
-        folder.mkdir(mode=0o755)
-        folder.chmod(0o755)
-        (folder / "agent.py").write_text(source)
-        (folder / "agent.py").chmod(0o644)
-        folders[name] = folder
-    yield folders
-    shutil.rmtree(root, ignore_errors=True)
+    with readable_agents({"first-legal": FIRST_LEGAL, "crasher": CRASHER}, "rlarena-clear-results-") as folders:
+        yield folders
 
 
 @pytest.fixture(scope="module")

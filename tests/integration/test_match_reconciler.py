@@ -11,8 +11,6 @@ deadline.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -43,6 +41,7 @@ from rlarena.sandbox.runtime_install import agent_python, install_runtime
 from rlarena.service import match_lifecycle, matchmaking
 from rlarena.service.match_reconciler import ResultsPlatform, complete_stored_results
 from tests.conftest import ROOT
+from tests.support.agent_code import readable_agents
 from tests.support.postgres import free_port
 from tests.support.seed import seed_arena
 
@@ -105,19 +104,8 @@ def clock(platform: Platform) -> Clock:
 
 @pytest.fixture(scope="module")
 def code() -> Iterator[dict[str, Path]]:
-    # pytest's tmp_path is under a 0700 folder of root's that the sandbox user cannot enter.
-    root = Path(tempfile.mkdtemp(prefix="rlarena-reconciler-test-"))
-    root.chmod(0o755)
-    folders = {}
-    for name, source in (("first", FIRST_LEGAL), ("last", LAST_LEGAL)):
-        folder = root / name
-        folder.mkdir(mode=0o755)
-        folder.chmod(0o755)
-        (folder / "agent.py").write_text(source)
-        (folder / "agent.py").chmod(0o644)
-        folders[name] = folder
-    yield folders
-    shutil.rmtree(root, ignore_errors=True)
+    with readable_agents({"first": FIRST_LEGAL, "last": LAST_LEGAL}, "rlarena-reconciler-test-") as folders:
+        yield folders
 
 
 @pytest.fixture(scope="module")
