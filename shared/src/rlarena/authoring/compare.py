@@ -15,6 +15,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from rlarena.authoring.games import add_game_argument
+
 if TYPE_CHECKING:
     from rlarena.authoring.local_matches import Arena
     from rlarena.authoring.sprt import Sprt
@@ -25,7 +27,7 @@ AGENT_HELP = "a .py file, a folder, a .zip or .tar.gz, or a house agent (house:<
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("game", help="tic-tac-toe, connect-four, chess or pong")
+    add_game_argument(parser)
     parser.add_argument("new", metavar="NEW", help=AGENT_HELP)
     parser.add_argument("old", metavar="OLD", help=AGENT_HELP)
     parser.add_argument("--games", type=int, default=400, help="at most this many games, in pairs (default 400)")

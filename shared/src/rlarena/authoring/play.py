@@ -12,12 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from rlarena.authoring.games import add_game_argument
+
 SUMMARY = "play matches between two agents on this machine, in the platform's sandbox"
 AGENT_HELP = "a .py file, a folder, a .zip or .tar.gz, or a house agent (house:random, house:negamax, ...)"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("game", help="tic-tac-toe, connect-four, chess or pong")
+    add_game_argument(parser)
     parser.add_argument("agent_a", metavar="AGENT_A", help=AGENT_HELP)
     parser.add_argument("agent_b", metavar="AGENT_B", help=AGENT_HELP)
     parser.add_argument("--games", type=int, default=10, help="how many matches (default 10)")
