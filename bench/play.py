@@ -36,7 +36,7 @@ RUNS = (
 )
 _LAST_PROGRESS = re.compile(r"^(\d+)/(\d+)  .*\(([\d.]+) s\)$", re.MULTILINE)
 _MOVE_TIME = re.compile(r"^move time of ([AB]): p50 ([\d.]+) ms, p95 ([\d.]+) ms, max ([\d.]+) ms", re.MULTILINE)
-_RESULTS = re.compile(r"^A: (\d+) wins, (\d+) draws, (\d+) losses$", re.MULTILINE)
+_RESULTS = re.compile(r"^A: (\d+) won, (\d+) drawn, (\d+) lost$", re.MULTILINE)
 
 
 def play(game: str, agent_a: str, agent_b: str, games: int) -> dict[str, Any]:

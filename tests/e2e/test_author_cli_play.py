@@ -35,7 +35,7 @@ def test_a_file_against_a_house_agent_prints_the_summary_and_writes_the_replay(t
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "4 games: A = first.py, B = house:negamax" in out
-    assert _line(out, "A: ").startswith("A: 0 wins")  # the first legal cell never beats perfect play
+    assert _line(out, "A: ").startswith("A: 0 won")  # the first legal cell never beats perfect play
     assert _line(out, "  A as player 0:") and _line(out, "  A as player 1:")
     assert _line(out, "status of A:") == "status of A: OK 4, ERROR 0, TIMEOUT 0, INVALID 0"
     assert _line(out, "status of B:") == "status of B: OK 4, ERROR 0, TIMEOUT 0, INVALID 0"
@@ -70,11 +70,11 @@ def test_a_folder_and_a_zip_play_with_their_own_modules(tmp_path: Path) -> None:
     assert _line(run.stdout, "status of A:") == "status of A: OK 2, ERROR 0, TIMEOUT 0, INVALID 0"
     assert _line(run.stdout, "status of B:") == "status of B: OK 2, ERROR 0, TIMEOUT 0, INVALID 0"
     # Both always drop into the last legal column, and then whoever moves first wins: once each.
-    assert _line(run.stdout, "A: ") == "A: 1 wins, 0 draws, 1 losses"
-    assert _line(run.stdout, "  A as player 0:") == "  A as player 0: 1 wins, 0 draws, 0 losses"
+    assert _line(run.stdout, "A: ") == "A: 1 won, 0 drawn, 1 lost"
+    assert _line(run.stdout, "  A as player 0:") == "  A as player 0: 1 won, 0 drawn, 0 lost"
     swapped = rlarena(tmp_path, "play", "connect-four", "mine", "theirs.zip", "--games", "1", "--swap")
     assert swapped.returncode == 0, swapped.stderr
-    assert _line(swapped.stdout, "  A as player 1:") == "  A as player 1: 0 wins, 0 draws, 1 losses"
+    assert _line(swapped.stdout, "  A as player 1:") == "  A as player 1: 0 won, 0 drawn, 1 lost"
     assert "A as player 0" not in swapped.stdout
 
 
@@ -84,7 +84,7 @@ def test_a_crashing_agent_shows_in_the_status_counts_with_its_traceback(tmp_path
     assert run.returncode == 0, run.stderr
     assert _line(run.stdout, "status of A:") == "status of A: OK 0, ERROR 2, TIMEOUT 0, INVALID 0"
     assert _line(run.stdout, "status of B:") == "status of B: OK 2, ERROR 0, TIMEOUT 0, INVALID 0"
-    assert _line(run.stdout, "A: ") == "A: 0 wins, 0 draws, 2 losses"
+    assert _line(run.stdout, "A: ") == "A: 0 won, 0 drawn, 2 lost"
     assert "first failure of A (game 1, seed 1, ERROR):" in run.stdout
     assert "RuntimeError: boom on the second move" in run.stdout
     assert "Traceback (most recent call last)" in run.stdout

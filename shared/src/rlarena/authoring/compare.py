@@ -70,18 +70,22 @@ def _play_pairs(arena: Arena, test: Sprt, tally: Tally, *, pairs: int, seed: int
     progress = Progress(2 * pairs)
     names = f"NEW = {arena.names[0]}, OLD = {arena.names[1]}"
     print(f"{arena.game}: {names}, up to {2 * pairs} games", file=sys.stderr)
-    for pair in range(pairs):
-        first = arena.play(2 * pair + 1, seed + pair, a_first=True)
-        tally.add(first)
-        progress.update(2 * pair + 1, tally.progress_text())
-        second = arena.play(2 * pair + 2, seed + pair, a_first=False)
-        tally.add(second)
-        if not (first.platform_error or second.platform_error):
-            test.add_pair(first.a_score, second.a_score)
-        progress.update(2 * pair + 2, f"{tally.progress_text()}, LLR {test.llr:+.2f}")
-        if test.verdict is not Verdict.UNDECIDED:
-            break
-    progress.finish()
+    try:
+        for pair in range(pairs):
+            first = arena.play(2 * pair + 1, seed + pair, a_first=True)
+            tally.add(first)
+            progress.update(2 * pair + 1, tally.progress_text())
+            second = arena.play(2 * pair + 2, seed + pair, a_first=False)
+            tally.add(second)
+            if not (first.platform_error or second.platform_error):
+                test.add_pair(first.a_score, second.a_score)
+            progress.update(2 * pair + 2, f"{tally.progress_text()}, LLR {test.llr:+.2f}")
+            if test.verdict is not Verdict.UNDECIDED:
+                break
+    except KeyboardInterrupt:  # the pairs so far still make a report
+        print("interrupted", file=sys.stderr)
+    finally:
+        progress.finish()
 
 
 def _report(test: Sprt, tally: Tally) -> list[str]:

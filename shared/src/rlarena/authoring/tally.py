@@ -49,12 +49,12 @@ class Tally:
             return [*lines, *self._platform_errors()]
         a = self.letters[0]
         wins, draws, losses = self.results()
-        lines.append(f"{a}: {wins} wins, {draws} draws, {losses} losses")
+        lines.append(f"{a}: {wins} won, {draws} drawn, {losses} lost")
         for side in (0, 1):
             as_side = [record for record in self.played if record.a_player == side]
             if as_side:
                 won, drawn, lost = self.results(as_side)
-                lines.append(f"  {a} as player {side}: {won} wins, {drawn} draws, {lost} losses")
+                lines.append(f"  {a} as player {side}: {won} won, {drawn} drawn, {lost} lost")
         for side, letter in enumerate(self.letters):
             lines.append(f"status of {letter}: {self._statuses(side)}")
         for side, letter in enumerate(self.letters):
