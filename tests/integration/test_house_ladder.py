@@ -13,15 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloudevents.conversion import to_binary
+from functions_framework import create_app
 from sqlalchemy import select, update
 
 from rlarena.adapters.db.models import Agent, Match, MatchmakingQueueEntry, Submission, User
 from rlarena.bootstrap import Platform
 from rlarena.domain.statuses import MatchStatus, QueueStatus, SubmissionStatus
-from rlarena.house.catalogue import HouseAgent, lookup
+from rlarena.house.catalogue import HOUSE_AGENTS, HouseAgent, lookup
 from rlarena.house.packaging import shipped_code
+from rlarena.platform.manifests import load_documents, ping_sources
+from rlarena.platform.ping import ping_event
 from rlarena.service import build_queue, house_agents, match_lifecycle, matchmaking
 from rlarena.service.house_agents import HOUSE_EMAIL, HOUSE_USERNAME, SeedingReport
+from tests.conftest import ROOT
 from tests.support.api import ApiClient
 from tests.support.seed import insert_match, seed_arena
 
@@ -284,3 +289,23 @@ def test_one_house_agent_plays_several_authors_in_one_tick_and_stays_waiting(pla
     assert matchmaking.tick(platform, dispatch=False).booked == 0
     set_house_agents(platform, True)
     assert matchmaking.tick(platform, dispatch=False).booked == 2
+
+
+# -- the tick ------------------------------------------------------------------------------------
+
+
+def test_the_build_tick_seeds_every_shipped_house_agent_and_builds_it_like_an_upload(
+    platform: Platform, api: ApiClient
+) -> None:
+    tick = ping_event(next(s for s in ping_sources(load_documents(ROOT / "knative")) if s.name == "matchmaker-tick"))
+    main = str(ROOT / "functions" / "submissions" / "main.py")
+    builder_jobs = create_app("builder_on_job_event", main).test_client()  # type: ignore[no-untyped-call]
+    headers, body = to_binary(tick)
+    response = builder_jobs.post("/", headers=headers, data=body)
+    assert response.status_code == 200, response.data
+    rows = house_rows(platform)
+    assert {(a.environment_id, a.house_name) for a, _ in rows.values()} == {(h.game, h.name) for h in HOUSE_AGENTS}
+    failed = {name: v[-1].error_message for name, (_, v) in rows.items() if v[-1].status != SubmissionStatus.ACTIVE}
+    assert failed == {}
+    for environment in ("tic-tac-toe", "connect-four", "chess", "pong"):
+        assert set(board(api, environment).values()) == {True}
