@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 from pathlib import Path
 
 from rlarena.replays.html import DATA_ELEMENT_ID
@@ -72,8 +73,12 @@ def test_a_folder_and_a_zip_play_with_their_own_modules(tmp_path: Path) -> None:
     # Both always drop into the last legal column, and then whoever moves first wins: once each.
     assert _line(run.stdout, "A: ") == "A: 1 won, 0 drawn, 1 lost"
     assert _line(run.stdout, "  A as player 0:") == "  A as player 0: 1 won, 0 drawn, 0 lost"
-    swapped = rlarena(tmp_path, "play", "connect-four", "mine", "theirs.zip", "--games", "1", "--swap")
+    with tarfile.open(tmp_path / "theirs.tar.gz", "w:gz") as archive:
+        archive.add(folder / "agent.py", "agent.py")
+        archive.add(folder / "helper.py", "helper.py")
+    swapped = rlarena(tmp_path, "play", "connect-four", "mine", "theirs.tar.gz", "--games", "1", "--swap")
     assert swapped.returncode == 0, swapped.stderr
+    assert "1 game: A = mine, B = theirs.tar.gz" in swapped.stdout
     assert _line(swapped.stdout, "  A as player 1:") == "  A as player 1: 0 won, 0 drawn, 1 lost"
     assert "A as player 0" not in swapped.stdout
 
@@ -93,12 +98,17 @@ def test_a_crashing_agent_shows_in_the_status_counts_with_its_traceback(tmp_path
 def test_bad_games_agents_and_options_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     (tmp_path / "first.py").write_text(FIRST_LEGAL)
     (tmp_path / "notes.txt").write_text("not an agent")
+    crowded = tmp_path / "crowded"  # more files than an upload may hold (ARCHIVE_MAX_FILES, 200)
+    crowded.mkdir()
+    for index in range(201):
+        (crowded / f"data_{index}.txt").write_text("x")
     cases = [
         (["play", "checkers", "first.py", "house:random"], "unknown environment 'checkers'; known: chess"),
         (["play", "tic-tac-toe", "missing.py", "house:random"], "missing.py: no such file or folder"),
         (["play", "chess", "house:negamax", "house:random"], "choose one of: house:random, house:greedy, house:search"),
         (["play", "tic-tac-toe", "notes.txt", "house:random"], "an agent is a folder, a .py"),
         (["play", "tic-tac-toe", "first.py", "house:random", "--games", "0"], "--games must be at least 1"),
+        (["play", "tic-tac-toe", "crowded", "house:random"], "holds more than an upload may (200 files"),
         (["play", "pong", "house:random", "house:random", "--replay", "no/such/x.html"], "does not exist"),
         (["compare", "pong", "house:follower", "house:random", "--elo1", "-5"], "elo1 must be greater"),
     ]

@@ -44,7 +44,8 @@ class Tally:
 
     def summary_lines(self, *, with_score: bool = True) -> list[str]:
         """`with_score=False` leaves out the per-game score, for a caller that shows a better one."""
-        lines = [f"{len(self.played)} games: {self.letters[0]} = {self.names[0]}, {self.letters[1]} = {self.names[1]}"]
+        games = f"{len(self.played)} game" + ("" if len(self.played) == 1 else "s")
+        lines = [f"{games}: {self.letters[0]} = {self.names[0]}, {self.letters[1]} = {self.names[1]}"]
         if not self.played:
             return [*lines, *self._platform_errors()]
         a = self.letters[0]
