@@ -16,6 +16,7 @@ import pytest
 from cloudevents.conversion import to_binary
 from functions_framework import create_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from rlarena.adapters.db.models import Agent, Match, MatchmakingQueueEntry, Submission, User
 from rlarena.bootstrap import Platform
@@ -309,3 +310,17 @@ def test_the_build_tick_seeds_every_shipped_house_agent_and_builds_it_like_an_up
     assert failed == {}
     for environment in ("tic-tac-toe", "connect-four", "chess", "pong"):
         assert set(board(api, environment).values()) == {True}
+
+
+def test_the_database_holds_one_live_house_agent_per_game_and_name(platform: Platform) -> None:
+    (first,) = seed_arena(platform, "tic-tac-toe", [1500])
+    (second,) = seed_arena(platform, "tic-tac-toe", [1500])
+    with platform.uow() as uow:
+        uow.session.execute(update(Agent).where(Agent.id == first).values(house_name="random"))
+        uow.commit()
+    with platform.uow() as uow, pytest.raises(IntegrityError):
+        uow.session.execute(update(Agent).where(Agent.id == second).values(house_name="random"))
+    with platform.uow() as uow:  # a retired (deleted) one leaves the name free
+        uow.session.execute(update(Agent).where(Agent.id == first).values(deleted_at=Agent.created_at))
+        uow.session.execute(update(Agent).where(Agent.id == second).values(house_name="random"))
+        uow.commit()

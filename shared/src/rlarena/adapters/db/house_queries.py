@@ -38,8 +38,11 @@ def add_system_user(session: Session, username: str, email: str, full_name: str,
 
 def house_ladder(session: Session) -> list[OnLadder]:
     """Every live house agent with its newest version and whether it plays: one query."""
+    house = (Agent.house_name.is_not(None), Agent.deleted_at.is_(None))  # uq_agents_house_live's rows
     newest = (
         select(Submission.agent_id, func.max(Submission.version).label("version"))
+        .join(Agent, Agent.id == Submission.agent_id)
+        .where(*house)
         .group_by(Submission.agent_id)
         .subquery()
     )
@@ -58,7 +61,7 @@ def house_ladder(session: Session) -> list[OnLadder]:
         )
         .outerjoin(newest, newest.c.agent_id == Agent.id)
         .outerjoin(Submission, (Submission.agent_id == Agent.id) & (Submission.version == newest.c.version))
-        .where(Agent.house_name.is_not(None), Agent.deleted_at.is_(None))
+        .where(*house)
         .order_by(Agent.environment_id, Agent.house_name)
     ).all()
     return [

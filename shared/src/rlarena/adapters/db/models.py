@@ -123,6 +123,15 @@ class Agent(Timestamped, Base):
             sqlite_where=text("deleted_at IS NULL"),
             postgresql_where=text("deleted_at IS NULL"),
         ),
+        # One live house agent per game and catalogue name (two seeders at once create it once).
+        Index(
+            "uq_agents_house_live",
+            "environment_id",
+            "house_name",
+            unique=True,
+            sqlite_where=text("house_name IS NOT NULL AND deleted_at IS NULL"),
+            postgresql_where=text("house_name IS NOT NULL AND deleted_at IS NULL"),
+        ),
         Index("ix_agents_environment_elo", "environment_id", "elo"),
         Index("ix_agents_elo", "elo"),
         CheckConstraint("elo >= 0", name="elo_not_negative"),
