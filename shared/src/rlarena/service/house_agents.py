@@ -26,7 +26,7 @@ from rlarena.adapters.db import house_queries, matchmaking_queries, submission_q
 from rlarena.adapters.db.models import Agent
 from rlarena.domain.house_ladder import OnLadder, SeedingPlan, Shipped, plan_seeding
 from rlarena.environments.registry import REGISTRATIONS
-from rlarena.errors import RLArenaError
+from rlarena.errors import RLArenaError, ServiceUnavailable
 from rlarena.house.catalogue import HOUSE_AGENTS, HouseAgent
 from rlarena.house.packaging import ShippedCode, shipped_code
 from rlarena.service import submissions
@@ -105,8 +105,8 @@ def _house_user(platform: SubmissionsPlatform) -> uuid.UUID:
         uow.commit_unique()  # lost to a concurrent seeder: theirs is the one
     with platform.uow() as uow:
         found = house_queries.user_id_named(uow.session, HOUSE_USERNAME)
-    if found is None:  # pragma: no cover - committed above or by the seeder that won
-        raise RuntimeError("the house user could not be created")
+    if found is None:  # neither this seeder's commit nor a concurrent one's: the next tick tries again
+        raise ServiceUnavailable("the house agents' owner could not be created")
     return found
 
 
@@ -148,9 +148,11 @@ def _submit(platform: SubmissionsPlatform, agent_id: uuid.UUID, code: ShippedCod
 def _reactivate(platform: SubmissionsPlatform, house: OnLadder) -> int:
     """Its newest version, built and switched off earlier, plays again (and queues)."""
     now = platform.clock()
+    if house.newest_submission_id is None:
+        return 0
     with platform.uow() as uow:
         agent = uow.agents.get(house.agent_id)
-        newest = submission_queries.get_submission(uow.session, house.newest_submission_id or uuid.UUID(int=0))
+        newest = submission_queries.get_submission(uow.session, house.newest_submission_id)
         if agent is None or newest is None or agent.active_submission_id is not None:
             return 0
         submissions.make_active(uow, agent, newest, now)
