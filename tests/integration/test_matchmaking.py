@@ -50,7 +50,13 @@ class Clock:
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
     # Dispatch goes to a port where nothing listens: tests that dispatch see it fail cleanly.
-    return {"EXECUTOR_URL": f"127.0.0.1:{free_port()}", "EXECUTOR_DISPATCH_TIMEOUT": "2s"}
+    # Established agents: windows, cooldown and rematches rule their pairing (new agents'
+    # placement is tests/unit/test_pairing.py's).
+    return {
+        "EXECUTOR_URL": f"127.0.0.1:{free_port()}",
+        "EXECUTOR_DISPATCH_TIMEOUT": "2s",
+        "MATCHMAKER_NEW_AGENT_GAMES": 0,
+    }
 
 
 @pytest.fixture
@@ -59,13 +65,6 @@ def clock(platform: Platform) -> Clock:
     platform.clock = clock
     return clock
 
-
-
-@pytest.fixture
-def settings_overrides() -> dict[str, object]:
-    """Established agents: windows, cooldown and rematches rule their pairing (new agents' placement
-    is tests/unit/test_pairing.py's)."""
-    return {"MATCHMAKER_NEW_AGENT_GAMES": 0}
 
 def open_matches(platform: Platform) -> list[Match]:
     with platform.uow() as uow:
