@@ -58,6 +58,7 @@ def test_a_booking_records_each_side_and_its_opponent() -> None:
 class FakeMatch:
     status: str = MatchStatus.RUNNING.value
     error_message: str | None = None
+    end_reason: str | None = None
     completed_at: datetime | None = None
     updated_at: datetime = NOW - timedelta(hours=1)
 
@@ -69,3 +70,4 @@ def test_a_failure_records_the_capped_reason_and_when() -> None:
     assert match.error_message is not None and len(match.error_message) <= ERROR_TEXT_CAP
     assert match.error_message.startswith("x") and match.error_message.endswith("more characters cut]")
     assert match.completed_at == match.updated_at == NOW
+    assert match.end_reason is not None and match.end_reason.startswith("platform error")
