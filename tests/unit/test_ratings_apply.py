@@ -26,14 +26,16 @@ class FakeRatings:
     def __init__(self, agents: Sequence[Agent]) -> None:
         self.agents = {a.id: a for a in agents}
         self.locked: list[set[uuid.UUID]] = []
-        self.history: list[tuple[uuid.UUID, list[RatedAgent], datetime]] = []
+        self.history: list[tuple[uuid.UUID, list[RatedAgent], uuid.UUID | None, datetime]] = []
 
     def lock_players(self, agent_ids: set[uuid.UUID]) -> dict[uuid.UUID, Agent]:
         self.locked.append(set(agent_ids))
         return {i: self.agents[i] for i in sorted(agent_ids)}
 
-    def add_history(self, match_id: uuid.UUID, rated: Sequence[RatedAgent], now: datetime) -> None:
-        self.history.append((match_id, list(rated), now))
+    def add_history(
+        self, match_id: uuid.UUID, rated: Sequence[RatedAgent], winner_id: uuid.UUID | None, now: datetime
+    ) -> None:
+        self.history.append((match_id, list(rated), winner_id, now))
 
 
 def agent(number: int, *, elo: int = 1500, rated_matches: int = 0) -> Agent:
@@ -90,8 +92,8 @@ def test_a_rated_win_updates_both_rows_the_match_and_writes_both_history_entries
     assert first.updated_at == second.updated_at == match.rated_at == NOW
     assert (match.status, match.winner_id, match.agent1_score, match.agent2_score) == ("completed", second.id, 0.0, 1.0)
     assert (match.agent1_elo_change, match.agent2_elo_change) == (-20, 20)
-    [(match_id, rated, when)] = fake.history
-    assert (match_id, when) == (match.id, NOW)
+    [(match_id, rated, winner_id, when)] = fake.history
+    assert (match_id, winner_id, when) == (match.id, second.id, NOW)
     assert [(r.agent_id, r.before.elo, r.after.elo) for r in rated] == [(first.id, 1500, 1480), (second.id, 1500, 1520)]
     assert [(c.agent_id, c.user_id, c.elo_change) for c in update.changes] == [
         (first.id, first.user_id, -20),

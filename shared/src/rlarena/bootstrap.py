@@ -76,15 +76,7 @@ class Platform:
     @property
     def archive_limits(self) -> ArchiveLimits:
         """What an upload may hold (every intake and the local builder check against these)."""
-        from rlarena.domain.archives import ArchiveLimits  # the archive rules: off other functions' cold start
-
-        settings = self.settings
-        return ArchiveLimits(
-            max_bytes=settings.archive_max_bytes,
-            max_files=settings.archive_max_files,
-            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
-            max_source_bytes=settings.source_file_max_bytes,
-        )
+        return self.settings.archive_limits()
 
     @cached_property
     def store(self) -> ObjectStore:

@@ -7,12 +7,15 @@ import secrets
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rlarena.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from rlarena.domain.archives import ArchiveLimits
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +261,17 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_executor_spool_dir(self) -> Path:
         return (self.executor_spool_dir or self.data_dir / "executor-spool").resolve()
+
+    def archive_limits(self) -> ArchiveLimits:
+        """What an upload may hold: every intake, both builders and `rlarena validate`/`play` check these."""
+        from rlarena.domain.archives import ArchiveLimits
+
+        return ArchiveLimits(
+            max_bytes=self.archive_max_bytes,
+            max_files=self.archive_max_files,
+            max_unpacked_bytes=self.archive_max_unpacked_bytes,
+            max_source_bytes=self.source_file_max_bytes,
+        )
 
     @cached_property
     def resolved_knative_dir(self) -> Path:

@@ -81,13 +81,12 @@ def _record(number: int, seed: int, a_player: int, result: MatchResult) -> GameR
 @contextmanager
 def local_arena(game: str, agent_a: str, agent_b: str, settings: Settings) -> Iterator[Arena]:
     """Raises `InvalidInput` for an unknown game or an agent that cannot be found or unpacked."""
-    from rlarena.authoring.validate import archive_limits
     from rlarena.environments.registry import spec_of
     from rlarena.sandbox import staging
     from rlarena.sandbox.runtime_install import agent_python, install_runtime
 
     game = spec_of(game).id  # "tic-tac-toe-v3" is "tic-tac-toe"; an unknown game names the known ones
-    limits = archive_limits(settings)  # the platform's, without importing the whole platform
+    limits = settings.archive_limits()  # the platform's, without importing the whole platform
     with ExitStack() as stack:
         agents = (
             stack.enter_context(resolve_agent(game, agent_a, limits)),

@@ -43,7 +43,7 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"rlarena validate: {path}: no such file or folder", file=sys.stderr)
         return USAGE
     settings = load_settings()
-    limits = archive_limits(settings)
+    limits = settings.archive_limits()
     print(f"validating {path} for {spec.name} ({spec.id}): the platform's upload checks, then its validation match")
     _say_how_agents_are_isolated()
     try:
@@ -61,18 +61,6 @@ def run(arguments: argparse.Namespace) -> int:
         return FAILED
     print(f"PASSED: the platform would accept this agent for {spec.id} (interface {outcome.interface})")
     return PASSED
-
-
-def archive_limits(settings: Settings) -> ArchiveLimits:
-    """What an upload may hold, from the same settings the platform reads."""
-    from rlarena.domain.archives import ArchiveLimits
-
-    return ArchiveLimits(
-        max_bytes=settings.archive_max_bytes,
-        max_files=settings.archive_max_files,
-        max_unpacked_bytes=settings.archive_max_unpacked_bytes,
-        max_source_bytes=settings.source_file_max_bytes,
-    )
 
 
 def checked_upload(

@@ -72,7 +72,7 @@ from rlarena.adapters.kubernetes_status import (
 from rlarena.adapters.source_check import source_check_for
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.config import Settings
-from rlarena.domain.archives import ArchiveLimits, inspect_upload
+from rlarena.domain.archives import inspect_upload
 from rlarena.errors import RLArenaError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -119,12 +119,7 @@ class KanikoBuilder:
         self._settings = settings
         self._api_factory = api_factory
         self._namespace = settings.k8s_namespace
-        self._limits = ArchiveLimits(
-            max_bytes=settings.archive_max_bytes,
-            max_files=settings.archive_max_files,
-            max_unpacked_bytes=settings.archive_max_unpacked_bytes,
-            max_source_bytes=settings.source_file_max_bytes,
-        )
+        self._limits = settings.archive_limits()
         # The upload is checked again before an image is built for it (a presigned upload's declared
         # game meets the agent's only here): compiled in a sandboxed child as at intake, never here.
         self._check_sources = source_check_for(settings)
