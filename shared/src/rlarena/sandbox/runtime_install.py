@@ -28,13 +28,18 @@ class AgentRuntime:
     python: str
     path: Path  # put first on sys.path: holds rlarena/agent_runtime/*.py
 
-    def module_argv(self, module: str, *args: str) -> list[str]:
-        """argv that runs `module` as __main__ under -I (isolated: no env vars, no user site)."""
-        bootstrap = (
-            "import runpy, sys; "
-            f"sys.path.insert(0, {str(self.path)!r}); "
-            f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
-        )
+    def module_argv(self, module: str, *args: str, packages: Path | None = None) -> list[str]:
+        """argv that runs `module` as __main__ under -I (isolated: no env vars, no user site).
+
+        `packages`: a folder of installed requirements (rlarena.sandbox.installed_packages), put on
+        sys.path before the interpreter's own site-packages, as pip would have installed them there."""
+        bootstrap = f"import runpy, sys; sys.path.insert(0, {str(self.path)!r}); "
+        if packages is not None:
+            bootstrap += (
+                "at = next((i for i, p in enumerate(sys.path) if p.endswith('-packages')), len(sys.path)); "
+                f"sys.path.insert(at, {str(packages)!r}); "
+            )
+        bootstrap += f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
         return [self.python, "-I", "-c", bootstrap, *args]
 
 
