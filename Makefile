@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: protos docs dev test test-unit test-integration test-e2e check lint typecheck format migrate bench images deploy clean
+.PHONY: protos docs dev agent-runtime test test-unit test-integration test-e2e check lint typecheck format migrate bench images deploy clean
 
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,19 +12,23 @@ $(STAMP): constraints.txt shared/pyproject.toml
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,sandbox,dev]"
 	touch $(STAMP)
 
-dev: $(STAMP)  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)
+# Fast when it is there already (a stamp records what it holds); see rlarena.sandbox.agent_venv.
+agent-runtime: $(STAMP)  ## the agents' python: numpy, python-chess, onnxruntime (AGENT_RUNTIME_DIR)
+	$(BIN)/python -m rlarena.sandbox.agent_venv
+
+dev: $(STAMP) agent-runtime  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)
 	$(BIN)/rlarena dev
 
-test: $(STAMP)  ## unit, integration (SQLite and a throwaway PostgreSQL) and end-to-end tests
+test: $(STAMP) agent-runtime  ## unit, integration (SQLite and a throwaway PostgreSQL) and end-to-end tests
 	$(BIN)/pytest tests
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) agent-runtime
 	$(BIN)/pytest tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) agent-runtime
 	$(BIN)/pytest tests/e2e
 
 check: lint typecheck  ## ruff, the import contracts (lint-imports) and mypy

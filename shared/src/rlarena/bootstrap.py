@@ -94,7 +94,7 @@ class Platform:
         from rlarena.adapters.builders.local import LocalBuilder
         from rlarena.executor.validation import RunnerValidationMatch
         from rlarena.sandbox import support
-        from rlarena.sandbox.runtime_install import agent_python
+        from rlarena.sandbox.runtime_install import agent_python_for
 
         support.announce(
             "the local builder",
@@ -107,7 +107,7 @@ class Platform:
             self.settings.builds_dir or self.settings.data_dir / "builds",
             self.archive_limits,
             install=self.settings.local_build_install_requirements,
-            python=agent_python(self.settings.agent_python),
+            python=agent_python_for(self.settings),
             validation_match=RunnerValidationMatch(),
         )
 

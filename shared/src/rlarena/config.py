@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from datetime import timedelta
 from functools import cached_property
@@ -93,6 +94,11 @@ class Settings(BaseSettings):
     build_timeout: timedelta = Field(timedelta(minutes=10), alias="BUILD_TIMEOUT")
     builds_dir: Path | None = Field(None, alias="BUILDS_DIR")
     agent_python: str | None = Field(None, alias="AGENT_PYTHON")
+    # The curated agent runtime (numpy, python-chess, onnxruntime; rlarena.sandbox.agent_venv):
+    # a folder sandboxes can read; by default /opt/rlarena/agent-runtime as root. PyTorch (CPU) in
+    # it too when AGENT_RUNTIME_TORCH is set (large: several hundred MB).
+    agent_runtime_dir: Path | None = Field(None, alias="AGENT_RUNTIME_DIR")
+    agent_runtime_torch: bool = Field(False, alias="AGENT_RUNTIME_TORCH")
     # As root, let the sandbox set the host's cgroup2 `favordynmods` mount option (~15 ms faster
     # sandbox starts, slightly dearer forks host-wide; see rlarena.sandbox.cgroups).
     sandbox_favor_cgroup_changes: bool = Field(True, alias="SANDBOX_FAVOR_CGROUP_CHANGES")
@@ -204,6 +210,7 @@ class Settings(BaseSettings):
         "broker_token",
         "kaniko_cache_repo",
         "executor_spool_dir",
+        "agent_runtime_dir",
         mode="before",
     )
     @classmethod
@@ -261,6 +268,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_executor_spool_dir(self) -> Path:
         return (self.executor_spool_dir or self.data_dir / "executor-spool").resolve()
+
+    @cached_property
+    def resolved_agent_runtime_dir(self) -> Path:
+        return (self.agent_runtime_dir or default_agent_runtime_dir()).absolute()
 
     def archive_limits(self) -> ArchiveLimits:
         """What an upload may hold: every intake, both builders and `rlarena validate`/`play` check these."""
@@ -322,6 +333,14 @@ def _generated_secret(path: Path) -> tuple[str, bool]:
     if not theirs:
         raise ConfigurationError(f"{path} is empty: delete it and start again")
     return theirs, False
+
+
+def default_agent_runtime_dir() -> Path:
+    """AGENT_RUNTIME_DIR's default: a folder every sandbox's pool uid can read when the platform is
+    root (not under /root), else the user's own (no uid drop then)."""
+    if os.geteuid() == 0:
+        return Path("/opt/rlarena/agent-runtime")
+    return Path.home() / ".local" / "share" / "rlarena" / "agent-runtime"
 
 
 def load_settings() -> Settings:

@@ -28,7 +28,7 @@ from rlarena.config import Settings
 from rlarena.domain.python_sources import PythonSource, SourceReport
 from rlarena.errors import InvalidInput, ServiceUnavailable
 from rlarena.sandbox.process import SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
-from rlarena.sandbox.runtime_install import agent_python
+from rlarena.sandbox.runtime_install import agent_python_for
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class SandboxedSourceCheck:
 
 
 def source_check_for(settings: Settings) -> SandboxedSourceCheck:
-    return SandboxedSourceCheck(agent_python(settings.agent_python or None))
+    return SandboxedSourceCheck(agent_python_for(settings))
 
 
 def run_source_check(python: str, payload: bytes, limits: SandboxLimits) -> SandboxResult:

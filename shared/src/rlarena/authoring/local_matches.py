@@ -83,7 +83,7 @@ def local_arena(game: str, agent_a: str, agent_b: str, settings: Settings) -> It
     """Raises `InvalidInput` for an unknown game or an agent that cannot be found or unpacked."""
     from rlarena.environments.registry import spec_of
     from rlarena.sandbox import staging
-    from rlarena.sandbox.runtime_install import agent_python, install_runtime
+    from rlarena.sandbox.runtime_install import agent_python_for, install_runtime
 
     game = spec_of(game).id  # "tic-tac-toe-v3" is "tic-tac-toe"; an unknown game names the known ones
     limits = settings.archive_limits()  # the platform's, without importing the whole platform
@@ -92,6 +92,6 @@ def local_arena(game: str, agent_a: str, agent_b: str, settings: Settings) -> It
             stack.enter_context(resolve_agent(game, agent_a, limits)),
             stack.enter_context(resolve_agent(game, agent_b, limits)),
         )
-        runtime = install_runtime(agent_python(settings.agent_python))
+        runtime = install_runtime(agent_python_for(settings))
         stack.callback(staging.discard, runtime.path)
         yield Arena(game, agents, runtime)

@@ -89,7 +89,7 @@ def built(settings: Settings, limits: ArchiveLimits, spec: EnvironmentSpec, file
     from rlarena.adapters.storage.local import LocalFolderStore
     from rlarena.domain.archives import upload_kind
     from rlarena.executor.validation import RunnerValidationMatch
-    from rlarena.sandbox.runtime_install import agent_python
+    from rlarena.sandbox.runtime_install import agent_python_for
 
     with tempfile.TemporaryDirectory(prefix="rlarena-validate-") as scratch:
         store = LocalFolderStore(Path(scratch) / "objects")
@@ -100,7 +100,7 @@ def built(settings: Settings, limits: ArchiveLimits, spec: EnvironmentSpec, file
             Path(scratch) / "builds",
             limits,
             install=settings.local_build_install_requirements,
-            python=agent_python(settings.agent_python),
+            python=agent_python_for(settings),
             validation_match=RunnerValidationMatch(),
         )
         ids = uuid.uuid4()

@@ -26,7 +26,7 @@ from rlarena.executor.runner import AgentSpec, MatchResult, run_match
 from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
 from rlarena.executor.spool import ResultSpool
 from rlarena.sandbox import support
-from rlarena.sandbox.runtime_install import AgentRuntime, agent_python, install_runtime
+from rlarena.sandbox.runtime_install import AgentRuntime, agent_python_for, install_runtime
 
 
 def played(match_id: str, result: MatchResult) -> Played:
@@ -80,7 +80,7 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
             production=settings.env == "production",
             favor_cgroup_changes=settings.sandbox_favor_cgroup_changes,
         )
-        run = sandboxed_runner(install_runtime(agent_python(settings.agent_python)))
+        run = sandboxed_runner(install_runtime(agent_python_for(settings)))
     service = ExecutorService(
         run,
         publisher or publisher_for(settings),
