@@ -40,6 +40,8 @@ class AgentRuntime:
         `packages`: a folder of installed requirements (rlarena.sandbox.installed_packages), put on
         sys.path before the interpreter's own site-packages, as pip would have installed them there."""
         bootstrap = f"import runpy, sys; sys.path.insert(0, {str(self.path)!r}); "
+        # One thread for numpy's BLAS and onnxruntime (rlarena.agent_runtime.threads).
+        bootstrap += "import rlarena.agent_runtime.threads as threads; threads.limit(); "
         if packages is not None:
             bootstrap += (
                 "at = next((i for i, p in enumerate(sys.path) if p.endswith('-packages')), len(sys.path)); "
