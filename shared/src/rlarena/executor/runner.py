@@ -50,6 +50,7 @@ from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
 from rlarena.environments.clocks import safety_wall_clock_s
 from rlarena.sandbox import staging
+from rlarena.sandbox.installed_packages import packages_of
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.runtime_install import AgentRuntime
 from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
@@ -292,14 +293,16 @@ class _Match:
             # A fresh read-only copy per agent and match: nothing one match leaves reaches the next.
             code = staging.stage_copy(agent.folder, "match-", _AGENT_FOLDER)
             self.folders.append(code)
-            argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player))
+            # Its installed requirements (the local builder's cache): read-only, shared, on sys.path.
+            packages = packages_of(agent.folder)
+            argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player), packages=packages)
             self.sessions.append(
                 SandboxSession(
                     argv,
                     cwd=code,
                     limits=sandbox,
                     stderr_cap_bytes=self.limits.stderr_cap_chars * 4,
-                    mounts=[Mount(code), Mount(self.runtime.path)],
+                    mounts=[Mount(code), Mount(self.runtime.path), *([Mount(packages)] if packages else [])],
                 )
             )
 
