@@ -344,7 +344,7 @@ def test_the_probe_reports_a_loadable_agent_on_one_json_line(python: Python, wor
     result = run_probe(python, workdir, "pong_agent.py")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "ok": True, "interface": "single class", "method": "act", "target": "PongAgent().act",
+        "ok": True, "interface": "single class", "method": "act", "target": "PongAgent().act", "layer": "native",
     }  # fmt: skip
     assert result.stdout.count("\n") == 1
     assert "loading weights" in result.stderr

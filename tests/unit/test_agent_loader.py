@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rlarena.agent_runtime.kaggle import structify
 from rlarena.agent_runtime.loader import MODULE_NAME, AgentLoadError, load_agent
 
 
@@ -75,7 +76,7 @@ def test_create_agent_without_arguments_and_get_action(tmp_path: Path) -> None:
             "agent.py": """
                 class Bot:
                     def get_action(self, observation):
-                        return observation[::-1]
+                        return "".join(reversed(observation))
 
                 def create_agent():
                     return Bot()
@@ -347,3 +348,237 @@ def test_importing_the_loader_pulls_no_platform_dependency() -> None:
     )
     output = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True)
     assert output.stdout.strip() == "[]"
+
+
+# --- compatibility layers: which one the loader picks, and what the agent then sees ---------------
+
+CONNECT_FOUR_TURN = {
+    # Player 1 to move after player 0 dropped into column 3: native rows from the top, 1 own, 2 theirs.
+    "observation": {"board": [[0] * 7] * 5 + [[0, 0, 0, 2, 0, 0, 0]], "player": 1, "legal_actions": list(range(7))},
+    "configuration": {
+        "environment": "connect-four-v3",
+        "player": 1,
+        "step": 1,
+        "max_steps": 42,
+        "move_timeout_s": 2,
+        "overage_s": 60,
+        "rows": 6,
+        "columns": 7,
+        "inarow": 4,
+    },
+}
+
+KAGGLE_CONNECTX = """
+    import math
+    from random import choice
+
+    def helper_centre(config):
+        return config.columns // 2
+
+    def my_agent(obs, config):
+        return (obs.board, obs["mark"], obs.step, obs.remainingOverageTime, helper_centre(config),
+                config.rows, config.inarow, config.actTimeout, config.timeout, config.episodeSteps,
+                config.agentTimeout)
+
+    from math import floor  # imported after the agent: Kaggle's rule counts only what the file defines
+"""
+
+
+def test_a_kaggle_connectx_file_plays_its_last_function_with_kaggles_observation(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": KAGGLE_CONNECTX})
+    loaded = load_agent(tmp_path, "main.py", player_id=1)
+    assert (loaded.layer, loaded.method, loaded.target) == ("kaggle", "my_agent", "my_agent(obs, config)")
+    assert loaded.interface.startswith("kaggle layer, last callable: my_agent reads")
+    turn = CONNECT_FOUR_TURN
+    board, mark, step, overage, centre, *config = loaded.act(turn["observation"], turn["configuration"], 57.5)
+    # Flat, rows top to bottom, absolute marks: player 0's piece is 1 even when player 1 looks.
+    assert board == [0] * 35 + [0, 0, 0, 1, 0, 0, 0]
+    assert (mark, step, overage, centre) == (2, 1, 57.5, 3)
+    assert config == [6, 4, 2, 2, 42, 60]
+
+
+def test_a_file_with_no_native_form_is_a_kaggle_agent_by_its_last_function(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": "def first(obs):\n    return 0\n\ndef second(obs):\n    return obs['board']\n"})
+    loaded = load_agent(tmp_path, "main.py")
+    assert (loaded.layer, loaded.method) == ("kaggle", "second")
+    assert "no native form in the file" in loaded.interface
+    assert loaded.act(CONNECT_FOUR_TURN["observation"], CONNECT_FOUR_TURN["configuration"])[38] == 1
+
+
+def test_an_agent_function_reading_kaggle_fields_gets_the_kaggle_layer(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "def agent(obs, config):\n    return obs.mark * 10 + config.columns\n"})
+    loaded = load_agent(tmp_path, "agent.py", player_id=1)
+    assert loaded.interface == "kaggle layer, function: agent reads config.columns"
+    assert loaded.act(CONNECT_FOUR_TURN["observation"], CONNECT_FOUR_TURN["configuration"]) == 27
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return observation['legal_actions'][0]",
+        "observation = SimpleNamespace(**observation)\n    return observation.legal_actions[0]",
+        "return configuration['columns'] - 7",
+    ],
+    ids=["dict access", "parameter rebound", "native configuration key"],
+)
+def test_native_agent_functions_are_never_read_as_kaggle(tmp_path: Path, body: str) -> None:
+    source = f"from types import SimpleNamespace\n\ndef agent(observation, configuration):\n    {body}\n"
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert (loaded.layer, loaded.interface) == ("native", "function")
+    assert loaded.act(CONNECT_FOUR_TURN["observation"], CONNECT_FOUR_TURN["configuration"]) == 0
+
+
+def test_a_helper_class_does_not_hide_a_kaggle_agent_defined_after_it(tmp_path: Path) -> None:
+    source = """
+        class Model:
+            def predict(self, board):
+                return 3
+
+        MODEL = Model()
+
+        def my_agent(obs, config):
+            return MODEL.predict(obs.board)
+    """
+    write(tmp_path, {"main.py": source})
+    assert load_agent(tmp_path, "main.py").layer == "kaggle"
+
+
+def test_a_native_class_with_a_helper_function_after_it_stays_native(tmp_path: Path) -> None:
+    source = """
+        class Player:
+            def act(self, observation):
+                return best(observation["legal_actions"])
+
+        def best(actions):
+            return actions[0]
+    """
+    write(tmp_path, {"main.py": source})
+    loaded = load_agent(tmp_path, "main.py")
+    assert (loaded.layer, loaded.interface) == ("native", "single class")
+
+
+def test_a_callable_object_of_the_files_own_class_is_kaggles_last_callable(tmp_path: Path) -> None:
+    source = """
+        class Memory:
+            def __init__(self):
+                self.calls = 0
+            def __call__(self, obs, config):
+                self.calls += 1
+                return self.calls
+
+        remember = Memory()
+    """
+    write(tmp_path, {"main.py": source})
+    loaded = load_agent(tmp_path, "main.py")
+    assert (loaded.layer, loaded.method) == ("kaggle", "remember")
+    assert [loaded.act({}, {}) for _ in range(2)] == [1, 2]
+
+
+def test_kaggle_tic_tac_toe_cells_are_numbered_row_by_row_and_translated_back(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": "def my_agent(obs, config):\n    return obs.board.index(0)\n"})
+    loaded = load_agent(tmp_path, "main.py")
+    # Player 1 took the top-left corner: Kaggle's first free cell is 1 (row 0, column 1), which
+    # the platform numbers down the columns: 3 * column + row = 3.
+    board = [[2, 0, 0], [0, 0, 0], [0, 0, 0]]
+    native = {"board": board, "player": 0}
+    configuration = {"environment": "tic-tac-toe-v3", "player": 0, "step": 1}
+    assert loaded.act(native, configuration) == 3
+
+
+def test_kaggle_chess_sees_the_fen_and_its_colour_and_returns_uci(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": "def chess_bot(obs, config):\n    return (obs.board, obs.mark, obs.legal_moves[0])\n"})
+    loaded = load_agent(tmp_path, "main.py")
+    fen = "rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq e3 0 1"
+    native = {"fen": fen, "legal_moves": ["e7e5"], "legal_actions": [1], "player": 1}
+    configuration = {"environment": "chess-v6", "player": 1, "step": 1}
+    assert loaded.act(native, configuration) == (fen, "black", "e7e5")
+
+
+@pytest.mark.parametrize(("declared", "layer"), [("kaggle", "kaggle"), ("Kaggle", "kaggle"), ("native", "native")])
+def test_the_interface_constant_chooses_the_layer(tmp_path: Path, declared: str, layer: str) -> None:
+    source = f"INTERFACE = {declared!r}\n\ndef agent(obs, config):\n    return obs['mark'] if 'mark' in obs else 'n'\n"
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.layer == layer
+    assert loaded.act(CONNECT_FOUR_TURN["observation"], CONNECT_FOUR_TURN["configuration"]) == (
+        2 if layer == "kaggle" else "n"
+    )
+    if layer != "native":
+        assert loaded.interface.endswith("INTERFACE = 'kaggle'")
+
+
+def test_an_unknown_interface_names_the_choices(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "INTERFACE = 'gym'\n\ndef agent(obs, config):\n    return 0\n"})
+    with pytest.raises(AgentLoadError, match=r"INTERFACE = 'gym': use one of 'native', 'kaggle', 'rl-arena-v1'"):
+        load_agent(tmp_path, "agent.py")
+
+
+OLD_QUICK_START = """
+    class PongAgent:
+        def act(self, observation):
+            ball_y = observation[1]
+            my_paddle_y = observation[4]
+            if ball_y > my_paddle_y + 0.05:
+                return 2
+            elif ball_y < my_paddle_y - 0.05:
+                return 0
+            return 1
+"""
+
+PONG_TURN = {
+    "observation": {"observation": [0.5, 0.9, 0.02, 0.0, 0.5, 0.5, 0.0, 0.0], "player": 0},
+    "configuration": {"environment": "pong-v1", "player": 0, "step": 0},
+}
+
+
+def test_the_old_rl_arena_quick_start_gets_the_plain_list(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": OLD_QUICK_START})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.layer == "rl-arena-v1"
+    assert loaded.interface == "rl-arena-v1 layer, single class: act reads observation[1]"
+    assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 2  # the ball is below
+
+
+def test_unpacking_the_observation_is_the_old_interface_too(tmp_path: Path) -> None:
+    source = """
+        class Agent:
+            def __init__(self, player_id=0):
+                self.me = player_id
+            def act(self, observation):
+                ball_x, ball_y, *_ = observation
+                return ball_y
+    """
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.layer == "rl-arena-v1"
+    assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 0.9
+
+
+def test_a_native_pong_class_reading_its_field_is_not_misread(tmp_path: Path) -> None:
+    source = """
+        class PongAgent:
+            def act(self, observation):
+                state = observation["observation"]
+                return 2 if state[1] > state[4] else 0
+    """
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert (loaded.layer, loaded.interface) == ("native", "single class")
+    assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 2
+
+
+def test_declaring_the_old_interface_gives_the_list_to_any_form(tmp_path: Path) -> None:
+    write(tmp_path, {"agent.py": "INTERFACE = 'rl-arena-v1'\n\ndef agent(observation):\n    return len(observation)\n"})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.layer == "rl-arena-v1"
+    assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 8
+
+
+def test_the_kaggle_struct_answers_attributes_and_keys() -> None:
+    struct = structify({"board": [1, 2], "nested": [{"mark": 1}]})
+    assert struct.board is struct["board"] and struct.nested[0].mark == 1
+    struct.extra = 3
+    assert struct["extra"] == 3
+    with pytest.raises(AttributeError, match="no field 'missing'"):
+        _ = struct.missing

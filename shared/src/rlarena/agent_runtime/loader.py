@@ -15,6 +15,16 @@ several is not an error):
 Objects are driven through `act`, else `get_action`, else `predict`, called with the
 observation, plus the configuration when the method (or the `agent` function) takes a second
 positional argument.
+
+5. otherwise, Kaggle's rule: the last function defined in the entry module itself (or a callable
+   object of a class defined there), played through the Kaggle layer.
+
+Layers translate what the agent is given and returns (`rlarena.agent_runtime.kaggle`,
+`rlarena.agent_runtime.legacy`). A module-level `INTERFACE = "native" | "kaggle" | "rl-arena-v1"`
+chooses one; without it the agent's own code decides, conservatively
+(`rlarena.agent_runtime.detection`): an `agent` function, or a last function next to an agent
+class, that reads Kaggle's fields gets the Kaggle layer; an agent object whose action method
+indexes the observation by position gets the old rl-arena one; anything else is native.
 """
 
 from __future__ import annotations
@@ -28,6 +38,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rlarena.agent_runtime import detection, kaggle, legacy
+
 # Fixed, so the platform always knows where the agent lives; unusual, so no upload collides.
 MODULE_NAME = "rlarena_user_agent"
 ACTION_METHODS = ("act", "get_action", "predict")
@@ -37,9 +49,16 @@ ACCEPTED_FORMS = (
     "act(observation), get_action(observation) or predict(observation) method",
     "a class `Agent` with an act(observation), get_action(observation) or predict(observation) method",
     "exactly one class of your own (defined in the entry file) with one of those methods",
+    "otherwise, Kaggle's rule: the last function defined in the entry file, called as "
+    "`f(obs, config)` with Kaggle's observation (see Coming from Kaggle)",
 )
+INTERFACE_CONSTANT = "INTERFACE"
+NATIVE = "native"
+LAYERS = (NATIVE, kaggle.NAME, legacy.NAME)
 
 _Call = Callable[[Any, Mapping[str, Any]], Any]
+# A turn as the layers take it: the native observation, configuration and remaining overage bank.
+_Turn = Callable[[Any, Mapping[str, Any], "float | None"], Any]
 
 
 class AgentLoadError(Exception):
@@ -53,19 +72,31 @@ class AgentLoadError(Exception):
 
 
 class LoadedAgent:
-    """An agent ready to play: `act(observation, configuration)` returns its action."""
+    """An agent ready to play: `act(observation, configuration)` returns its action, through its layer."""
 
-    def __init__(self, interface: str, method: str, target: str, call: _Call) -> None:
-        self.interface = interface  # "function", "create_agent", "Agent class" or "single class"
+    def __init__(self, interface: str, method: str, target: str, call: _Call, layer: str = NATIVE) -> None:
+        # "function", "create_agent", "Agent class" or "single class"; for another layer than the
+        # native one, e.g. "kaggle layer, last callable: no native form in the file"
+        self.interface = interface
         self.method = method  # the callable driven each turn: "agent", "act", "get_action", "predict"
         self.target = target  # for people, e.g. "PongAgent().act"
-        self._call = call
+        self.layer = layer  # one of LAYERS
+        self.call = call  # the user's callable as it takes (observation, configuration), before the layer
+        self._turn: _Turn = _through(layer, call)
 
-    def act(self, observation: Any, configuration: Mapping[str, Any]) -> Any:
-        return self._call(observation, configuration)
+    def act(self, observation: Any, configuration: Mapping[str, Any], remaining_overage: float | None = None) -> Any:
+        return self._turn(observation, configuration, remaining_overage)
 
     def __repr__(self) -> str:
-        return f"LoadedAgent(interface={self.interface!r}, target={self.target!r})"
+        return f"LoadedAgent(interface={self.interface!r}, target={self.target!r}, layer={self.layer!r})"
+
+
+def _through(layer: str, call: _Call) -> _Turn:
+    if layer == kaggle.NAME:
+        return kaggle.adapt(call)
+    if layer == legacy.NAME:
+        return legacy.adapt(call)
+    return lambda observation, configuration, remaining_overage: call(observation, configuration)
 
 
 def load_agent(folder: Path, entry_point: str, player_id: int = 0) -> LoadedAgent:
@@ -103,35 +134,127 @@ def import_entry_point(folder: Path, entry_point: str) -> types.ModuleType:
 
 
 def resolve_interface(module: types.ModuleType, player_id: int, entry_point: str = "the entry file") -> LoadedAgent:
-    """Apply the documented precedence; see the module docstring."""
+    """Apply the documented precedence and choose the layer; see the module docstring."""
+    declared = _declared_layer(module, entry_point)
+    if declared == kaggle.NAME:
+        return _kaggle_agent(module, entry_point, f"{INTERFACE_CONSTANT} = {declared!r}")
     notes: list[str] = []
+    loaded = _function_agent(module, declared, notes) or _object_form(module, declared, player_id, entry_point, notes)
+    if loaded is not None:
+        return loaded
+    if not declared and kaggle_candidate(module) is not None:
+        return _kaggle_agent(module, entry_point, "no native form in the file")
+    forms = "\n".join(f"  {number}. {form}" for number, form in enumerate(ACCEPTED_FORMS, start=1))
+    extra = f" ({'; '.join(notes)})" if notes else ""
+    raise AgentLoadError(
+        f"no agent found in {entry_point}{extra}. Define one of these, checked in this order:\n{forms}"
+    )
+
+
+def _function_agent(module: types.ModuleType, declared: str | None, notes: list[str]) -> LoadedAgent | None:
+    """Form 1, through the Kaggle layer when undeclared and it reads Kaggle's fields."""
     function = getattr(module, "agent", None)
-    if callable(function) and not inspect.isclass(function):
-        return LoadedAgent("function", "agent", "agent(observation, configuration)", _adapt(function, "agent", 2))
-    if function is not None:
-        notes.append("`agent` is not a function")
+    if not callable(function) or inspect.isclass(function):
+        if function is not None:
+            notes.append("`agent` is not a function")
+        return None
+    evidence = None if declared else detection.kaggle_evidence(function)
+    if evidence:
+        return _layered(kaggle.NAME, "function", f"agent reads {evidence}", "agent", function)
+    loaded = LoadedAgent("function", "agent", "agent(observation, configuration)", _adapt(function, "agent", 2))
+    return _declared(loaded, declared)
+
+
+def _object_form(
+    module: types.ModuleType, declared: str | None, player_id: int, entry_point: str, notes: list[str]
+) -> LoadedAgent | None:
+    """Forms 2 to 4; before the classes, a last function reading Kaggle's fields wins (Kaggle's rule)."""
     factory = getattr(module, "create_agent", None)
     if callable(factory):
-        return _from_instance("create_agent", *_instantiate(factory, "create_agent", player_id))
+        return _object_agent(declared, "create_agent", *_instantiate(factory, "create_agent", player_id))
+    last = None if declared else kaggle_candidate(module)
+    if last is not None and (evidence := detection.kaggle_evidence(last[1])):
+        return _layered(kaggle.NAME, "last callable", f"{last[0]} reads {evidence}", last[0], last[1])
     cls = getattr(module, "Agent", None)
     if inspect.isclass(cls):
         if _action_method_name(cls) is not None:
-            return _from_instance("Agent class", *_instantiate(cls, "Agent", player_id))
+            return _object_agent(declared, "Agent class", *_instantiate(cls, "Agent", player_id))
         notes.append(f"class Agent has none of the methods {', '.join(ACTION_METHODS)}")
     candidates = _own_agent_classes(module)
     if len(candidates) == 1:
         only = candidates[0]
-        return _from_instance("single class", *_instantiate(only, only.__name__, player_id))
+        return _object_agent(declared, "single class", *_instantiate(only, only.__name__, player_id))
     if candidates:
         names = ", ".join(sorted(c.__name__ for c in candidates))
         raise AgentLoadError(
             f"{entry_point} defines several agent classes ({names}) and none is named Agent: "
             "rename the one to use to `Agent`, or add a `create_agent()` function that returns it"
         )
-    forms = "\n".join(f"  {number}. {form}" for number, form in enumerate(ACCEPTED_FORMS, start=1))
-    extra = f" ({'; '.join(notes)})" if notes else ""
-    raise AgentLoadError(
-        f"no agent found in {entry_point}{extra}. Define one of these, checked in this order:\n{forms}"
+    return None
+
+
+def kaggle_candidate(module: types.ModuleType) -> tuple[str, Callable[..., Any]] | None:
+    """Kaggle's agent: the last callable defined in the module itself, by name and value. Classes
+    and what the module imported do not count; a callable object of the module's own class does."""
+    found = None
+    for name, value in list(vars(module).items()):
+        if name.startswith("__") or inspect.isclass(value) or not callable(value):
+            continue
+        owner = value if inspect.isfunction(value) else type(value)
+        if getattr(owner, "__module__", None) == module.__name__:
+            found = (name, value)
+    return found
+
+
+def _declared_layer(module: types.ModuleType, entry_point: str) -> str | None:
+    try:  # the module's own __getattr__ may raise
+        declared = getattr(module, INTERFACE_CONSTANT, None)
+    except Exception:
+        return None
+    if declared is None:
+        return None
+    if not isinstance(declared, str) or declared.strip().lower() not in LAYERS:
+        choices = ", ".join(repr(layer) for layer in LAYERS)
+        raise AgentLoadError(f"{entry_point} sets {INTERFACE_CONSTANT} = {declared!r}: use one of {choices}")
+    return declared.strip().lower()
+
+
+def _kaggle_agent(module: types.ModuleType, entry_point: str, why: str) -> LoadedAgent:
+    function = getattr(module, "agent", None)
+    if inspect.isfunction(function) and function.__module__ == module.__name__:
+        return _layered(kaggle.NAME, "function", why, "agent", function)
+    candidate = kaggle_candidate(module)
+    if candidate is None:
+        raise AgentLoadError(
+            f"{entry_point} declares {INTERFACE_CONSTANT} = 'kaggle' but defines no function: "
+            "define `def agent(obs, config)` (Kaggle plays the last function of the file)"
+        )
+    return _layered(kaggle.NAME, "last callable", why, *candidate)
+
+
+def _layered(layer: str, form: str, why: str, name: str, function: Callable[..., Any]) -> LoadedAgent:
+    return LoadedAgent(f"{layer} layer, {form}: {why}", name, f"{name}(obs, config)", _adapt(function, name, 2), layer)
+
+
+def _object_agent(declared: str | None, form: str, instance: Any, shown: str) -> LoadedAgent:
+    """A native object form, through the old rl-arena layer when declared or when its action
+    method reads the observation by position."""
+    loaded = _from_instance(form, instance, shown)
+    if declared:
+        return _declared(loaded, declared)
+    evidence = detection.positional_evidence(getattr(instance, loaded.method))
+    if evidence is None:
+        return loaded
+    why = f"{loaded.method} reads {evidence}"
+    return LoadedAgent(f"{legacy.NAME} layer, {form}: {why}", loaded.method, loaded.target, loaded.call, legacy.NAME)
+
+
+def _declared(loaded: LoadedAgent, declared: str | None) -> LoadedAgent:
+    if declared is None or declared == NATIVE:
+        return loaded
+    why = f"{INTERFACE_CONSTANT} = {declared!r}"
+    return LoadedAgent(
+        f"{declared} layer, {loaded.interface}: {why}", loaded.method, loaded.target, loaded.call, declared
     )
 
 

@@ -1,7 +1,7 @@
 """`python -I -m rlarena.agent_runtime.probe <folder> <entry_point>`: can this agent be loaded?
 
 Prints exactly one JSON line on stdout and exits 0 when it can:
-    {"ok": true, "interface": "function", "method": "agent", "target": "..."}
+    {"ok": true, "interface": "function", "method": "agent", "target": "...", "layer": "native"}
 plus `"environment": "chess"` when the loaded module has a string `ENVIRONMENT` (the game the code
 declares it plays; the builder compares it with the agent's), or exits 1 when it cannot be loaded
 (2 for a bad command line):
@@ -45,6 +45,7 @@ def probe(folder: str, entry_point: str) -> dict[str, object]:
         "interface": agent.interface,
         "method": agent.method,
         "target": agent.target,
+        "layer": agent.layer,
     }
     try:  # the module's own __getattr__ may raise
         declared = getattr(sys.modules.get(MODULE_NAME), ENVIRONMENT_CONSTANT, None)

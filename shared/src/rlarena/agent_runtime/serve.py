@@ -13,7 +13,8 @@ any uid (0666): the runner runs as another user, and only the containers that mo
 can reach it.
 
 First frame out, once the agent is loaded:
-    {"ok": true, "ready": true, "interface": "function", "target": "..."}
+    {"ok": true, "ready": true, "interface": "function", "target": "...", "layer": "native"}
+("layer": the compatibility layer the agent is played through, see rlarena.agent_runtime.loader)
 or, when it cannot be loaded (the process then exits 1):
     {"ok": false, "error": "what to fix", "traceback": "..."}
 Requests in:
@@ -80,14 +81,20 @@ def main(argv: list[str]) -> int:
         )
         return 1
     requests, responses = channel()
-    write_frame(responses, {"ok": True, "ready": True, "interface": agent.interface, "target": agent.target})
+    ready = {"ok": True, "ready": True, "interface": agent.interface, "target": agent.target, "layer": agent.layer}
+    write_frame(responses, ready)
     while True:
         request = read_frame(requests)
         if request is None or not isinstance(request, dict) or request.get("type") != "act":
             return 0  # "close", end of input, or a runner we do not understand: stop
         configuration = request.get("configuration")
+        overage = request.get("remaining_overage")
         try:
-            action = agent.act(request.get("observation"), configuration if isinstance(configuration, dict) else {})
+            action = agent.act(
+                request.get("observation"),
+                configuration if isinstance(configuration, dict) else {},
+                overage if isinstance(overage, int | float) else None,
+            )
         except (Exception, SystemExit) as error:
             write_frame(
                 responses,

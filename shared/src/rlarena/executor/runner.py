@@ -17,7 +17,8 @@ through their folders. The runner then drives the environment (`rlarena.environm
   clock, and no player's status is TIMEOUT for it.
 
 An agent that crashes (exits, closes its pipes, reports an exception), runs out of time, sends
-a malformed frame or plays an illegal or non-integer action loses: its status is ERROR, TIMEOUT
+a malformed frame or plays an illegal or non-integer action (in chess a UCI string such as
+"e2e4" is read as the action it names) loses: its status is ERROR, TIMEOUT
 or INVALID with a reason, and the other agent wins; the outcome reason names the kind and the
 agent ("TIMEOUT by <agent id>: no action within ..."). When every player failing in a step fails,
 the match is a draw (scores 0.5) with all their statuses recorded. Agent misbehaviour never
@@ -313,8 +314,11 @@ class _Match:
             failures: dict[int, _Failure] = {}
             sent, deadlines = self._send_requests(env, failures)
             actions = self._collect_actions(sent, deadlines, failures)
-            for player, action in actions.items():
-                if isinstance(action, bool) or not isinstance(action, int):
+            for player, sent_action in list(actions.items()):
+                action = actions[player] = _read_move(env, sent_action)
+                if isinstance(action, _Failure):
+                    failures[player] = action
+                elif isinstance(action, bool) or not isinstance(action, int):
                     failures[player] = _Failure(INVALID, f"the action {_shown(action)} is not an integer")
                 elif action not in env.legal_actions(player):
                     failures[player] = _Failure(INVALID, f"the action {action} is not legal in this position")
@@ -497,6 +501,17 @@ class _Match:
                 self.results[player].stderr += "\n[stderr truncated]"
         for folder in self.folders:
             staging.discard(folder)
+
+
+def _read_move(env: Environment, action: Any) -> Any:
+    """In chess a UCI string ("e2e4") is the action it names; any other action as sent."""
+    to_action = getattr(env, "action_of", None)
+    if not isinstance(action, str) or not callable(to_action):
+        return action
+    try:
+        return to_action(action)
+    except ValueError:
+        return _Failure(INVALID, f"the move {_shown(action)} is not a legal UCI move in this position")
 
 
 def _agent_error(frame: Any, fallback: str) -> _Failure:
