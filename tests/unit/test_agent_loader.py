@@ -582,3 +582,18 @@ def test_the_kaggle_struct_answers_attributes_and_keys() -> None:
     assert struct["extra"] == 3
     with pytest.raises(AttributeError, match="no field 'missing'"):
         _ = struct.missing
+
+
+def test_an_array_made_of_the_whole_observation_is_the_old_interface(tmp_path: Path) -> None:
+    source = """
+        import array
+
+        class Agent:
+            def act(self, observation):
+                state = array.array("d", observation)
+                return int(state[1] * 10)
+    """
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.interface == "rl-arena-v1 layer, Agent class: act reads array(observation)"
+    assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 9

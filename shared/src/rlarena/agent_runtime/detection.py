@@ -9,7 +9,8 @@ string keys and no attributes, and has no `mark`. A parameter the function assig
   or `obs["mark"]` / `obs.get("mark")`; or the configuration read by an attribute Kaggle defines
   (`config.columns`, `config.inarow`, `config.actTimeout` ...).
 - The old rl-arena interface: the observation indexed by position (`observation[1]`,
-  `observation[2:4]`) or unpacked (`ball_x, ball_y, *rest = observation`).
+  `observation[2:4]`), unpacked (`ball_x, ball_y, *rest = observation`) or made into an array
+  whole (`np.asarray(observation)`, `torch.FloatTensor(observation)`).
 
 Both return a short description of the evidence ("observation.mark"), or None when there is none
 (including when the source cannot be read).
@@ -28,6 +29,8 @@ KAGGLE_CONFIGURATION_FIELDS = frozenset(
     {"columns", "rows", "inarow", "actTimeout", "agentTimeout", "episodeSteps", "runTimeout", "timeout"}
 )
 _KAGGLE_ONLY_KEY = "mark"
+# numpy's and PyTorch's: made from the whole native observation (a dict) they hold nothing useful.
+ARRAY_CONSTRUCTORS = frozenset({"array", "asarray", "asanyarray", "tensor", "as_tensor", "Tensor", "FloatTensor"})
 
 
 def kaggle_evidence(function: Callable[..., Any]) -> str | None:
@@ -58,7 +61,17 @@ def positional_evidence(function: Callable[..., Any]) -> str | None:
             return f"{observation}[{ast.unparse(child.slice)}]"
         if isinstance(child, ast.Assign) and _is_name(child.value, observation) and _unpacks(child):
             return f"unpacking {observation}"
+        if isinstance(child, ast.Call) and any(_is_name(argument, observation) for argument in child.args):
+            name = _called_name(child.func)
+            if name in ARRAY_CONSTRUCTORS:
+                return f"{name}({observation})"
     return None
+
+
+def _called_name(function: ast.expr) -> str | None:
+    if isinstance(function, ast.Attribute):
+        return function.attr
+    return function.id if isinstance(function, ast.Name) else None
 
 
 def _unpacks(assignment: ast.Assign) -> bool:
