@@ -16,6 +16,17 @@ RUN for uid in 10001 10002; do \
            --shell /usr/sbin/nologin "agent$uid"; \
     done \
     && mkdir -p /agent /opt/rlarena/runtime
+# The agent runtime: the same pinned packages (numpy, python-chess, onnxruntime) as the local
+# platform's virtual environment (`make agent-runtime`), from the one list both read. PyTorch (CPU)
+# only with --build-arg AGENT_RUNTIME_TORCH=true (and PIP_EXTRA_INDEX_URL set to a CPU wheel index).
+COPY shared/src/rlarena/sandbox/agent_packages.txt /opt/rlarena/agent_packages.txt
+ARG AGENT_RUNTIME_TORCH=false
+ARG PIP_EXTRA_INDEX_URL
+RUN if [ "$AGENT_RUNTIME_TORCH" != "true" ]; then sed -i '/# option: torch/d' /opt/rlarena/agent_packages.txt; fi \
+    && python -m pip install --no-cache-dir --no-deps --no-input \
+       --disable-pip-version-check -r /opt/rlarena/agent_packages.txt
+# A sandbox has one CPU: one thread for BLAS and OpenMP (onnxruntime's own pool: agent_runtime.threads).
+ENV OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Agents' requirements must come as wheels (the generated step passes --only-binary=:all:), so no
 # compiler is needed here, and none is installed.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 HOME=/tmp

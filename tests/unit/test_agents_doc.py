@@ -134,7 +134,7 @@ def test_the_documented_python_is_the_one_agents_run_on() -> None:
     ).stdout.strip()
     assert version == AGENT_PYTHON_VERSION
     assert Settings.model_fields["agent_base_image"].default == f"python:{AGENT_PYTHON_VERSION}-slim"
-    assert f"Python {AGENT_PYTHON_VERSION} with its standard library only" in DOC.read_text(encoding="utf-8")
+    assert f"Python {AGENT_PYTHON_VERSION} with its standard library and the agent runtime" in DOC.read_text()
 
 
 def test_an_elision_names_the_shape_and_digest_of_the_compact_json() -> None:

@@ -17,13 +17,33 @@ if TYPE_CHECKING:
 
 DOCUMENT = "docs/agents.md"
 
-PACKAGES = (
-    f"Python {AGENT_PYTHON_VERSION} with its standard library only: no numpy, no PettingZoo, no python-chess. "
-    "Bring pure-Python modules of your own in the upload (a .zip or .tar.gz; the agent's folder comes first "
-    "on sys.path). On Kubernetes the agent's image is built from python:3.11-slim and a requirements.txt "
-    "in the upload is installed there (binary wheels only); the local platform ignores it unless "
-    "LOCAL_BUILD_INSTALL_REQUIREMENTS is set."
-)
+
+def packages_text() -> str:
+    """What agents can import, from the agent runtime's one list (rlarena/sandbox/agent_packages.txt)."""
+    from rlarena.sandbox.agent_venv import listed
+
+    names = ", ".join(f"{pin.name} {pin.version}" for pin in listed())
+    return (
+        f"Python {AGENT_PYTHON_VERSION} with its standard library and the agent runtime's packages: {names} "
+        "(`import numpy`, `import chess` for python-chess, `import onnxruntime` for ONNX models on the CPU), "
+        "the same on the local platform and on Kubernetes. The runtime is read-only. Numerical libraries "
+        "run on one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are 1, and an "
+        "onnxruntime session gets one intra-op and one inter-op thread unless its SessionOptions ask for "
+        "more): an agent has one CPU. Model files (.npz, .onnx, ...) travel in the upload and load by a "
+        'path relative to the agent\'s folder, which is its working folder: `np.load("weights.npz")`. '
+        "Bring pure-Python modules of your own in the upload too (a .zip or .tar.gz; the agent's folder "
+        "comes first on sys.path). On Kubernetes the agent's image is built from the agent-base image and "
+        "a requirements.txt in the upload is installed there (binary wheels only); the local platform "
+        "ignores it unless LOCAL_BUILD_INSTALL_REQUIREMENTS is set. An operator may add PyTorch (CPU) to "
+        "the runtime (AGENT_RUNTIME_TORCH); it is off by default."
+    )
+
+
+def preinstalled() -> list[dict[str, str]]:
+    from rlarena.sandbox.agent_venv import listed
+
+    return [{"name": pin.name, "version": pin.version} for pin in listed()]
+
 
 SIDES = (
     "In the board games player 0 moves first. Rated matches: the matchmaker gives each agent the side "
@@ -86,7 +106,7 @@ def describe(spec: EnvironmentSpec) -> dict[str, Any]:
         ],
         "statuses": dict(STATUS_MEANINGS),
         "failures": failure_rules(limits),
-        "packages": {"python": AGENT_PYTHON_VERSION, "preinstalled": [], "summary": PACKAGES},
+        "packages": {"python": AGENT_PYTHON_VERSION, "preinstalled": preinstalled(), "summary": packages_text()},
         "houseAgents": [{"name": agent.reference, "description": agent.description} for agent in for_game(spec.id)],
         "documentation": f"{DOCUMENT}#{spec.id}",
     }

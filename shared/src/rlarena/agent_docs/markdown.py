@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from rlarena.agent_docs.examples import play_example, shown
-from rlarena.agent_docs.interface import PACKAGES, SIDES, STATUS_MEANINGS, failure_rules
+from rlarena.agent_docs.interface import SIDES, STATUS_MEANINGS, failure_rules, packages_text
 from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.domain.archives import ENTRY_POINT_RULE
 from rlarena.environments.guide import COMMON_CONFIGURATION, GUIDES, Guide
@@ -153,7 +153,7 @@ On Kubernetes each agent is a container of the match's Pod with the memory and C
 def _packages() -> str:
     return f"""## Packages
 
-{PACKAGES}"""
+{packages_text()}"""
 
 
 def _failures(limits: Any) -> str:
