@@ -92,8 +92,9 @@ class Platform:
 
             return KanikoBuilder(self.store, self.settings, self.kubernetes_api or cluster_api_client)
         from rlarena.adapters.builders.local import LocalBuilder
+        from rlarena.adapters.builders.requirements_install import installer_for
         from rlarena.executor.validation import RunnerValidationMatch
-        from rlarena.sandbox import support
+        from rlarena.sandbox import agent_venv, support
         from rlarena.sandbox.runtime_install import agent_python_for
 
         support.announce(
@@ -101,12 +102,15 @@ class Platform:
             production=self.settings.env == "production",
             favor_cgroup_changes=self.settings.sandbox_favor_cgroup_changes,
         )
+        agent_venv.announce(
+            "the local builder", self.settings.resolved_agent_runtime_dir, torch=self.settings.agent_runtime_torch
+        )
         return LocalBuilder(
             self.store,
             # Built agents live in the platform's private data folder; sandboxes get copies.
             self.settings.builds_dir or self.settings.data_dir / "builds",
             self.archive_limits,
-            install=self.settings.local_build_install_requirements,
+            requirements=installer_for(self.settings),
             python=agent_python_for(self.settings),
             validation_match=RunnerValidationMatch(),
         )

@@ -102,7 +102,15 @@ class Settings(BaseSettings):
     # As root, let the sandbox set the host's cgroup2 `favordynmods` mount option (~15 ms faster
     # sandbox starts, slightly dearer forks host-wide; see rlarena.sandbox.cgroups).
     sandbox_favor_cgroup_changes: bool = Field(True, alias="SANDBOX_FAVOR_CGROUP_CHANGES")
-    local_build_install_requirements: bool = Field(False, alias="LOCAL_BUILD_INSTALL_REQUIREMENTS")
+    # requirements.txt on the local platform (rlarena.adapters.builders.requirements_install): wheels
+    # only, from this index, in a sandboxed step with the network; installs cached by content in
+    # REQUIREMENTS_CACHE_DIR (default DATA_DIR/packages; sandboxes must be able to reach it).
+    local_build_install_requirements: bool = Field(True, alias="LOCAL_BUILD_INSTALL_REQUIREMENTS")
+    requirements_index_url: str = Field(
+        "https://pypi.org/simple", alias="REQUIREMENTS_INDEX_URL", pattern=r"^https?://\S+$"
+    )
+    requirements_max_bytes: int = Field(500 * 1024 * 1024, alias="REQUIREMENTS_MAX_BYTES", ge=1024)
+    requirements_cache_dir: Path | None = Field(None, alias="REQUIREMENTS_CACHE_DIR")
     executor_url: str = Field("localhost:50051", alias="EXECUTOR_URL")
     executor_max_matches: int = Field(2, alias="EXECUTOR_MAX_MATCHES", ge=1, le=64)
     executor_dispatch_timeout: timedelta = Field(timedelta(seconds=10), alias="EXECUTOR_DISPATCH_TIMEOUT")
@@ -268,6 +276,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_executor_spool_dir(self) -> Path:
         return (self.executor_spool_dir or self.data_dir / "executor-spool").resolve()
+
+    @cached_property
+    def resolved_requirements_cache_dir(self) -> Path:
+        return (self.requirements_cache_dir or self.data_dir / "packages").resolve()
 
     @cached_property
     def resolved_agent_runtime_dir(self) -> Path:

@@ -86,6 +86,7 @@ def built(settings: Settings, limits: ArchiveLimits, spec: EnvironmentSpec, file
 
     from rlarena.adapters.builders.base import BuildInfrastructureError, BuildOutcome, BuildTicket
     from rlarena.adapters.builders.local import LocalBuilder
+    from rlarena.adapters.builders.requirements_install import installer_for
     from rlarena.adapters.storage.local import LocalFolderStore
     from rlarena.domain.archives import upload_kind
     from rlarena.executor.validation import RunnerValidationMatch
@@ -99,7 +100,7 @@ def built(settings: Settings, limits: ArchiveLimits, spec: EnvironmentSpec, file
             store,
             Path(scratch) / "builds",
             limits,
-            install=settings.local_build_install_requirements,
+            requirements=installer_for(settings),
             python=agent_python_for(settings),
             validation_match=RunnerValidationMatch(),
         )

@@ -3,13 +3,15 @@
 The user's code is never imported by the platform: the check runs `rlarena.agent_runtime.probe`
 in a sandboxed child (`rlarena.sandbox.process`: the strict sandbox where the host has it), on a
 staged read-only copy; the build itself stays in the private builds folder (DATA_DIR/builds).
+A requirements.txt is installed first, as the Kaniko build does (wheels only, in a sandboxed step
+with the network, cached by content: `requirements_install`); the built folder names the install
+(`rlarena.sandbox.installed_packages`), which the probe and every match mount read-only.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +25,13 @@ from rlarena.adapters.builders.base import (
     probe_report,
 )
 from rlarena.adapters.builders.declared_environment import environment_mismatch
+from rlarena.adapters.builders.requirements_install import RequirementsInstaller
 from rlarena.adapters.storage.base import ObjectStore
 from rlarena.domain.archives import AgentSource, ArchiveLimits, read_upload
 from rlarena.errors import RLArenaError
 from rlarena.sandbox import staging
-from rlarena.sandbox.process import Mount, SandboxLimits, SandboxResult, prepare_workdir, run_sandboxed
+from rlarena.sandbox.installed_packages import MARKER, write_marker
+from rlarena.sandbox.process import Mount, SandboxLimits, prepare_workdir, run_sandboxed
 from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
 
 if TYPE_CHECKING:
@@ -37,10 +41,6 @@ LOG_CAP = 64 * 1024
 PROBE_LIMITS = SandboxLimits(wall_seconds=30, cpu_seconds=20, memory_bytes=1024 * 1024 * 1024)
 # The validation match is a full game, but never longer than this.
 VALIDATION_MATCH_SECONDS = 60.0
-# Halite's compile limits: generous, but bounded; the package index is the only reason for network.
-INSTALL_LIMITS = SandboxLimits(
-    wall_seconds=600, cpu_seconds=600, memory_bytes=2 * 1024**3, max_file_bytes=512 * 1024**2, network=True
-)
 
 
 @dataclass(frozen=True)
@@ -89,14 +89,14 @@ class LocalBuilder:
         builds_dir: Path,
         limits: ArchiveLimits,
         *,
-        install: bool,
+        requirements: RequirementsInstaller | None,
         python: str,
         validation_match: ValidationMatch,
     ) -> None:
         self._store = store
         self._builds_dir = builds_dir
         self._limits = limits
-        self._install = install
+        self._requirements = requirements  # None: requirements.txt may only name what the runtime has
         self._python = python
         self._validation = validation_match
         self._runtime: AgentRuntime | None = None
@@ -139,6 +139,9 @@ class LocalBuilder:
     ) -> BuildOutcome:
         """Requirements, the probe and the validation match; `folders` is (the build, its staged copy)."""
         workdir, staged = folders
+        if MARKER in source.files:
+            message = f"the file name {MARKER} is reserved for the platform: rename or remove it"
+            return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
         missing = self._missing_requirements(source, staged)
         if missing:
             message = (
@@ -147,29 +150,34 @@ class LocalBuilder:
                 "(LOCAL_BUILD_INSTALL_REQUIREMENTS=false)"
             )
             return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
-        if self._install and source.requirements:
-            installed = self._install_requirements(staged)
-            log.append("pip install -r requirements.txt:\n" + (installed.stdout + installed.stderr).strip())
-            if installed.exit_code != 0:
-                message = f"installing requirements.txt failed ({installed.reason}); see the build log"
-                return BuildOutcome(ok=False, log=_join([*log, message]), error=message)
-            _replace_tree(workdir, staged)  # the build keeps what was installed
+        packages = None
+        if self._requirements is not None and source.requirements:
+            progress.validating("installing requirements.txt (wheels only)")
+            installed = self._requirements.install(source.requirements, self.runtime)
+            log.extend(installed.log)
+            if installed.error is not None:
+                return BuildOutcome(ok=False, log=_join(log), error=installed.error)
+            packages = installed.packages
+            if packages is not None:
+                write_marker(workdir, packages)  # the match runner mounts them for this build's matches
         progress.validating("loading the agent in the sandbox")
-        interface, failure = self._probe(staged, source.entry_point, ticket.environment_id, log)
+        interface, failure = self._probe(staged, source.entry_point, ticket.environment_id, log, packages)
         if failure is None:
             failure = self._validation_match(ticket, workdir, source.entry_point, log)
         if failure is not None:
             return BuildOutcome(ok=False, log=_join(log), error=failure)
         return BuildOutcome(ok=True, log=_join(log), image_url=f"local://{workdir}", interface=interface)
 
-    def _probe(self, workdir: Path, entry_point: str, environment_id: str, log: list[str]) -> tuple[str, str | None]:
+    def _probe(
+        self, workdir: Path, entry_point: str, environment_id: str, log: list[str], packages: Path | None
+    ) -> tuple[str, str | None]:
         """Load the agent in the sandbox: (its interface, None) or ("", what the user must fix)."""
         log.append("loading the agent in the sandbox")
         result = run_sandboxed(
-            self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), entry_point),
+            self.runtime.module_argv("rlarena.agent_runtime.probe", str(workdir), entry_point, packages=packages),
             cwd=workdir,
             limits=PROBE_LIMITS,
-            mounts=[Mount(workdir), Mount(self.runtime.path)],
+            mounts=[Mount(workdir), Mount(self.runtime.path), *([Mount(packages)] if packages else [])],
         )
         if result.stderr.strip():
             log.append("agent output:\n" + result.stderr.strip())
@@ -242,20 +250,9 @@ class LocalBuilder:
             raise BuildInfrastructureError(f"could not unpack the build: {type(error).__name__}") from error
         return workdir
 
-    def _install_requirements(self, workdir: Path) -> SandboxResult:
-        # Packages land in the agent's own folder, which the runtime puts first on sys.path; the
-        # folder is the sandbox's to write for this step only, then taken back.
-        return run_sandboxed(
-            [self.runtime.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-cache-dir",
-             "--target", str(workdir), "-r", str(workdir / "requirements.txt")],
-            cwd=workdir,
-            limits=INSTALL_LIMITS,
-            mounts=[Mount(workdir, writable=True)],
-        )  # fmt: skip
-
     def _missing_requirements(self, source: AgentSource, workdir: Path) -> list[str]:
         """Requirements the agent interpreter lacks (asked of that interpreter, in the sandbox)."""
-        if self._install or not source.requirements:
+        if self._requirements is not None or not source.requirements:
             return []
         names = [_distribution_name(line) for line in source.requirements]
         names = [name for name in names if name]
@@ -291,13 +288,6 @@ def _distribution_name(requirement: str) -> str:
     for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", " "):
         name = name.split(separator)[0]
     return name.strip() if not name.strip().startswith("-") else ""
-
-
-def _replace_tree(target: Path, source: Path) -> None:
-    """Make `target` a copy of `source` (links copied as links), readable by sandboxes."""
-    shutil.rmtree(target)
-    shutil.copytree(source, target, symlinks=True)
-    prepare_workdir(target)
 
 
 def _join(lines: list[str]) -> str:

@@ -1,0 +1,189 @@
+"""requirements.txt on the local platform: wheels only, from the real package index (PyPI), in the
+sandboxed install step; cached by content; a size budget; errors that name the package; and in
+the probe and in matches the installed packages are read-only and the network is still closed.
+
+Only the install step reaches the network: the tests use one tiny pure-Python wheel (tabulate,
+pinned), and the failures stop at pip's resolution, so PyPI is asked little. The database plays no
+part in installing packages: these tests run on SQLite only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rlarena.adapters.builders.local import LocalBuilder
+from rlarena.bootstrap import Platform, bootstrap
+from rlarena.domain.statuses import SubmissionStatus
+from rlarena.events.publisher import RecordingPublisher
+from rlarena.executor.runner import OK, AgentSpec, run_match
+from rlarena.sandbox.installed_packages import MARKER, packages_of
+from tests.conftest import make_settings
+from tests.support.api import ApiClient, User
+from tests.support.builds import agent_for, build
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the strict sandbox's pool uids and cgroups need root")
+
+WHEEL = "tabulate==0.9.0"  # a small pure-Python wheel, stable for years
+SDIST_ONLY = "docopt==0.6.2"  # published as a source distribution only
+UNKNOWN = "rlarena-no-such-package-7d1e4c90"
+CHECKS = b"""
+import errno, json, os, socket, sys
+import tabulate
+
+def _checks(where):
+    packages = os.path.dirname(os.path.dirname(tabulate.__file__))
+    found = {"where": where, "version": tabulate.__version__, "packages": packages}
+    for name, path in (("write module", os.path.join(os.path.dirname(tabulate.__file__), "owned.py")),
+                       ("write folder", os.path.join(packages, "owned.txt"))):
+        try:
+            with open(path, "w") as handle:
+                handle.write("owned")
+            found[name] = "written"
+        except OSError as error:
+            found[name] = errno.errorcode.get(error.errno, str(error.errno))
+    try:
+        socket.create_connection(("151.101.0.223", 443), timeout=3).close()  # pypi.org
+        found["network"] = "connected"
+    except OSError as error:
+        found["network"] = type(error).__name__ + ":" + errno.errorcode.get(error.errno or 0, "?")
+    print("CHECKS " + json.dumps(found), file=sys.stderr, flush=True)
+
+_checks("import")
+
+def agent(observation, configuration):
+    return observation["action_mask"].index(1)
+"""
+GOOD = b"def agent(observation, configuration):\n    return observation['action_mask'].index(1)\n"
+
+
+@pytest.fixture(scope="module")
+def package_cache() -> Iterator[Path]:
+    """One cache for the module (sandboxes must reach it: not under pytest's 0700 tmp folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="rlarena-test-packages-"))
+    folder.chmod(0o755)
+    yield folder / "cache"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(sqlite_databases: Any, tmp_path: Path) -> Iterator[str]:
+    url = str(sqlite_databases.create(tmp_path))
+    yield url
+    sqlite_databases.drop(url)
+
+
+@pytest.fixture
+def settings_overrides(package_cache: Path) -> dict[str, object]:
+    return {
+        "REQUIREMENTS_CACHE_DIR": package_cache,
+        "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
+        "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
+    }
+
+
+@pytest.fixture
+def owner(api: ApiClient) -> User:
+    return api.register("author")
+
+
+def checks_in(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line.split("CHECKS ", 1)[1]) for line in text.splitlines() if "CHECKS {" in line]
+
+
+def built_folder(image_url: str | None) -> Path:
+    assert image_url is not None and image_url.startswith("local://")
+    return Path(image_url.removeprefix("local://"))
+
+
+def test_a_wheel_installs_and_the_agent_imports_it_read_only_and_offline(
+    platform: Platform, api: ApiClient, owner: User
+) -> None:
+    agent_id = agent_for(api, owner, "tic-tac-toe")
+    built = build(platform, owner, agent_id, {"agent.py": CHECKS, "requirements.txt": f"{WHEEL}\n".encode()})
+    assert built.status == SubmissionStatus.ACTIVE.value, built.error_message
+    packages = packages_of(built_folder(built.docker_image_url))
+    assert packages is not None and (packages / "tabulate").is_dir()
+    assert packages.parent == platform.settings.resolved_requirements_cache_dir
+    # The probe imported it offline, and could not write it.
+    probe = checks_in(built.build_log or "")[0]
+    assert probe["version"] == "0.9.0" and probe["packages"] == str(packages)
+    assert probe["write module"] == "EROFS" and probe["write folder"] == "EROFS"
+    assert probe["network"].startswith("OSError:") and probe["network"] != "connected", probe
+
+    builder = platform.builder
+    assert isinstance(builder, LocalBuilder)
+    folder = built_folder(built.docker_image_url)
+    played = run_match(
+        "tic-tac-toe", [AgentSpec("a", folder, "agent.py"), AgentSpec("b", folder, "agent.py")], 7, builder.runtime
+    )
+    assert [result.status for result in played.agent_results] == [OK, OK], played.error_message
+    for result in played.agent_results:
+        (seen,) = checks_in(result.stderr)
+        assert seen == {**probe, "where": "import"}, seen  # the same read-only install, the same closed network
+    assert not (packages / "tabulate" / "owned.py").exists() and not (packages / "owned.txt").exists()
+
+
+def test_the_same_requirements_reuse_the_install(platform: Platform, api: ApiClient, owner: User) -> None:
+    spelled = [f"{WHEEL}\n", "# the same, spelled otherwise\nTabulate == 0.9.0\n"]
+    folders = []
+    for number, requirements in enumerate(spelled):
+        agent_id = agent_for(api, owner, "tic-tac-toe") if number == 0 else api_agent(api, owner)
+        built = build(platform, owner, agent_id, {"agent.py": GOOD, "requirements.txt": requirements.encode()})
+        assert built.status == SubmissionStatus.ACTIVE.value, built.error_message
+        folders.append(packages_of(built_folder(built.docker_image_url)))
+    assert "reusing the packages installed before" in (built.build_log or ""), built.build_log
+    assert folders[0] is not None and folders[0] == folders[1]
+
+
+def api_agent(api: ApiClient, owner: User) -> uuid.UUID:
+    return uuid.UUID(str(api.create_agent(owner, "second-bot", "tic-tac-toe")["id"]))
+
+
+@pytest.mark.parametrize(
+    ("requirement", "words"),
+    [
+        (SDIST_ONLY, ["'docopt'", "only source distributions", "wheels only"]),
+        (f"{UNKNOWN}==1.0", [f"no package named '{UNKNOWN}'"]),
+    ],
+)
+def test_a_package_that_cannot_be_installed_is_named(
+    platform: Platform, api: ApiClient, owner: User, requirement: str, words: list[str]
+) -> None:
+    agent_id = agent_for(api, owner, "tic-tac-toe")
+    built = build(platform, owner, agent_id, {"agent.py": GOOD, "requirements.txt": f"{requirement}\n".encode()})
+    assert built.status == SubmissionStatus.FAILED.value
+    for word in words:
+        assert word in (built.error_message or ""), built.error_message
+    assert (built.error_message or "-") in (built.build_log or "")
+    assert "No matching distribution found" in (built.build_log or "")  # pip's own words, kept in the log
+
+
+def test_the_size_budget_refuses_an_install_too_large(
+    package_cache: Path, api: ApiClient, owner: User, database_url: str, tmp_path: Path
+) -> None:
+    # The same database, a platform whose budget is 1 KiB.
+    settings = make_settings(
+        tmp_path / "small", database_url, REQUIREMENTS_CACHE_DIR=package_cache, REQUIREMENTS_MAX_BYTES=1024
+    )
+    small = bootstrap(settings, publisher=RecordingPublisher())
+    agent_id = agent_for(api, owner, "tic-tac-toe")
+    built = build(small, owner, agent_id, {"agent.py": GOOD, "requirements.txt": f"{WHEEL}\n".encode()})
+    assert built.status == SubmissionStatus.FAILED.value
+    message = built.error_message or ""
+    assert "more than the budget of 0.0 MB (REQUIREMENTS_MAX_BYTES)" in message and "tabulate" in message, message
+
+
+def test_an_upload_cannot_name_installed_packages_itself(platform: Platform, api: ApiClient, owner: User) -> None:
+    agent_id = agent_for(api, owner, "tic-tac-toe")
+    built = build(platform, owner, agent_id, {"agent.py": GOOD, MARKER: b"/usr/lib/python3\n"})
+    assert built.status == SubmissionStatus.FAILED.value
+    assert f"the file name {MARKER} is reserved" in (built.error_message or "")
