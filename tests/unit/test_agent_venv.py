@@ -7,6 +7,7 @@ folders are made here by hand, each a copy of the real stamp with one thing wron
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -164,3 +165,16 @@ def test_make_dev_test_and_ci_make_the_runtime() -> None:
         assert f"\n{target}: $(STAMP) agent-runtime" in makefile, target
     ci = (ROOT / ".ci" / "run").read_text()
     assert ci.index("make agent-runtime") < ci.index("make test")
+
+
+def test_start_up_warns_when_the_runtime_is_missing_and_names_the_packages_when_ready(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="rlarena.sandbox.agent_venv"):
+        assert agent_venv.announce("the executor", tmp_path / "nowhere").state == "missing"
+        assert agent_venv.announce("the executor", agent_venv.default_dir()).state == "ready"
+    warning, info = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert "the executor" in warning.getMessage() and "make agent-runtime" in warning.getMessage()
+    assert "standard library only" in warning.getMessage()
+    assert info.levelno == logging.INFO and "numpy 2.4.6" in info.getMessage()

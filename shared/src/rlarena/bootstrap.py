@@ -94,13 +94,16 @@ class Platform:
         from rlarena.adapters.builders.local import LocalBuilder
         from rlarena.adapters.builders.requirements_install import installer_for
         from rlarena.executor.validation import RunnerValidationMatch
-        from rlarena.sandbox import support
+        from rlarena.sandbox import agent_venv, support
         from rlarena.sandbox.runtime_install import agent_python_for
 
         support.announce(
             "the local builder",
             production=self.settings.env == "production",
             favor_cgroup_changes=self.settings.sandbox_favor_cgroup_changes,
+        )
+        agent_venv.announce(
+            "the local builder", self.settings.resolved_agent_runtime_dir, torch=self.settings.agent_runtime_torch
         )
         return LocalBuilder(
             self.store,

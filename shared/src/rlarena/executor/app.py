@@ -25,7 +25,7 @@ from rlarena.executor.grpc_server import ExecutorServicer, agent_resolver, start
 from rlarena.executor.runner import AgentSpec, MatchResult, run_match
 from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
 from rlarena.executor.spool import ResultSpool
-from rlarena.sandbox import support
+from rlarena.sandbox import agent_venv, support
 from rlarena.sandbox.runtime_install import AgentRuntime, agent_python_for, install_runtime
 
 
@@ -80,6 +80,7 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
             production=settings.env == "production",
             favor_cgroup_changes=settings.sandbox_favor_cgroup_changes,
         )
+        agent_venv.announce("the executor", settings.resolved_agent_runtime_dir, torch=settings.agent_runtime_torch)
         run = sandboxed_runner(install_runtime(agent_python_for(settings)))
     service = ExecutorService(
         run,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rlarena import __version__
 from rlarena.http.api import Context, HttpApi, Reply
+
+if TYPE_CHECKING:
+    from rlarena.config import Settings
 
 
 def add_health(api: HttpApi) -> None:
@@ -15,6 +20,7 @@ def add_health(api: HttpApi) -> None:
                 "service": api.service,
                 "version": __version__,
                 "sandbox": sandbox_state(ctx.platform.settings.use_k8s),
+                "agentRuntime": agent_runtime_state(ctx.platform.settings),
             }
         )
 
@@ -27,3 +33,15 @@ def sandbox_state(use_k8s: bool) -> str | list[str]:
     from rlarena.sandbox import support  # probed once per process, on the first call
 
     return support.detect().describe()
+
+
+def agent_runtime_state(settings: Settings) -> dict[str, object] | str:
+    """What agents can import here (rlarena.sandbox.agent_venv): "kubernetes" (the agent-base
+    image), or the local runtime's state ("ready", "stale", "missing", "unreachable"), what to do
+    about it and the packages it holds."""
+    if settings.use_k8s:
+        return "kubernetes"
+    from rlarena.sandbox import agent_venv
+
+    status = agent_venv.inspect(settings.resolved_agent_runtime_dir, torch=settings.agent_runtime_torch)
+    return agent_venv.describe(status)

@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,6 +38,8 @@ STAMP = "rlarena-agent-runtime.json"
 TORCH_OPTION = "torch"
 _PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s#]+)\s*(#\s*(?P<note>.*))?$")
 _READ_EXECUTE = 0o5
+
+log = logging.getLogger(__name__)
 
 State = Literal["ready", "stale", "missing", "unreachable"]
 
@@ -167,6 +170,22 @@ def inspect(folder: Path, *, torch: bool = False) -> RuntimeStatus:
         )
     summary = ", ".join(f"{pin.name} {pin.version}" for pin in listed(torch=torch))
     return RuntimeStatus(folder, "ready", f"agent runtime {folder}: {summary}", installed)
+
+
+def describe(status: RuntimeStatus) -> dict[str, object]:
+    """For GET /health: the state, what to do about it, and the packages agents really get."""
+    return {"state": status.state, "detail": status.detail, "packages": dict(sorted(status.installed.items()))}
+
+
+def announce(who: str, folder: Path, *, torch: bool = False) -> RuntimeStatus:
+    """Say at start-up what agents will import here: the runtime's packages, or a warning that
+    they get the standard library only (and how to fix it)."""
+    status = inspect(folder, torch=torch)
+    if status.state == "ready":
+        log.info("%s runs agents on the %s", who, status.detail)
+    else:
+        log.warning("%s: %s", who, status.detail)
+    return status
 
 
 def _closed_to_others(folder: Path) -> Path | None:
