@@ -12,6 +12,7 @@ from typing import Any
 
 from rlarena.agent_docs.examples import play_example, shown
 from rlarena.agent_docs.interface import SIDES, STATUS_MEANINGS, failure_rules, packages_text
+from rlarena.agent_docs.training import training_section
 from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.domain.archives import ENTRY_POINT_RULE
 from rlarena.environments.guide import COMMON_CONFIGURATION, GUIDES, Guide
@@ -45,6 +46,7 @@ def render() -> str:
         _failures(limits[0]),
         _sides(),
         *(_game(guide) for guide in GUIDES),
+        training_section(),
     ]
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
 
