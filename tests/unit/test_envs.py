@@ -199,6 +199,17 @@ def test_an_opponent_can_be_any_upload_the_platform_accepts(tmp_path: Path) -> N
     env.close()
 
 
+def test_a_kaggle_connectx_agent_is_an_opponent_through_the_platforms_own_layer(tmp_path: Path) -> None:
+    kaggle = (
+        "def my_agent(obs, config):\n"
+        "    return [column for column in range(config.columns) if obs.board[column] == 0][-1]\n"
+    )
+    env = envs.make("connect-four", agent_file(tmp_path, kaggle), side=1)
+    _, info = env.reset()
+    assert info["observation"]["board"][5][6] == 2  # its piece, in the last column, seen as the opponent's
+    env.close()
+
+
 def test_bad_names_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(UnknownEnvironment, match="known: chess, connect-four, pong, tic-tac-toe"):
         envs.make("go")

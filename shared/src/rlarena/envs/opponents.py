@@ -51,7 +51,9 @@ class Opponent:
         if self._agent is None:
             raise RuntimeError("start() the opponent before asking it to move")
         try:
-            returned = plain_action(self._agent.act(game.observation(side), configuration))
+            # No clock runs here: the whole overage bank is always left.
+            observation = game.observation(side)
+            returned = plain_action(self._agent.act(observation, configuration, game.spec.overage_s))
         except Exception as error:  # the platform scores an agent that raises as a loss
             return OpponentMove(None, f"{self.label} raised {type(error).__name__}: {error}")
         action = _as_action(game, returned)
