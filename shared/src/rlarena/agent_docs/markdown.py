@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any
 
+from rlarena.agent_docs import compat
 from rlarena.agent_docs.examples import play_example, shown
 from rlarena.agent_docs.interface import SIDES, STATUS_MEANINGS, failure_rules, packages_text
-from rlarena.agent_docs.training import training_section
 from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.domain.archives import ENTRY_POINT_RULE
 from rlarena.environments.guide import COMMON_CONFIGURATION, GUIDES, Guide
@@ -45,8 +45,8 @@ def render() -> str:
         _packages(),
         _failures(limits[0]),
         _sides(),
+        compat.render(),
         *(_game(guide) for guide in GUIDES),
-        training_section(),
     ]
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
 
@@ -72,8 +72,8 @@ defines one of these, checked in this order (the first one present is used):
 {forms}
 
 The method or function gets the observation, and the configuration too when it takes a second
-positional argument; it returns the action, an integer. For example (tic-tac-toe, connect-four and
-chess all have `legal_actions`):
+positional argument; it returns the action, an integer (in chess a UCI string such as `"e2e4"`
+too). For example (tic-tac-toe, connect-four and chess all have `legal_actions`):
 
 ```python
 {SAMPLE_AGENT}

@@ -50,7 +50,7 @@ ACCEPTED_FORMS = (
     "a class `Agent` with an act(observation), get_action(observation) or predict(observation) method",
     "exactly one class of your own (defined in the entry file) with one of those methods",
     "otherwise, Kaggle's rule: the last function defined in the entry file, called as "
-    "`f(obs, config)` with Kaggle's observation (see Coming from Kaggle)",
+    "`f(obs, config)` with Kaggle's observation (docs/agents.md: Coming from Kaggle or the old rl-arena)",
 )
 INTERFACE_CONSTANT = "INTERFACE"
 NATIVE = "native"

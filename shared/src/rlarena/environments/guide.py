@@ -181,8 +181,8 @@ CHESS = Guide(
     parameters=(
         Parameter("max_plies", spec_of("chess").max_steps, "plies (half-moves) after which the game is a draw"),
     ),
-    actions="an integer from legal_actions (PettingZoo's 0-4671 move encoding). To play a UCI move: "
-    '`observation["legal_actions"][observation["legal_moves"].index("e2e4")]`',
+    actions="an integer from legal_actions (PettingZoo's 0-4671 move encoding), or the UCI string of a legal "
+    'move (`"e2e4"`, one of legal_moves), which plays the move it names',
     turns="Players alternate, one ply per step; player 0 is white and moves first.",
     endings=(
         Ending("checkmate", "win", "the side to move is checkmated"),
