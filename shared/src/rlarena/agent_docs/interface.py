@@ -33,8 +33,14 @@ def packages_text() -> str:
         'path relative to the agent\'s folder, which is its working folder: `np.load("weights.npz")`. '
         "Bring pure-Python modules of your own in the upload too (a .zip or .tar.gz; the agent's folder "
         "comes first on sys.path). On Kubernetes the agent's image is built from the agent-base image and "
-        "a requirements.txt in the upload is installed there (binary wheels only); the local platform "
-        "ignores it unless LOCAL_BUILD_INSTALL_REQUIREMENTS is set. An operator may add PyTorch (CPU) to "
+        "a requirements.txt in the upload is installed there; the local platform installs it the same way. "
+        "Binary wheels only (no setup.py runs), from the package index, dependencies resolved against the "
+        "runtime's packages (which are not installed again), in a build step that alone has network access; "
+        "at most 500 MB installed by default (REQUIREMENTS_MAX_BYTES), cached by content, read-only in "
+        "matches, which stay offline. A package that cannot be installed is named in the build's error (no "
+        "such package, only source distributions, no wheel for this Python, conflicting versions). The "
+        "operator may turn local installs off (LOCAL_BUILD_INSTALL_REQUIREMENTS=false): then requirements.txt "
+        "may only name packages the runtime has. An operator may add PyTorch (CPU) to "
         "the runtime (AGENT_RUNTIME_TORCH); it is off by default."
     )
 

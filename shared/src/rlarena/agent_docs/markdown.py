@@ -13,6 +13,7 @@ from typing import Any
 from rlarena.agent_docs import compat
 from rlarena.agent_docs.examples import play_example, shown
 from rlarena.agent_docs.interface import SIDES, STATUS_MEANINGS, failure_rules, packages_text
+from rlarena.agent_docs.training import training_section
 from rlarena.agent_runtime.loader import ACCEPTED_FORMS
 from rlarena.domain.archives import ENTRY_POINT_RULE
 from rlarena.environments.guide import COMMON_CONFIGURATION, GUIDES, Guide
@@ -47,6 +48,7 @@ def render() -> str:
         _sides(),
         compat.render(),
         *(_game(guide) for guide in GUIDES),
+        training_section(),
     ]
     return "\n\n".join(part.strip("\n") for part in parts) + "\n"
 
