@@ -22,6 +22,7 @@ from rlarena.executor.runner import INVALID, MATCH_SUCCESS, OK, AgentSpec, Match
 from rlarena.house import catalogue
 from rlarena.sandbox import agent_venv
 from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
+from tests.support.author_cli import rlarena
 
 # Kaggle's ConnectX agent: the last function of the file, after its helpers; obs.board is the
 # flat 42-cell grid with absolute marks (1 = the first player), obs.mark its own mark.
@@ -221,3 +222,23 @@ def test_an_old_rl_arena_pong_agent_plays_unchanged(runtime: AgentRuntime, root:
     result = _play(runtime, "pong", agents if side == 0 else agents[::-1])
     _assert_played_cleanly(result)
     assert len(result.agent_results[side].move_times) == result.total_steps > 0
+
+
+@pytest.mark.parametrize(
+    ("code", "game", "layer"),
+    [
+        (KAGGLE_CONNECTX, "connect-four", "kaggle layer, last callable: my_agent reads"),
+        ('INTERFACE = "kaggle"\n' + KAGGLE_CHESS, "chess", "kaggle layer, last callable: INTERFACE = 'kaggle'"),
+        (OLD_PONG_PLAIN, "pong", "rl-arena-v1 layer, single class: act reads observation[1]"),
+        (NATIVE_CHESS_UCI, "chess", "agent interface: function (agent)"),
+    ],
+    ids=["kaggle detected", "kaggle declared", "old rl-arena", "native"],
+)
+def test_the_build_log_names_the_layer_chosen(tmp_path: Path, code: str, game: str, layer: str) -> None:
+    agent = tmp_path / "upload" / "main.py"
+    agent.parent.mkdir()
+    agent.write_text(textwrap.dedent(code))
+    result = rlarena(tmp_path / "home", "validate", game, str(agent))
+    assert result.returncode == 0, result.stdout + result.stderr
+    log_line = next(line for line in result.stdout.splitlines() if line.startswith("agent interface: "))
+    assert layer in log_line
