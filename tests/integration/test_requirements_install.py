@@ -25,9 +25,11 @@ from rlarena.bootstrap import Platform, bootstrap
 from rlarena.domain.statuses import SubmissionStatus
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.executor.runner import OK, AgentSpec, run_match
+from rlarena.sandbox.agent_venv import listed
 from rlarena.sandbox.installed_packages import MARKER, packages_of
 from tests.conftest import make_settings
 from tests.support.api import ApiClient, User
+from tests.support.author_cli import rlarena
 from tests.support.builds import agent_for, build
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the strict sandbox's pool uids and cgroups need root")
@@ -187,3 +189,44 @@ def test_an_upload_cannot_name_installed_packages_itself(platform: Platform, api
     built = build(platform, owner, agent_id, {"agent.py": GOOD, MARKER: b"/usr/lib/python3\n"})
     assert built.status == SubmissionStatus.FAILED.value
     assert f"the file name {MARKER} is reserved" in (built.error_message or "")
+
+
+def test_validate_and_play_install_requirements_as_the_builder_does(
+    package_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUIREMENTS_CACHE_DIR", str(package_cache))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "agent.py").write_bytes(CHECKS)
+    (mine / "requirements.txt").write_text(f"{WHEEL}\n")
+    validated = rlarena(tmp_path / "home", "validate", "tic-tac-toe", str(mine))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "requirements.txt: " in validated.stdout and "PASSED" in validated.stdout
+    played = rlarena(tmp_path / "home", "play", "tic-tac-toe", str(mine), "house:random", "--games", "1")
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "status of A: OK 1, ERROR 0, TIMEOUT 0, INVALID 0" in played.stdout, played.stdout
+    (mine / "requirements.txt").write_text(f"{SDIST_ONLY}\n")
+    refused = rlarena(tmp_path / "home", "play", "tic-tac-toe", str(mine), "house:random", "--games", "1")
+    assert refused.returncode != 0
+    assert "'docopt' has only source distributions" in refused.stdout + refused.stderr
+
+
+def test_packages_the_runtime_has_are_not_installed_again(platform: Platform, api: ApiClient, owner: User) -> None:
+    runtime_has = [f"{pin.name}=={pin.version}" for pin in listed()]  # numpy, chess, onnxruntime
+    agent_id = agent_for(api, owner, "tic-tac-toe")
+    requirements = "\n".join(runtime_has) + "\n"
+    built = build(platform, owner, agent_id, {"agent.py": GOOD, "requirements.txt": requirements.encode()})
+    assert built.status == SubmissionStatus.ACTIVE.value, built.error_message
+    assert "the agent runtime already has everything it asks for" in (built.build_log or ""), built.build_log
+    assert packages_of(built_folder(built.docker_image_url)) is None  # nothing installed, nothing mounted
+    # With one more package, only that one is installed beside the runtime's.
+    agent_id = api_agent(api, owner)
+    requirements += f"{WHEEL}\n"
+    built = build(platform, owner, agent_id, {"agent.py": CHECKS, "requirements.txt": requirements.encode()})
+    assert built.status == SubmissionStatus.ACTIVE.value, built.error_message
+    assert "installing tabulate==0.9.0\n" in (built.build_log or ""), built.build_log
+    packages = packages_of(built_folder(built.docker_image_url))
+    assert packages is not None
+    installed = sorted(entry.name for entry in packages.glob("*.dist-info"))
+    assert installed == ["tabulate-0.9.0.dist-info"]  # numpy, chess and onnxruntime stay the runtime's

@@ -94,4 +94,33 @@ def local_arena(game: str, agent_a: str, agent_b: str, settings: Settings) -> It
         )
         runtime = install_runtime(agent_python_for(settings))
         stack.callback(staging.discard, runtime.path)
+        for agent in agents:
+            _install_requirements(agent, runtime, settings)
         yield Arena(game, agents, runtime)
+
+
+def _install_requirements(agent: ResolvedAgent, runtime: AgentRuntime, settings: Settings) -> None:
+    """As the local builder does: the agent's requirements.txt installed (or the same install
+    reused) and named in its unpacked folder, so that its matches mount it read-only."""
+    import sys
+
+    from rlarena.adapters.builders.base import BuildInfrastructureError
+    from rlarena.adapters.builders.requirements_install import installer_for
+    from rlarena.domain.archives import parse_requirements
+    from rlarena.errors import InvalidInput, ServiceUnavailable
+    from rlarena.house import catalogue
+    from rlarena.sandbox.installed_packages import write_marker
+
+    listed = agent.folder / "requirements.txt"
+    installer = installer_for(settings)
+    if agent.label.startswith(catalogue.PREFIX) or installer is None or not listed.is_file():
+        return
+    print(f"... {agent.label}: requirements.txt (wheels only)", file=sys.stderr, flush=True)
+    try:
+        installed = installer.install(parse_requirements(listed.read_bytes()), runtime)
+    except BuildInfrastructureError as error:
+        raise ServiceUnavailable(f"{agent.label}: requirements.txt could not be installed here: {error}") from error
+    if installed.error is not None:
+        raise InvalidInput(f"{agent.label}: {installed.error}", code="requirements_failed")
+    if installed.packages is not None:
+        write_marker(agent.folder, installed.packages)
