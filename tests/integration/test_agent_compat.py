@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from rlarena.executor.runner import INVALID, MATCH_SUCCESS, OK, AgentSpec, MatchResult, run_match
+from rlarena.executor.runner import ERROR, INVALID, MATCH_SUCCESS, OK, AgentSpec, MatchResult, run_match
 from rlarena.house import catalogue
 from rlarena.sandbox import agent_venv
 from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
@@ -242,3 +242,23 @@ def test_the_build_log_names_the_layer_chosen(tmp_path: Path, code: str, game: s
     assert result.returncode == 0, result.stdout + result.stderr
     log_line = next(line for line in result.stdout.splitlines() if line.startswith("agent interface: "))
     assert layer in log_line
+
+
+# Indexes the observation in a helper, where detection does not look: only a declaration helps.
+OLD_PONG_HELPER = """
+class Agent:
+    def act(self, observation):
+        return self.follow(observation)
+
+    def follow(self, state):
+        return 2 if state[1] > state[4] else 0
+"""
+
+
+def test_an_undetected_old_agent_is_told_what_to_declare_and_then_plays(runtime: AgentRuntime, root: Path) -> None:
+    failed = _play(runtime, "pong", [_agent(root, "undeclared", OLD_PONG_HELPER), _house("pong", "random")])
+    assert failed.agent_results[0].status == ERROR
+    assert failed.agent_results[0].error_message.startswith("KeyError: 1 (the observation is a dict")
+    assert 'declare INTERFACE = "rl-arena-v1"' in failed.agent_results[0].error_message
+    declared = _agent(root, "declared", 'INTERFACE = "rl-arena-v1"\n' + OLD_PONG_HELPER)
+    _assert_played_cleanly(_play(runtime, "pong", [declared, _house("pong", "random")]))

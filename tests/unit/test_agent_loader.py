@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from rlarena.agent_runtime.hints import mismatch_hint
 from rlarena.agent_runtime.kaggle import structify
 from rlarena.agent_runtime.loader import MODULE_NAME, AgentLoadError, load_agent
 
@@ -597,3 +598,16 @@ def test_an_array_made_of_the_whole_observation_is_the_old_interface(tmp_path: P
     loaded = load_agent(tmp_path, "agent.py")
     assert loaded.interface == "rl-arena-v1 layer, Agent class: act reads array(observation)"
     assert loaded.act(PONG_TURN["observation"], PONG_TURN["configuration"]) == 9
+
+
+def test_a_native_agent_failing_on_kaggles_attributes_is_told_to_declare_kaggle(tmp_path: Path) -> None:
+    # Reads obs.board through a helper, so detection leaves it native and it fails there.
+    source = "def board_of(o):\n    return o.board\n\ndef agent(obs, config):\n    return board_of(obs)[0]\n"
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert loaded.layer == "native"
+    with pytest.raises(AttributeError) as caught:
+        loaded.act(CONNECT_FOUR_TURN["observation"], CONNECT_FOUR_TURN["configuration"])
+    assert 'declare INTERFACE = "kaggle"' in mismatch_hint(caught.value, loaded.layer)
+    assert mismatch_hint(caught.value, "kaggle") == ""
+    assert mismatch_hint(ValueError("bad"), "native") == ""

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rlarena.agent_runtime.hints import mismatch_hint
 from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, load_agent
 
 USAGE = "usage: python -I -m rlarena.agent_runtime.serve [--listen <socket>] <folder> <entry_point> <player_id>"
@@ -98,7 +99,11 @@ def main(argv: list[str]) -> int:
         except (Exception, SystemExit) as error:
             write_frame(
                 responses,
-                {"ok": False, "error": f"{type(error).__name__}: {error}", "traceback": format_user_traceback(error)},
+                {
+                    "ok": False,
+                    "error": f"{type(error).__name__}: {error}{mismatch_hint(error, agent.layer)}",
+                    "traceback": format_user_traceback(error),
+                },
             )
             continue
         finally:
