@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -162,6 +163,9 @@ class RequirementsInstaller:
             if not tag.exists():
                 tag.write_text("installed requirements of rlarena agents, by content hash\n", encoding="utf-8")
             tag.chmod(0o644)
+            for stale in self._root.glob(".partial-*"):  # left by a platform that stopped mid-install
+                if time.time() - stale.stat().st_mtime > 2 * INSTALL_SECONDS:
+                    shutil.rmtree(stale, ignore_errors=True)
             require_readable_tree(self._root, "package cache (set REQUIREMENTS_CACHE_DIR to a folder others can reach)")
         except OSError as error:
             raise BuildInfrastructureError(f"could not prepare the package cache {self._root}: {error}") from error
