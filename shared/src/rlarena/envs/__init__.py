@@ -21,7 +21,9 @@ def make(game: str, opponent: str = "house:random", *, side: Side = "alternate",
     file, a .zip or .tar.gz upload, or a folder), read under the upload rules and loaded into this
     process with the sandbox's own loader: this runs on your machine, with your code, so no sandbox
     is used and no move time limit is enforced. `side` is 0 (the learner moves first), 1, or
-    "alternate" (0, 1, 0 ... from each seeded reset); `seed` seeds the first reset.
+    "alternate" (0, 1, 0 ... from each seeded reset); `seed` seeds the first reset. A seeded
+    environment also seeds Python's `random` at each reset (house agents draw from it), so a
+    seeded run replays exactly.
     """
     from rlarena.envs.game_env import GameEnv
 
