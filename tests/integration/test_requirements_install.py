@@ -150,23 +150,28 @@ def api_agent(api: ApiClient, owner: User) -> uuid.UUID:
     return uuid.UUID(str(api.create_agent(owner, "second-bot", "tic-tac-toe")["id"]))
 
 
+NO_MATCH = "No matching distribution found"  # pip's own words, kept in the build log
+
+
 @pytest.mark.parametrize(
-    ("requirement", "words"),
+    ("requirements", "words", "pip_says"),
     [
-        (SDIST_ONLY, ["'docopt'", "only source distributions", "wheels only"]),
-        (f"{UNKNOWN}==1.0", [f"no package named '{UNKNOWN}'"]),
+        (SDIST_ONLY, ["'docopt' 0.6.2 has only source distributions", "wheels only"], NO_MATCH),
+        (f"{UNKNOWN}==1.0", [f"no package named '{UNKNOWN}'"], NO_MATCH),
+        ("pyyaml==5.3", ["no wheel of 'pyyaml' 5.3 fits the agent runtime", "win_amd64"], NO_MATCH),
+        (f"{WHEEL}\ntabulate==0.8.10", ["conflict: tabulate==0.8.10 and tabulate==0.9.0"], "ResolutionImpossible"),
     ],
 )
 def test_a_package_that_cannot_be_installed_is_named(
-    platform: Platform, api: ApiClient, owner: User, requirement: str, words: list[str]
+    platform: Platform, api: ApiClient, owner: User, requirements: str, words: list[str], pip_says: str
 ) -> None:
     agent_id = agent_for(api, owner, "tic-tac-toe")
-    built = build(platform, owner, agent_id, {"agent.py": GOOD, "requirements.txt": f"{requirement}\n".encode()})
+    built = build(platform, owner, agent_id, {"agent.py": GOOD, "requirements.txt": f"{requirements}\n".encode()})
     assert built.status == SubmissionStatus.FAILED.value
     for word in words:
         assert word in (built.error_message or ""), built.error_message
     assert (built.error_message or "-") in (built.build_log or "")
-    assert "No matching distribution found" in (built.build_log or "")  # pip's own words, kept in the log
+    assert pip_says in (built.build_log or "")
 
 
 def test_the_size_budget_refuses_an_install_too_large(

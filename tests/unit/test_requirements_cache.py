@@ -1,16 +1,17 @@
 """The package cache's rules without the network: one spelling per requirement set (so the same
 requirements reuse one install), and which markers a match believes (never a folder an upload or
-an agent could name or change)."""
+an agent could name or change); and what a failure says, from what the index told."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from rlarena.adapters.builders.requirements_install import normalised
+from rlarena.adapters.builders.requirements_install import normalised, why_missing
 from rlarena.sandbox.installed_packages import CACHE_TAG, COMPLETE, MARKER, packages_of, write_marker
 
 
@@ -83,3 +84,37 @@ def test_a_marker_is_not_believed_when_it_names_anything_else(tmp_path: Path, sp
     agent.mkdir()
     (agent / MARKER).write_text(named + "\n")
     assert packages_of(agent) is None
+
+
+INDEX = "https://pypi.org/simple"
+RUNTIME = "cpython 3.11.2, linux-x86_64"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "answer", "expected"),
+    [
+        ("nosuch==1.0", {"status": 404}, "there is no package named 'nosuch' on the package index"),
+        ("docopt", {"status": 200, "files": ["docopt-0.6.2.tar.gz"]}, "'docopt' has only source distributions"),
+        (
+            "old==1.0",
+            {"status": 200, "files": ["old-1.0.tar.gz", "old-2.0-py3-none-any.whl"]},
+            "'old' 1.0 has only source distributions",
+        ),
+        ("old==1.5", {"status": 200, "files": ["old-1.0.tar.gz"]}, "'old' has no version 1.5 on the package index"),
+        (
+            "PyYAML==5.3",
+            {"status": 200, "files": ["PyYAML-5.3.tar.gz", "PyYAML-5.3-cp38-cp38-win_amd64.whl"]},
+            "no wheel of 'PyYAML' 5.3 fits the agent runtime (cpython 3.11.2, linux-x86_64): its wheels on the "
+            "package index (https://pypi.org/simple) are for cp38-cp38-win_amd64",
+        ),
+        ("a<2", {"status": 200, "files": ["a-3.0-py3-none-any.whl"]}, "no wheel of 'a<2' fits the agent runtime"),
+        ("a<2", {}, "no wheel of 'a<2' fits the agent runtime"),  # the index did not answer
+    ],
+)
+def test_why_pip_found_nothing_names_the_package(requirement: str, answer: dict[str, object], expected: str) -> None:
+    name = re.split(r"[=<]", requirement, maxsplit=1)[0]
+    message = why_missing(requirement, name, answer, INDEX, RUNTIME)
+    assert expected in message, message
+    assert message.startswith("requirements.txt: ")
+    if "wheel" in expected or "source" in expected:
+        assert "the platform installs wheels only, so no setup.py runs" in message

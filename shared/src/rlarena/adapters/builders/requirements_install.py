@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rlarena.adapters.builders.base import BuildInfrastructureError
 from rlarena.adapters.builders.kaniko_context import requirement_problems
@@ -51,6 +51,7 @@ _REPORT_MAX_BYTES = 32 * MiB
 _NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 _CONFLICT = re.compile(r"Cannot install (.+?) because these package versions have conflicting dependencies")
 _INVALID = re.compile(r"Invalid requirement: '([^']*)'")
+_PINNED = re.compile(r"^[A-Za-z0-9._-]+(?:\[[^\]]*\])?===?([^;,]+)$")
 _DISTRIBUTION_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 # Run by the agent interpreter, offline: who it is, for the cache key.
@@ -322,22 +323,45 @@ class RequirementsInstaller:
             answer = json.loads(asked.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             answer = {}
-        where = f"the package index ({self._settings.index_url})"
-        if answer.get("status") == 404:
-            return f"requirements.txt: there is no package named {name!r} on {where}"
-        files = [str(f) for f in answer.get("files", [])]
-        if answer.get("status") == 200 and files and not any(f.endswith(".whl") for f in files):
+        return why_missing(requirement, name, answer, self._settings.index_url, _runtime_words(target.identity))
+
+
+def why_missing(requirement: str, name: str, answer: dict[str, Any], index_url: str, runtime: str) -> str:
+    """Why pip found no distribution for `requirement`, from what the index said of project `name`
+    (`answer`: its HTTP status and file names): the user's error, naming the package."""
+    where = f"the package index ({index_url})"
+    if answer.get("status") == 404:
+        return f"requirements.txt: there is no package named {name!r} on {where}"
+    files = [str(f) for f in answer.get("files", [])] if answer.get("status") == 200 else []
+    wheels_only = "the platform installs wheels only, so no setup.py runs"
+    pinned = _PINNED.match(requirement.replace(" ", ""))
+    if files and pinned:
+        version = pinned.group(1)
+        of_version = [
+            f for f in files if f"-{version}-" in f or re.search(rf"-{re.escape(version)}\.(tar\.gz|zip|tar\.bz2)$", f)
+        ]
+        wheels = sorted({"-".join(f.removesuffix(".whl").split("-")[-3:]) for f in of_version if f.endswith(".whl")})
+        if not of_version:
+            return f"requirements.txt: {name!r} has no version {version} on {where}"
+        if not wheels:
             return (
-                f"requirements.txt: {name!r} has only source distributions on {where}, no wheels; the platform "
-                "installs wheels only (no setup.py runs): pick a version or a package that publishes wheels, "
-                "or bring pure-Python code in the upload"
+                f"requirements.txt: {name!r} {version} has only source distributions on {where}, no wheels; "
+                f"{wheels_only}: pick a version that publishes wheels, or bring pure-Python code in the upload"
             )
+        shown = ", ".join(wheels[:6]) + (", ..." if len(wheels) > 6 else "")
         return (
-            f"requirements.txt: no wheel of {requirement!r} fits the agent runtime "
-            f"({_runtime_words(target.identity)}) on "
-            f"{where}: check the name and version, and that a wheel for this Python and platform exists "
-            "(wheels only: no setup.py runs)"
+            f"requirements.txt: no wheel of {name!r} {version} fits the agent runtime ({runtime}): its wheels "
+            f"on {where} are for {shown}; {wheels_only}"
         )
+    if files and not any(f.endswith(".whl") for f in files):
+        return (
+            f"requirements.txt: {name!r} has only source distributions on {where}, no wheels; {wheels_only}: "
+            "pick a package that publishes wheels, or bring pure-Python code in the upload"
+        )
+    return (
+        f"requirements.txt: no wheel of {requirement!r} fits the agent runtime ({runtime}) on {where}: check "
+        f"the name and version, and that a wheel for this Python and platform exists; {wheels_only}"
+    )
 
 
 def _key(wanted: list[str], target: _Target, index_url: str) -> str:
