@@ -262,3 +262,28 @@ def test_an_undetected_old_agent_is_told_what_to_declare_and_then_plays(runtime:
     assert 'declare INTERFACE = "rl-arena-v1"' in failed.agent_results[0].error_message
     declared = _agent(root, "declared", 'INTERFACE = "rl-arena-v1"\n' + OLD_PONG_HELPER)
     _assert_played_cleanly(_play(runtime, "pong", [declared, _house("pong", "random")]))
+
+
+# Kaggle's tictactoe: 9 cells row by row, absolute marks; prints the cell it takes.
+KAGGLE_TIC_TAC_TOE = """
+import sys
+
+def my_agent(obs, config):
+    assert len(obs.board) == 9 and obs.board.count(1) - obs.board.count(2) == obs.mark - 1, obs
+    cell = max(range(9), key=lambda index: (obs.board[index] == 0, index == 4, -index))
+    print("cell", cell, file=sys.stderr)
+    return cell
+"""
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_a_kaggle_tic_tac_toe_agent_marks_the_cells_it_names(runtime: AgentRuntime, root: Path, side: int) -> None:
+    agents = [_agent(root, "kaggle", KAGGLE_TIC_TAC_TOE), _house("tic-tac-toe", "random")]
+    result = _play(runtime, "tic-tac-toe", agents if side == 0 else agents[::-1])
+    _assert_played_cleanly(result)
+    cells = [int(cell) for cell in re.findall(r"^cell (\d)$", result.agent_results[side].stderr, re.M)]
+    replay = result.replay
+    assert replay is not None and cells
+    boards = [frame["info"]["board"] for frame in replay["frames"] if frame["actions"][side] is not None]
+    # Kaggle's cell row * 3 + column holds the agent's mark (frames count player 0 as 1) once it moved.
+    assert [board[cell // 3][cell % 3] for board, cell in zip(boards, cells, strict=True)] == [side + 1] * len(cells)
