@@ -49,6 +49,24 @@ KAGGLE_GAMES = {
 }
 
 
+ANCHOR = "coming-from-kaggle-or-the-old-rl-arena"
+
+# Each layer: its INTERFACE value and what it gives the agent (GET /api/v1/environments answers these).
+LAYERS = {
+    NATIVE: "the platform's own observation and configuration (the default)",
+    kaggle.NAME: "Kaggle Simulations: my_agent(obs, config) with attribute access, ConnectX and tictactoe "
+    "flat boards with absolute marks and obs.mark, chess obs.board in FEN answered by a UCI move",
+    legacy.NAME: "the old rl-arena: act(observation) given the game's plain observation (Pong's 8 floats)",
+}
+
+
+def layers() -> list[dict[str, str]]:
+    return [
+        {"name": name, "declare": f"{INTERFACE_CONSTANT} = {json.dumps(name)}", "meaning": meaning}
+        for name, meaning in LAYERS.items()
+    ]
+
+
 def render() -> str:
     return "\n\n".join(
         [_introduction(), _choice(), _kaggle(), _kaggle_configuration(), _kaggle_example(), _old(), _trained()]

@@ -116,7 +116,14 @@ def describe(spec: EnvironmentSpec) -> dict[str, Any]:
         "packages": {"python": AGENT_PYTHON_VERSION, "preinstalled": preinstalled(), "summary": packages_text()},
         "houseAgents": [{"name": agent.reference, "description": agent.description} for agent in for_game(spec.id)],
         "documentation": f"{DOCUMENT}#{spec.id}",
+        "compatibility": _compatibility(),
     }
+
+
+def _compatibility() -> dict[str, Any]:
+    from rlarena.agent_docs import compat
+
+    return {"layers": compat.layers(), "documentation": f"{DOCUMENT}#{compat.ANCHOR}"}
 
 
 def seeded_config(spec: EnvironmentSpec, seeded: dict[str, Any]) -> dict[str, Any]:
