@@ -611,3 +611,13 @@ def test_a_native_agent_failing_on_kaggles_attributes_is_told_to_declare_kaggle(
     assert 'declare INTERFACE = "kaggle"' in mismatch_hint(caught.value, loaded.layer)
     assert mismatch_hint(caught.value, "kaggle") == ""
     assert mismatch_hint(ValueError("bad"), "native") == ""
+
+
+def test_an_agent_whose_source_cannot_be_read_is_native(tmp_path: Path) -> None:
+    # Made by exec: inspect finds no source, so there is no evidence of another interface.
+    source = (
+        "namespace = {}\nexec('def agent(obs, config):\\n    return obs.mark', namespace)\nagent = namespace['agent']\n"
+    )
+    write(tmp_path, {"agent.py": source})
+    loaded = load_agent(tmp_path, "agent.py")
+    assert (loaded.layer, loaded.interface) == ("native", "function")

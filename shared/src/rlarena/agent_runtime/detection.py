@@ -81,14 +81,13 @@ def _unpacks(assignment: ast.Assign) -> bool:
 def _parse(function: Callable[..., Any]) -> tuple[ast.AST, list[str | None]] | None:
     """The function's node and its positional parameters as the caller fills them (a bound
     method's `self` left out; a parameter assigned to again in the body is None)."""
-    bound = inspect.ismethod(function)
-    code = getattr(function, "__func__", function)
-    try:
-        source = textwrap.dedent(inspect.getsource(code))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError, ValueError):
+    try:  # the user's object may be anything, its attributes included: no evidence then
+        bound = inspect.ismethod(function)
+        code = getattr(function, "__func__", function)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+        node = _find(tree, str(getattr(code, "__name__", "")))
+    except Exception:
         return None
-    node = _find(tree, getattr(code, "__name__", ""))
     if node is None:
         return None
     arguments = node.args
