@@ -214,7 +214,7 @@ def test_validate_and_play_install_requirements_as_the_builder_does(
     (mine / "requirements.txt").write_text(f"{SDIST_ONLY}\n")
     refused = rlarena(tmp_path / "home", "play", "tic-tac-toe", str(mine), "house:random", "--games", "1")
     assert refused.returncode != 0
-    assert "'docopt' has only source distributions" in refused.stdout + refused.stderr
+    assert "mine: requirements.txt: 'docopt' 0.6.2 has only source distributions" in refused.stderr
 
 
 def test_packages_the_runtime_has_are_not_installed_again(platform: Platform, api: ApiClient, owner: User) -> None:
