@@ -9,6 +9,7 @@ import re
 import tarfile
 from pathlib import Path
 
+from rlarena.config import Settings
 from rlarena.replays.html import DATA_ELEMENT_ID
 from tests.support.author_cli import rlarena
 from tests.support.running_platform import zipped
@@ -98,9 +99,10 @@ def test_a_crashing_agent_shows_in_the_status_counts_with_its_traceback(tmp_path
 def test_bad_games_agents_and_options_exit_2_with_a_clear_message(tmp_path: Path) -> None:
     (tmp_path / "first.py").write_text(FIRST_LEGAL)
     (tmp_path / "notes.txt").write_text("not an agent")
-    crowded = tmp_path / "crowded"  # more files than an upload may hold (ARCHIVE_MAX_FILES, 200)
+    most = Settings.model_fields["archive_max_files"].default
+    crowded = tmp_path / "crowded"  # more files than an upload may hold (ARCHIVE_MAX_FILES)
     crowded.mkdir()
-    for index in range(201):
+    for index in range(most + 1):
         (crowded / f"data_{index}.txt").write_text("x")
     cases = [
         (["play", "checkers", "first.py", "house:random"], "unknown environment 'checkers'; known: chess"),
@@ -108,7 +110,7 @@ def test_bad_games_agents_and_options_exit_2_with_a_clear_message(tmp_path: Path
         (["play", "chess", "house:negamax", "house:random"], "choose one of: house:random, house:greedy, house:search"),
         (["play", "tic-tac-toe", "notes.txt", "house:random"], "an agent is a folder, a .py"),
         (["play", "tic-tac-toe", "first.py", "house:random", "--games", "0"], "--games must be at least 1"),
-        (["play", "tic-tac-toe", "crowded", "house:random"], "holds more than an upload may (200 files"),
+        (["play", "tic-tac-toe", "crowded", "house:random"], f"holds more than an upload may ({most} files"),
         (["play", "pong", "house:random", "house:random", "--replay", "no/such/x.html"], "does not exist"),
         (["compare", "pong", "house:follower", "house:random", "--elo1", "-5"], "elo1 must be greater"),
     ]

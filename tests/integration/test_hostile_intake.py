@@ -62,7 +62,12 @@ CUT_MARKER = "more characters cut]"
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"SUBMISSIONS_PER_AGENT_PER_DAY": 50, "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000}
+    # The bombs below are sized against a 50 MiB unpacked budget (the default is 100 MiB).
+    return {
+        "SUBMISSIONS_PER_AGENT_PER_DAY": 50,
+        "SUBMISSION_RATE_LIMIT_PER_MINUTE": 1000,
+        "ARCHIVE_MAX_UNPACKED_BYTES": 50 * MIB,
+    }
 
 
 @pytest.fixture

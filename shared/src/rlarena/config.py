@@ -80,9 +80,10 @@ class Settings(BaseSettings):
     s3_secure: bool = Field(False, alias="S3_SECURE")
     storage_webhook_token: SecretStr | None = Field(None, alias="STORAGE_WEBHOOK_TOKEN")
     broker_token: SecretStr | None = Field(None, alias="BROKER_TOKEN")
-    archive_max_bytes: int = Field(10 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
-    archive_max_files: int = Field(200, alias="ARCHIVE_MAX_FILES", ge=1)
-    archive_max_unpacked_bytes: int = Field(50 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
+    # Room for a trained model (weights barely compress) and a real project's files (docs/DEPLOY.md).
+    archive_max_bytes: int = Field(100 * 1024 * 1024, alias="ARCHIVE_MAX_BYTES", ge=1024)
+    archive_max_files: int = Field(2000, alias="ARCHIVE_MAX_FILES", ge=1)
+    archive_max_unpacked_bytes: int = Field(100 * 1024 * 1024, alias="ARCHIVE_MAX_UNPACKED_BYTES", ge=1024)
     source_file_max_bytes: int = Field(1024 * 1024, alias="SOURCE_FILE_MAX_BYTES", ge=1024)
     submissions_per_agent_per_day: int = Field(5, alias="SUBMISSIONS_PER_AGENT_PER_DAY", ge=1)
     submission_rate_limit_per_minute: int = Field(5, alias="SUBMISSION_RATE_LIMIT_PER_MINUTE", ge=1)

@@ -92,9 +92,9 @@ _CORRUPT = (
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    max_bytes: int = 10 * MIB
-    max_files: int = 200
-    max_unpacked_bytes: int = 50 * MIB
+    max_bytes: int = 100 * MIB  # the settings' defaults (ARCHIVE_MAX_*): room for a trained model
+    max_files: int = 2000
+    max_unpacked_bytes: int = 100 * MIB
     max_ratio: float = 100.0  # unpacked / compressed bytes: the zip-bomb guard
     max_path_length: int = 255
     max_source_bytes: int = 1 * MIB  # one .py file (or requirements.txt), checked before anything parses it

@@ -22,7 +22,7 @@ from rlarena.events.catalogue import (
     parse_payload,
 )
 from rlarena.events.targets import expect_type
-from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_body
+from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_at_most, read_body
 from rlarena.http.health import add_health
 from rlarena.service import build_queue, house_agents, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
@@ -65,7 +65,7 @@ def _multipart_upload(ctx: Context) -> tuple[uuid.UUID, str, bytes]:
         raise InvalidInput(
             "the form needs a file field with the agent's code", details=[{"field": "file", "message": "required"}]
         )
-    data = upload.stream.read(limit + 1)
+    data = read_at_most(upload.stream, limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the upload is larger than {limit} bytes", code="archive_too_large")
     return parse_uuid(agent_field, "agentId"), upload.filename, data

@@ -6,6 +6,7 @@ response; the local platform calls the very same `handle`.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -160,10 +161,27 @@ def reject_nul(value: object, where: str) -> None:
 def read_body(request: flask.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
-    data = request.stream.read(limit + 1)
+    data = read_at_most(request.stream, limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
     return data
+
+
+_READ_CHUNK = 1024 * 1024
+
+
+def read_at_most(stream: Any, most: int) -> bytes:
+    """Up to `most` bytes of `stream`, read in 1 MiB pieces: `read(most)` on a file allocates `most`
+    bytes up front, so a small upload would cost the whole upload limit (100 MiB) in memory."""
+    buffer = io.BytesIO()  # getvalue() hands over its bytes without a second copy
+    left = most
+    while left > 0:
+        piece = stream.read(min(left, _READ_CHUNK))
+        if not piece:
+            break
+        buffer.write(piece)
+        left -= len(piece)
+    return buffer.getvalue()
 
 
 def invalid_fields(error: ValidationError, *, where: str = "field") -> InvalidInput:
