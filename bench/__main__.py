@@ -16,11 +16,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads
+from bench import agent_runtime, cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = ("cold-start", "read-throughput", "uploads", "matches", "relay", "ratings", "matchmaking", "play")
+BENCHMARKS = (
+    "cold-start",
+    "read-throughput",
+    "uploads",
+    "matches",
+    "relay",
+    "ratings",
+    "matchmaking",
+    "play",
+    "agent-runtime",
+)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -108,6 +118,11 @@ def main(argv: list[str]) -> int:
         reports.append(play.report(results["play"]))
         trouble += play.problems(results["play"])
         results["load_average"]["after play"] = load_average()
+    if "agent-runtime" in chosen:
+        results["agent_runtime"] = agent_runtime.run(log=progress)
+        reports.append(agent_runtime.report(results["agent_runtime"]))
+        trouble += agent_runtime.problems(results["agent_runtime"])
+        results["load_average"]["after agent runtime"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]

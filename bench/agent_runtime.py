@@ -1,0 +1,218 @@
+"""The agent runtime's cost: a standard-library agent, a numpy agent and an ONNX agent, sandboxed.
+
+For each agent, at tic-tac-toe, in the strict sandbox on the curated runtime (`make agent-runtime`):
+
+- start-up: spawn to the ready frame (launcher, bubblewrap, interpreter, the agent's imports and
+  its model loaded), p50 and p90 over fresh sandboxes;
+- per move: the runner's p50 round trip for a move (the agent's own work included), from whole
+  matches of the agent against itself;
+- matches/s: those matches one after another, start-up and teardown included.
+
+The ONNX agent's model is built here with the `onnx` package: a small MLP (9 -> 64 -> 64 -> 9,
+ReLU), about what a tic-tac-toe policy needs; the numpy agent computes the same MLP itself.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.support import percentile, table
+
+AGENTS = ("stdlib", "numpy", "onnx")
+STARTS = 15
+MATCHES = 20
+
+STDLIB_AGENT = """
+def agent(observation, configuration):
+    return observation["legal_actions"][0]
+"""
+
+NUMPY_AGENT = """
+import numpy as np
+
+WEIGHTS = np.load("policy.npz")
+
+def agent(observation, configuration):
+    x = np.asarray(observation["board"], dtype=np.float32).reshape(1, 9)
+    for layer in range(3):
+        x = x @ WEIGHTS[f"w{layer}"] + WEIGHTS[f"b{layer}"]
+        if layer < 2:
+            x = np.maximum(x, 0)
+    mask = np.asarray(observation["action_mask"], dtype=bool)
+    return int(np.argmax(np.where(mask, x[0], -np.inf)))
+"""
+
+ONNX_AGENT = """
+import numpy as np
+import onnxruntime as ort
+
+SESSION = ort.InferenceSession("policy.onnx", providers=["CPUExecutionProvider"])
+
+def agent(observation, configuration):
+    board = np.asarray(observation["board"], dtype=np.float32).reshape(1, 9)
+    (logits,) = SESSION.run(None, {"board": board})
+    mask = np.asarray(observation["action_mask"], dtype=bool)
+    return int(np.argmax(np.where(mask, logits[0], -np.inf)))
+"""
+
+
+def _weights() -> dict[str, Any]:
+    import numpy as np
+
+    generator = np.random.default_rng(15)
+    sizes = [(9, 64), (64, 64), (64, 9)]
+    weights: dict[str, Any] = {}
+    for layer, (rows, columns) in enumerate(sizes):
+        weights[f"w{layer}"] = generator.normal(scale=0.3, size=(rows, columns)).astype(np.float32)
+        weights[f"b{layer}"] = generator.normal(scale=0.1, size=columns).astype(np.float32)
+    return weights
+
+
+def _onnx_model(weights: dict[str, Any]) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = []
+    current = "board"
+    for layer in range(3):
+        nodes.append(helper.make_node("MatMul", [current, f"w{layer}"], [f"m{layer}"]))
+        if layer < 2:
+            nodes.append(helper.make_node("Add", [f"m{layer}", f"b{layer}"], [f"s{layer}"]))
+            nodes.append(helper.make_node("Relu", [f"s{layer}"], [f"a{layer}"]))
+            current = f"a{layer}"
+        else:
+            nodes.append(helper.make_node("Add", [f"m{layer}", f"b{layer}"], ["logits"]))
+    graph = helper.make_graph(
+        nodes,
+        "policy",
+        [helper.make_tensor_value_info("board", TensorProto.FLOAT, [1, 9])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 9])],
+        initializer=[numpy_helper.from_array(value, name) for name, value in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    serialized: bytes = model.SerializeToString()
+    return serialized
+
+
+def _agent_folders(root: Path) -> dict[str, Path]:
+    import numpy as np
+
+    weights = _weights()
+    packed = io.BytesIO()
+    np.savez(packed, **weights)
+    files = {
+        "stdlib": {"agent.py": STDLIB_AGENT.encode()},
+        "numpy": {"agent.py": NUMPY_AGENT.encode(), "policy.npz": packed.getvalue()},
+        "onnx": {"agent.py": ONNX_AGENT.encode(), "policy.onnx": _onnx_model(weights)},
+    }
+    folders = {}
+    for name, contents in files.items():
+        folder = root / name
+        folder.mkdir(parents=True)
+        for file_name, data in contents.items():
+            (folder / file_name).write_bytes(data)
+        folders[name] = folder
+    return folders
+
+
+def start_up(runtime: Any, folder: Path, starts: int) -> dict[str, float]:
+    """Spawn to ready, `starts` times, each in a fresh sandbox with a fresh copy of the agent."""
+    from rlarena.executor.runner import SERVE_MODULE
+    from rlarena.sandbox import staging
+    from rlarena.sandbox.process import Mount, SandboxLimits
+    from rlarena.sandbox.session import SandboxSession
+
+    ready: list[float] = []
+    for _ in range(starts):
+        code = staging.stage_copy(folder, "bench-")
+        argv = runtime.module_argv(SERVE_MODULE, str(code), "agent.py", "0")
+        before = time.perf_counter()
+        session = SandboxSession(argv, cwd=code, limits=SandboxLimits(), mounts=[Mount(code), Mount(runtime.path)])
+        try:
+            frame = session.receive(timeout=30)
+            ready.append(time.perf_counter() - before)
+            if not isinstance(frame, dict) or not frame.get("ready"):
+                raise RuntimeError(f"the agent did not start: {frame!r} {session.stderr_text()[-500:]}")
+        finally:
+            session.kill()
+            staging.discard(code)
+    ordered = sorted(ready)
+    return {"ready_p50_ms": percentile(ordered, 0.5) * 1000, "ready_p90_ms": percentile(ordered, 0.9) * 1000}
+
+
+def matches(runtime: Any, folder: Path, games: int) -> dict[str, Any]:
+    """`games` tic-tac-toe matches of the agent against itself, one after another."""
+    from rlarena.executor.runner import AgentSpec, run_match
+
+    agents = [AgentSpec("a", folder, "agent.py"), AgentSpec("b", folder, "agent.py")]
+    move_times: list[float] = []
+    statuses: list[str] = []
+    started = time.perf_counter()
+    for seed in range(games):
+        result = run_match("tic-tac-toe", agents, seed=seed, runtime=runtime, record_replay=False)
+        statuses += [result.status, *(agent.status for agent in result.agent_results)]
+        for agent in result.agent_results:
+            move_times += agent.move_times
+    elapsed = time.perf_counter() - started
+    return {
+        "matches_per_s": games / elapsed,
+        "move_p50_ms": percentile(sorted(move_times), 0.5) * 1000,
+        "move_p90_ms": percentile(sorted(move_times), 0.9) * 1000,
+        "all_ok": set(statuses) <= {"SUCCESS", "OK"},
+    }
+
+
+def run(log: Callable[[str], None] = print, *, starts: int = STARTS, games: int = MATCHES) -> dict[str, Any]:
+    from rlarena.sandbox import agent_venv, support
+    from rlarena.sandbox.runtime_install import install_runtime
+
+    status = agent_venv.inspect(agent_venv.default_dir())
+    if status.state != "ready":
+        raise RuntimeError(status.detail)
+    runtime = install_runtime(str(status.python))
+    root = Path(tempfile.mkdtemp(prefix="rlarena-bench-runtime-"))
+    try:
+        folders = _agent_folders(root)
+        results: dict[str, Any] = {
+            "strict_sandbox": support.detect().strict,
+            "runtime": status.detail,
+            "agents": {},
+        }
+        for name in AGENTS:
+            log(f"agent runtime: {name} agent, {starts} start-ups and {games} matches")
+            results["agents"][name] = {
+                **start_up(runtime, folders[name], starts),
+                **matches(runtime, folders[name], games),
+            }
+        return results
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def report(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            name,
+            f"{figures['ready_p50_ms']:.0f}",
+            f"{figures['ready_p90_ms']:.0f}",
+            f"{figures['move_p50_ms']:.2f}",
+            f"{figures['move_p90_ms']:.2f}",
+            f"{figures['matches_per_s']:.2f}",
+        ]
+        for name, figures in results["agents"].items()
+    ]
+    headers = ["agent", "start-up p50 ms", "p90 ms", "move p50 ms", "move p90 ms", "tic-tac-toe matches/s"]
+    sandbox = "strict sandbox" if results["strict_sandbox"] else "sandbox WITHOUT its strict layers"
+    return f"agent runtime ({results['runtime']}; {sandbox})\n" + table(headers, rows)
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    found = [f"agent runtime: the {name} agent failed" for name, r in results["agents"].items() if not r["all_ok"]]
+    if not results["strict_sandbox"]:
+        found.append("agent runtime: measured without the strict sandbox")
+    return found
