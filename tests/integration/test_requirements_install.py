@@ -197,24 +197,28 @@ def test_an_upload_cannot_name_installed_packages_itself(platform: Platform, api
 
 
 def test_validate_and_play_install_requirements_as_the_builder_does(
-    package_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQUIREMENTS_CACHE_DIR", str(package_cache))
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    # As an author runs them: in the project's folder, with no DATA_DIR or cache folder set.
+    monkeypatch.delenv("REQUIREMENTS_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DATA_DIR", raising=False)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "agent.py").write_bytes(CHECKS)
     (mine / "requirements.txt").write_text(f"{WHEEL}\n")
-    validated = rlarena(tmp_path / "home", "validate", "tic-tac-toe", str(mine))
-    assert validated.returncode == 0, validated.stdout + validated.stderr
-    assert "requirements.txt: " in validated.stdout and "PASSED" in validated.stdout
-    played = rlarena(tmp_path / "home", "play", "tic-tac-toe", str(mine), "house:random", "--games", "1")
+    for _ in range(2):  # the second run reads the project folder again: the install is not in it
+        validated = rlarena(tmp_path / "home", "validate", "tic-tac-toe", ".", cwd=mine)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+        assert "requirements.txt: " in validated.stdout and "PASSED" in validated.stdout
+        assert sorted(path.name for path in mine.iterdir()) == ["agent.py", "requirements.txt"]
+    assert "reusing the packages installed before" in validated.stdout
+    played = rlarena(tmp_path / "home", "play", "tic-tac-toe", ".", "house:random", "--games", "1", cwd=mine)
     assert played.returncode == 0, played.stdout + played.stderr
     assert "status of A: OK 1, ERROR 0, TIMEOUT 0, INVALID 0" in played.stdout, played.stdout
     (mine / "requirements.txt").write_text(f"{SDIST_ONLY}\n")
-    refused = rlarena(tmp_path / "home", "play", "tic-tac-toe", str(mine), "house:random", "--games", "1")
+    refused = rlarena(tmp_path / "home", "play", "tic-tac-toe", ".", "house:random", "--games", "1", cwd=mine)
     assert refused.returncode != 0
-    assert "mine: requirements.txt: 'docopt' 0.6.2 has only source distributions" in refused.stderr
+    assert ".: requirements.txt: 'docopt' 0.6.2 has only source distributions" in refused.stderr, refused.stderr
 
 
 def test_packages_the_runtime_has_are_not_installed_again(platform: Platform, api: ApiClient, owner: User) -> None:

@@ -112,7 +112,7 @@ def _install_requirements(agent: ResolvedAgent, runtime: AgentRuntime, settings:
     from rlarena.sandbox.installed_packages import write_marker
 
     listed = agent.folder / "requirements.txt"
-    installer = installer_for(settings)
+    installer = installer_for(settings, author=True)
     if agent.label.startswith(catalogue.PREFIX) or installer is None or not listed.is_file():
         return
     print(f"... {agent.label}: requirements.txt (wheels only)", file=sys.stderr, flush=True)

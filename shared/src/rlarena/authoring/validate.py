@@ -100,7 +100,7 @@ def built(settings: Settings, limits: ArchiveLimits, spec: EnvironmentSpec, file
             store,
             Path(scratch) / "builds",
             limits,
-            requirements=installer_for(settings),
+            requirements=installer_for(settings, author=True),
             python=agent_python_for(settings),
             validation_match=RunnerValidationMatch(),
         )

@@ -111,17 +111,31 @@ class Installed:
     error: str | None = None
 
 
-def installer_for(settings: Settings) -> RequirementsInstaller | None:
-    """The installer the settings ask for; None when LOCAL_BUILD_INSTALL_REQUIREMENTS is off."""
+def installer_for(settings: Settings, *, author: bool = False) -> RequirementsInstaller | None:
+    """The installer the settings ask for; None when LOCAL_BUILD_INSTALL_REQUIREMENTS is off.
+
+    `author`: for `rlarena validate` and `play`, run in the author's project folder, where a
+    DATA_DIR of `.data` would land in the next upload of that folder: unless REQUIREMENTS_CACHE_DIR
+    is set, installs are kept in the user's cache folder (/var/cache/rlarena/packages as root,
+    whose home sandboxes cannot reach)."""
     if not settings.local_build_install_requirements:
         return None
+    cache_dir = settings.resolved_requirements_cache_dir
+    if author and settings.requirements_cache_dir is None:
+        cache_dir = author_cache_dir()
     return RequirementsInstaller(
         RequirementsSettings(
-            cache_dir=settings.resolved_requirements_cache_dir,
+            cache_dir=cache_dir,
             index_url=settings.requirements_index_url,
             max_bytes=settings.requirements_max_bytes,
         )
     )
+
+
+def author_cache_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/cache/rlarena/packages")
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rlarena" / "packages"
 
 
 class RequirementsInstaller:
