@@ -8,8 +8,8 @@ observation fails with "'dict' object has no attribute 'board'", an old rl-arena
 from __future__ import annotations
 
 from rlarena.agent_runtime import kaggle, legacy
+from rlarena.agent_runtime.loader import NATIVE
 
-NATIVE = "native"
 _SECTION = "docs/agents.md: Coming from Kaggle or the old rl-arena"
 
 

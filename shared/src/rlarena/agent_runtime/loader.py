@@ -10,14 +10,13 @@ several is not an error):
 2. a function `create_agent(player_id=...)`, or `create_agent()`, returning an object;
 3. a class `Agent`, constructed with `player_id=` when it accepts it, else without arguments;
 4. exactly one class defined in the entry module itself (imported classes do not count, nor a
-   base class whose subclass is also defined there), whatever its name.
-
-Objects are driven through `act`, else `get_action`, else `predict`, called with the
-observation, plus the configuration when the method (or the `agent` function) takes a second
-positional argument.
-
+   base class whose subclass is also defined there), whatever its name;
 5. otherwise, Kaggle's rule: the last function defined in the entry module itself (or a callable
    object of a class defined there), played through the Kaggle layer.
+
+Objects are driven through `act`, else `get_action`, else `predict`, called with the
+observation, plus the configuration when the method (or the function) takes a second
+positional argument.
 
 Layers translate what the agent is given and returns (`rlarena.agent_runtime.kaggle`,
 `rlarena.agent_runtime.legacy`). A module-level `INTERFACE = "native" | "kaggle" | "rl-arena-v1"`
