@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from rlarena.agent_docs.markdown import EXAMPLE_MARKER
+from rlarena.agent_runtime.loader import LAYERS
 from rlarena.environments import registry
 from rlarena.environments.guide import guide_of
 from rlarena.executor.runner import MatchLimits
 from rlarena.house.catalogue import for_game
+from rlarena.sandbox.agent_venv import listed
 from tests.conftest import ROOT
 from tests.support.api import ApiClient
 
@@ -68,8 +70,12 @@ def test_limits_are_the_runner_s_and_parameters_the_documented_configuration(api
     assert environment["configuration"]["parameters"] == {p.name: p.value for p in guide_of(game).parameters}
     assert set(environment["configuration"]["parameters"]) < set(documented)
     assert [field["name"] for field in environment["configuration"]["fields"]] == list(documented)
-    assert environment["packages"]["preinstalled"] == []
+    # The curated agent runtime's list (rlarena/sandbox/agent_packages.txt), name and version.
+    assert environment["packages"]["preinstalled"] == [{"name": pin.name, "version": pin.version} for pin in listed()]
     assert environment["documentation"] == f"docs/agents.md#{game}"
+    compatibility = environment["compatibility"]
+    assert [layer["name"] for layer in compatibility["layers"]] == list(LAYERS)
+    assert compatibility["documentation"] == "docs/agents.md#coming-from-kaggle-or-the-old-rl-arena"
     assert [agent["name"] for agent in environment["houseAgents"]] == [a.reference for a in for_game(game)]
 
 
