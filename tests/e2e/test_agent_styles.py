@@ -143,20 +143,30 @@ class Style:
     game: str
     filename: str
     upload: Callable[[], bytes]
+    interface: str  # how the build log names the interface (and layer) the platform found
 
 
 STYLES = [
-    Style("native", "connect-four", "agent.py", lambda: NATIVE),
-    Style("kaggle-connectx", "connect-four", "main.py", lambda: KAGGLE_CONNECTX),
-    Style("kaggle-chess-uci", "chess", "main.py", lambda: KAGGLE_CHESS),
-    Style("old-rl-arena-pong", "pong", "agent.py", lambda: OLD_RL_ARENA_PONG),
-    Style("numpy-npz-zip", "connect-four", "policy.zip", example_zip),
-    Style("onnx", "tic-tac-toe", "policy.zip", lambda: zipped({"agent.py": ONNX_AGENT, "policy.onnx": onnx_policy()})),
+    Style("native", "connect-four", "agent.py", lambda: NATIVE, "Agent class"),
+    Style(
+        "kaggle-connectx", "connect-four", "main.py", lambda: KAGGLE_CONNECTX, "kaggle layer, last callable: my_agent"
+    ),
+    Style("kaggle-chess-uci", "chess", "main.py", lambda: KAGGLE_CHESS, "kaggle layer, last callable: chess_bot"),
+    Style("old-rl-arena-pong", "pong", "agent.py", lambda: OLD_RL_ARENA_PONG, "rl-arena-v1 layer, single class"),
+    Style("numpy-npz-zip", "connect-four", "policy.zip", example_zip, "function (agent)"),
+    Style(
+        "onnx",
+        "tic-tac-toe",
+        "policy.zip",
+        lambda: zipped({"agent.py": ONNX_AGENT, "policy.onnx": onnx_policy()}),
+        "function (agent)",
+    ),
     Style(
         "requirements-wheel",
         "tic-tac-toe",
         "bot.zip",
         lambda: zipped({"agent.py": WHEEL_AGENT, "requirements.txt": b"tabulate==0.9.0\n"}),
+        "function (agent)",
     ),
 ]
 
@@ -204,9 +214,9 @@ def test_an_agent_in_every_style_becomes_active_and_plays_a_clean_match(
     assert status == 201, body
     submission_id = body["submission"]["id"]
     built = eventually(lambda: _settled(arena, author, submission_id), 240, f"the {style.name} build")
-    if built["status"] != "active":
-        logs = arena.request("GET", f"/api/v1/submissions/{submission_id}/build-logs", token=author).body
-        pytest.fail(f"{style.name}: {built['status']}: {built.get('errorMessage')}\n{logs.get('buildLog')}")
+    log = arena.request("GET", f"/api/v1/submissions/{submission_id}/build-logs", token=author).body["buildLog"]
+    assert built["status"] == "active", f"{style.name}: {built.get('errorMessage')}\n{log}"
+    assert f"agent interface: {style.interface}" in log, log
 
     for agent1, agent2 in ((agent_id, rivals[style.game]), (rivals[style.game], agent_id)):  # both sides
         match = _played(arena, author, agent1, agent2)
