@@ -8,6 +8,9 @@ For each agent, at tic-tac-toe, in the strict sandbox on the curated runtime (`m
   matches of the agent against itself;
 - matches/s: those matches one after another, start-up and teardown included.
 
+The standard-library agent is measured on the interpreter the runtime is made from too (the
+"base python" row: what agents ran on before the runtime), to show what the runtime itself costs.
+
 The ONNX agent's model is built here with the `onnx` package: a small MLP (9 -> 64 -> 64 -> 9,
 ReLU), about what a tic-tac-toe policy needs; the numpy agent computes the same MLP itself.
 """
@@ -25,8 +28,9 @@ from typing import Any
 from bench.support import percentile, table
 
 AGENTS = ("stdlib", "numpy", "onnx")
-STARTS = 15
-MATCHES = 20
+STARTS = 30
+MATCHES = 30
+ROUNDS = 5
 
 STDLIB_AGENT = """
 def agent(observation, configuration):
@@ -120,8 +124,8 @@ def _agent_folders(root: Path) -> dict[str, Path]:
     return folders
 
 
-def start_up(runtime: Any, folder: Path, starts: int) -> dict[str, float]:
-    """Spawn to ready, `starts` times, each in a fresh sandbox with a fresh copy of the agent."""
+def start_up(runtime: Any, folder: Path, starts: int) -> list[float]:
+    """Seconds from spawn to ready, `starts` times, each a fresh sandbox and copy of the agent."""
     from rlarena.executor.runner import SERVE_MODULE
     from rlarena.sandbox import staging
     from rlarena.sandbox.process import Mount, SandboxLimits
@@ -141,12 +145,12 @@ def start_up(runtime: Any, folder: Path, starts: int) -> dict[str, float]:
         finally:
             session.kill()
             staging.discard(code)
-    ordered = sorted(ready)
-    return {"ready_p50_ms": percentile(ordered, 0.5) * 1000, "ready_p90_ms": percentile(ordered, 0.9) * 1000}
+    return ready
 
 
-def matches(runtime: Any, folder: Path, games: int) -> dict[str, Any]:
-    """`games` tic-tac-toe matches of the agent against itself, one after another."""
+def matches(runtime: Any, folder: Path, games: int) -> tuple[list[float], float, bool]:
+    """`games` tic-tac-toe matches of the agent against itself, one after another: every move's
+    round trip in seconds, the seconds they took, and whether every match and agent was OK."""
     from rlarena.executor.runner import AgentSpec, run_match
 
     agents = [AgentSpec("a", folder, "agent.py"), AgentSpec("b", folder, "agent.py")]
@@ -158,18 +162,16 @@ def matches(runtime: Any, folder: Path, games: int) -> dict[str, Any]:
         statuses += [result.status, *(agent.status for agent in result.agent_results)]
         for agent in result.agent_results:
             move_times += agent.move_times
-    elapsed = time.perf_counter() - started
-    return {
-        "matches_per_s": games / elapsed,
-        "move_p50_ms": percentile(sorted(move_times), 0.5) * 1000,
-        "move_p90_ms": percentile(sorted(move_times), 0.9) * 1000,
-        "all_ok": set(statuses) <= {"SUCCESS", "OK"},
-    }
+    return move_times, time.perf_counter() - started, set(statuses) <= {"SUCCESS", "OK"}
 
 
-def run(log: Callable[[str], None] = print, *, starts: int = STARTS, games: int = MATCHES) -> dict[str, Any]:
+def run(
+    log: Callable[[str], None] = print, *, starts: int = STARTS, games: int = MATCHES, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """Every agent in turn, `rounds` times over (a shared machine's load then weighs on all of
+    them alike), `starts` start-ups and `games` matches each in all."""
     from rlarena.sandbox import agent_venv, support
-    from rlarena.sandbox.runtime_install import install_runtime
+    from rlarena.sandbox.runtime_install import base_python, install_runtime
 
     status = agent_venv.inspect(agent_venv.default_dir())
     if status.state != "ready":
@@ -178,18 +180,36 @@ def run(log: Callable[[str], None] = print, *, starts: int = STARTS, games: int 
     root = Path(tempfile.mkdtemp(prefix="rlarena-bench-runtime-"))
     try:
         folders = _agent_folders(root)
-        results: dict[str, Any] = {
-            "strict_sandbox": support.detect().strict,
-            "runtime": status.detail,
-            "agents": {},
-        }
-        for name in AGENTS:
-            log(f"agent runtime: {name} agent, {starts} start-ups and {games} matches")
-            results["agents"][name] = {
-                **start_up(runtime, folders[name], starts),
-                **matches(runtime, folders[name], games),
+        base = install_runtime(base_python(None))
+        plans = [("stdlib, base python", base, folders["stdlib"])]
+        plans += [(name, runtime, folders[name]) for name in AGENTS]
+        ready: dict[str, list[float]] = {name: [] for name, *_ in plans}
+        moves: dict[str, list[float]] = {name: [] for name, *_ in plans}
+        seconds = dict.fromkeys(ready, 0.0)
+        ok = dict.fromkeys(ready, True)
+        for round_number in range(rounds):
+            log(f"agent runtime: round {round_number + 1} of {rounds}")
+            for name, used, folder in plans:
+                ready[name] += start_up(used, folder, max(starts // rounds, 1))
+                played, elapsed, fine = matches(used, folder, max(games // rounds, 1))
+                moves[name] += played
+                seconds[name] += elapsed
+                ok[name] = ok[name] and fine
+        played_games = max(games // rounds, 1) * rounds
+        agents = {
+            name: {
+                "ready_p50_ms": percentile(sorted(ready[name]), 0.5) * 1000,
+                "ready_p90_ms": percentile(sorted(ready[name]), 0.9) * 1000,
+                "move_p50_ms": percentile(sorted(moves[name]), 0.5) * 1000,
+                "move_p90_ms": percentile(sorted(moves[name]), 0.9) * 1000,
+                "matches_per_s": played_games / seconds[name],
+                "all_ok": ok[name],
+                "starts": len(ready[name]),
+                "games": played_games,
             }
-        return results
+            for name in ready
+        }
+        return {"strict_sandbox": support.detect().strict, "runtime": status.detail, "agents": agents}
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
