@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.onnx_models import linear_policy
 from tests.support.running_platform import (
     RunningPlatform,
     active_agent,
@@ -107,29 +108,11 @@ STAY = b"def agent(observation, configuration):\n    return 1\n"
 
 
 def onnx_policy() -> bytes:
-    """A linear tic-tac-toe policy (18 plane inputs -> 9 cell logits) as an ONNX model."""
+    """A linear tic-tac-toe policy: the 18 plane inputs to 9 cell logits, preferring centre, corners."""
     import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
 
-    rng = np.random.default_rng(0)
-    weights = numpy_helper.from_array(rng.normal(0.0, 0.1, (18, 9)).astype(np.float32), "weights")
-    preference = numpy_helper.from_array(np.array([1, 0, 1, 0, 2, 0, 1, 0, 1], dtype=np.float32), "preference")
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["planes", "weights"], ["scores"]),
-            helper.make_node("Add", ["scores", "preference"], ["logits"]),
-        ],
-        "policy",
-        [helper.make_tensor_value_info("planes", TensorProto.FLOAT, [1, 18])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 9])],
-        initializer=[weights, preference],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9  # what onnxruntime of the agent runtime reads
-    onnx.checker.check_model(model)
-    serialized: bytes = model.SerializeToString()
-    return serialized
+    weights = np.random.default_rng(0).normal(0.0, 0.1, (18, 9))
+    return linear_policy(weights, np.array([1, 0, 1, 0, 2, 0, 1, 0, 1]), input_name="planes")
 
 
 def example_zip() -> bytes:

@@ -19,9 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from rlarena.agent_docs.interface import describe
 from rlarena.environments import registry
@@ -29,6 +27,7 @@ from rlarena.executor.runner import MATCH_SUCCESS, OK, AgentSpec, MatchResult, r
 from rlarena.sandbox import agent_venv, support
 from rlarena.sandbox.process import Mount, SandboxLimits, run_sandboxed
 from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
+from tests.support.onnx_models import linear_policy
 
 FIRST_LEGAL = """
 def agent(observation, configuration):
@@ -129,27 +128,6 @@ def test_an_agent_loads_its_npz_weights_by_relative_path(runtime: AgentRuntime, 
     assert _first_moves(result, 0)[:3] == [8, 6, 2]
 
 
-def _tiny_policy(weights: np.ndarray, bias: np.ndarray) -> bytes:
-    """An ONNX graph: logits = mask @ weights + bias (one MatMul and one Add), opset 17."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["mask", "weights"], ["product"]),
-            helper.make_node("Add", ["product", "bias"], ["logits"]),
-        ],
-        "policy",
-        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 9])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 9])],
-        initializer=[
-            numpy_helper.from_array(weights.astype(np.float32), "weights"),
-            numpy_helper.from_array(bias.astype(np.float32), "bias"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
-    onnx.checker.check_model(model)
-    serialized: bytes = model.SerializeToString()
-    return serialized
-
-
 ONNX_AGENT = """
     import json, os, sys
     import numpy as np
@@ -171,7 +149,7 @@ ONNX_AGENT = """
 def test_an_onnx_agent_plays_legal_moves_with_one_thread(runtime: AgentRuntime, root: Path) -> None:
     generator = np.random.default_rng(15)
     weights, bias = generator.normal(size=(9, 9)), generator.normal(size=9)
-    spec = _agent(root, "onnx", ONNX_AGENT, policy__onnx=_tiny_policy(weights, bias))
+    spec = _agent(root, "onnx", ONNX_AGENT, policy__onnx=linear_policy(weights, bias))
     result = _play(runtime, "tic-tac-toe", spec, _agent(root, "plain", FIRST_LEGAL))
     expected_logits = np.ones(9) @ weights + bias  # the empty board: every cell legal
     reported = _reported(result.agent_results[0].stderr, "ONNX")
