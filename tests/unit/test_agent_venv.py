@@ -178,3 +178,12 @@ def test_start_up_warns_when_the_runtime_is_missing_and_names_the_packages_when_
     assert "the executor" in warning.getMessage() and "make agent-runtime" in warning.getMessage()
     assert "standard library only" in warning.getMessage()
     assert info.levelno == logging.INFO and "numpy 2.4.6" in info.getMessage()
+
+
+def test_both_bootstraps_limit_threads_before_the_agent_runs() -> None:
+    from rlarena.adapters.kubernetes_pods import IMAGE_BOOTSTRAP
+    from rlarena.sandbox.runtime_install import AgentRuntime
+
+    local = AgentRuntime(python="/usr/bin/python3", path=Path("/runtime")).module_argv("m")[3]
+    for bootstrap in (local, IMAGE_BOOTSTRAP):
+        assert bootstrap.index("threads.limit()") < bootstrap.index("runpy.run_module")

@@ -33,6 +33,8 @@ UNTRUSTED_TMP_SIZE = "64Mi"
 IMAGE_BOOTSTRAP = (
     "import runpy, sys; "
     f"sys.path.insert(0, {RUNTIME_ROOT!r}); "
+    # onnxruntime's sessions get one thread, as locally (the image's ENV sets the BLAS variables).
+    "import rlarena.agent_runtime.threads as threads; threads.limit(); "
     "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)"
 )
 
