@@ -120,6 +120,10 @@ def test_a_taken_cell_ends_the_episode_as_a_loss_without_touching_the_game(tmp_p
     assert env.game.steps == steps  # refused before the game changed, as the runner does
     with pytest.raises(RuntimeError, match="reset"):
         env.step(0)
+    env.reset()
+    _, reward, terminated, _, info = env.step(4.0)  # type: ignore[arg-type]
+    assert (reward, terminated) == (-1.0, True)
+    assert info["outcome"].reason == "illegal action: the action 4.0 is not an integer"
     env.close()
 
 

@@ -11,8 +11,9 @@ exactly as the runtime sends it (`info["observation"]`, with `legal_actions`, th
 
 from __future__ import annotations
 
+import operator
 import random
-from typing import Any, Literal, SupportsInt
+from typing import Any, Literal, SupportsIndex
 
 import gymnasium
 import numpy as np
@@ -26,6 +27,7 @@ from rlarena.envs.spaces import action_space, as_arrays, observation_space
 
 Side = Literal[0, 1, "alternate"]
 _SEED_BOUND = 2**31 - 1
+_FORFEIT = 1.0  # the reward of a match won by the other side's failure (-1 for the learner's own)
 
 
 class GameEnv(gymnasium.Env[dict[str, Any], np.int64]):
@@ -65,32 +67,36 @@ class GameEnv(gymnasium.Env[dict[str, Any], np.int64]):
         self.game.reset(int(self.np_random.integers(_SEED_BOUND)))
         self.opponent.start(1 - self.side)
         self._ended = False
+        # A forfeit before the learner's first move is reported by that move's step.
         _, self._forfeit_at_start = self._opponent_turns()
         observation, _, _, _, info = self._observed(reward=0.0)
-        self._ended = False  # a forfeit before the first move is reported by that move's step
         return observation, info
 
-    def step(self, action: SupportsInt) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+    def step(self, action: SupportsIndex) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
         if self._ended:
             raise RuntimeError("the episode is over: call reset()")
         if self._forfeit_at_start:
-            return self._observed(forfeit=self._forfeit_at_start, reward=1.0)
-        move = int(action)
+            return self._observed(forfeit=self._forfeit_at_start, reward=_FORFEIT)
+        try:
+            move = operator.index(action)  # numpy integers too; a float is no action, as in a match
+        except TypeError:
+            return self._observed(illegal=f"the action {action!r} is not an integer", reward=-_FORFEIT)
         if move not in self.game.legal_actions(self.side):
-            return self._observed(illegal=f"the action {move} is not legal in this position", reward=-1.0)
+            return self._observed(illegal=f"the action {move} is not legal in this position", reward=-_FORFEIT)
         actions: dict[int, int] = {self.side: move}
-        reward, forfeit = 0.0, ""
         if len(self.game.to_act()) > 1:  # simultaneous moves (pong): the opponent sees the same state
             opponent = self._opponent_move()
             if opponent.action is None:
-                return self._observed(forfeit=opponent.failure, reward=1.0)
+                return self._observed(forfeit=opponent.failure, reward=_FORFEIT)
             actions[1 - self.side] = opponent.action
         self.game.step(actions)
-        reward += self._points()
+        reward = self._points()
         if not self.game.done():
-            more, forfeit = self._opponent_turns()
-            reward += more
-        return self._observed(forfeit=forfeit, reward=reward + self._result())
+            points, forfeit = self._opponent_turns()
+            if forfeit:
+                return self._observed(forfeit=forfeit, reward=reward + points + _FORFEIT)
+            reward += points
+        return self._observed(reward=reward + self._result())
 
     def close(self) -> None:
         self.opponent.close()
@@ -105,15 +111,16 @@ class GameEnv(gymnasium.Env[dict[str, Any], np.int64]):
         return int(side)
 
     def _opponent_turns(self) -> tuple[float, str]:
-        """Let the opponent play while only it is to act (turn-based games); its forfeit, if any."""
-        reward = 0.0
+        """Let the opponent play while only it is to act (turn-based games): the learner's points
+        meanwhile, and why the opponent forfeited ("" when it did not)."""
+        points = 0.0
         while self.game.to_act() == [1 - self.side]:
             opponent = self._opponent_move()
             if opponent.action is None:
-                return reward + 1.0, opponent.failure
+                return points, opponent.failure
             self.game.step({1 - self.side: opponent.action})
-            reward += self._points()
-        return reward, ""
+            points += self._points()
+        return points, ""
 
     def _opponent_move(self) -> OpponentMove:
         other = 1 - self.side
