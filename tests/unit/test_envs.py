@@ -124,6 +124,8 @@ def test_a_taken_cell_ends_the_episode_as_a_loss_without_touching_the_game(tmp_p
     _, reward, terminated, _, info = env.step(4.0)  # type: ignore[arg-type]
     assert (reward, terminated) == (-1.0, True)
     assert info["outcome"].reason == "illegal action: the action 4.0 is not an integer"
+    env.reset()
+    assert env.step(True)[1:3] == (-1.0, True)  # True is no cell 1
     env.close()
 
 

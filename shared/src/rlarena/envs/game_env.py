@@ -78,8 +78,11 @@ class GameEnv(gymnasium.Env[dict[str, Any], np.int64]):
         if self._forfeit_at_start:
             return self._observed(forfeit=self._forfeit_at_start, reward=_FORFEIT)
         try:
-            move = operator.index(action)  # numpy integers too; a float is no action, as in a match
+            # numpy integers too; a float or a bool is no action, as in a match
+            move = operator.index(action) if not isinstance(action, bool) else None
         except TypeError:
+            move = None
+        if move is None:
             return self._observed(illegal=f"the action {action!r} is not an integer", reward=-_FORFEIT)
         if move not in self.game.legal_actions(self.side):
             return self._observed(illegal=f"the action {move} is not legal in this position", reward=-_FORFEIT)
