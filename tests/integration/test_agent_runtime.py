@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
+from rlarena.adapters.builders.local import PROBE_LIMITS
 from rlarena.agent_docs.interface import describe
 from rlarena.environments import registry
 from rlarena.executor.runner import MATCH_SUCCESS, OK, AgentSpec, MatchResult, run_match
 from rlarena.sandbox import agent_venv, support
-from rlarena.sandbox.process import Mount, SandboxLimits, run_sandboxed
+from rlarena.sandbox.process import MiB, Mount, SandboxLimits, run_sandboxed
 from rlarena.sandbox.runtime_install import AgentRuntime, install_runtime
 from tests.support.onnx_models import linear_policy
 
@@ -224,3 +226,41 @@ def test_the_listed_versions_are_what_the_runtime_has(runtime: AgentRuntime, roo
         (pin.name, pin.version) for pin in agent_venv.listed()
     }
     assert {entry["name"] for entry in listed} == {"numpy", "chess", "onnxruntime"}
+
+
+def test_a_model_near_the_upload_limit_loads_within_the_probes_limits(runtime: AgentRuntime, root: Path) -> None:
+    """An ~88 MiB ONNX model (the upload limit is 100 MiB) loads and runs under the limits the
+    builder's probe gives an agent (1 GiB, 30 s), well inside a game's start-up budget."""
+    hidden = 4800
+    generator = np.random.default_rng(7)
+    first = generator.normal(size=(9, hidden)).astype(np.float32)
+    second = generator.normal(size=(hidden, hidden)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "first"], ["h"]), helper.make_node("MatMul", ["h", "second"], ["y"])],
+        "large",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 9])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, hidden])],
+        initializer=[numpy_helper.from_array(first, "first"), numpy_helper.from_array(second, "second")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    (root / "model.onnx").write_bytes(model.SerializeToString())
+    assert 80 * MiB < (root / "model.onnx").stat().st_size < 100 * MiB
+    expected = float((np.ones((1, 9), np.float32) @ first @ second)[0, 0])
+    script = (
+        "import json, time, numpy as np, onnxruntime as ort; started = time.perf_counter(); "
+        "session = ort.InferenceSession('model.onnx'); "
+        "y = session.run(None, {'x': np.ones((1, 9), np.float32)})[0]; "
+        "print(json.dumps({'seconds': time.perf_counter() - started, 'first': float(y[0, 0])}))"
+    )
+    bootstrap = f"import sys; sys.path.insert(0, {str(runtime.path)!r}); import rlarena.agent_runtime.threads as t; "
+    result = run_sandboxed(
+        [runtime.python, "-I", "-c", bootstrap + "t.limit(); " + script],
+        cwd=root,
+        limits=PROBE_LIMITS,
+        mounts=[Mount(root), Mount(runtime.path)],
+    )
+    assert result.exit_code == 0 and result.strict, (result.reason, result.stderr[-2000:])
+    loaded = json.loads(result.stdout)
+    assert abs(loaded["first"] - expected) <= 1e-3 * max(1.0, abs(expected))
+    spec = registry.spec_of("tic-tac-toe")
+    assert loaded["seconds"] < min(spec.startup_timeout_s, PROBE_LIMITS.wall_seconds) / 5
