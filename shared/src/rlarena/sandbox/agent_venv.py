@@ -282,7 +282,16 @@ def main(argv: list[str]) -> int:
     if argv:
         print("usage: python -m rlarena.sandbox.agent_venv [--check]", file=sys.stderr)
         return 2
-    status = create(folder, base_python=base_python(settings.agent_python), torch=torch)
+    try:
+        status = create(folder, base_python=base_python(settings.agent_python), torch=torch)
+    except subprocess.CalledProcessError as error:
+        command = " ".join(str(part) for part in error.cmd[:6])
+        print(
+            f"could not create the agent runtime in {folder}: `{command} ...` exited {error.returncode}; "
+            "see its output above (pip names the package it could not install)",
+            file=sys.stderr,
+        )
+        return 1
     print(status.detail)
     return 0 if status.state == "ready" else 1
 
