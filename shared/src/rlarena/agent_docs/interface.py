@@ -20,9 +20,12 @@ DOCUMENT = "docs/agents.md"
 
 def packages_text() -> str:
     """What agents can import, from the agent runtime's one list (rlarena/sandbox/agent_packages.txt)."""
+    from rlarena.config import Settings
     from rlarena.sandbox.agent_venv import listed
 
     names = ", ".join(f"{pin.name} {pin.version}" for pin in listed())
+    fields = Settings.model_fields
+    unpacked, files = fields["archive_max_unpacked_bytes"].default, fields["archive_max_files"].default
     return (
         f"Python {AGENT_PYTHON_VERSION} with its standard library and the agent runtime's packages: {names} "
         "(`import numpy`, `import chess` for python-chess, `import onnxruntime` for ONNX models on the CPU), "
@@ -30,7 +33,8 @@ def packages_text() -> str:
         "run on one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are 1, and an "
         "onnxruntime session gets one intra-op and one inter-op thread unless its SessionOptions ask for "
         "more): an agent has one CPU. Model files (.npz, .onnx, ...) travel in the upload and load by a "
-        'path relative to the agent\'s folder, which is its working folder: `np.load("weights.npz")`. '
+        'path relative to the agent\'s folder, which is its working folder: `np.load("weights.npz")`; '
+        f"by default an upload may unpack to {unpacked // (1024 * 1024)} MiB in up to {files:,} files. "
         "Bring pure-Python modules of your own in the upload too (a .zip or .tar.gz; the agent's folder "
         "comes first on sys.path). On Kubernetes the agent's image is built from the agent-base image and "
         "a requirements.txt in the upload is installed there; the local platform installs it the same way. "
