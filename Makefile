@@ -13,7 +13,7 @@ $(STAMP): constraints.txt shared/pyproject.toml
 	touch $(STAMP)
 
 # Fast when it is there already (a stamp records what it holds); see rlarena.sandbox.agent_venv.
-agent-runtime: $(STAMP)  ## the agents' python: numpy, python-chess, onnxruntime (AGENT_RUNTIME_DIR)
+agent-runtime: $(STAMP)  ## the agents' python: numpy, python-chess, Chessnut, onnxruntime (AGENT_RUNTIME_DIR)
 	$(BIN)/python -m rlarena.sandbox.agent_venv
 
 dev: $(STAMP) agent-runtime  ## run the whole platform on http://localhost:8080 (Ctrl-C stops it)

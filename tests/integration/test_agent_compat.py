@@ -58,6 +58,17 @@ def my_agent(obs, config):
     return moves[0].uci()
 """
 
+# Kaggle's chess agent with Chessnut (the package Kaggle's chess starter imports): FEN in, UCI out.
+KAGGLE_CHESS_CHESSNUT = """
+from Chessnut import Game
+
+def my_agent(obs, config):
+    game = Game(obs.board)
+    moves = list(game.get_moves())
+    captures = [move for move in moves if game.board.get_piece(Game.xy2i(move[2:4])) != " "]
+    return (captures or moves)[0]
+"""
+
 # The same without any package: the colour is read from the FEN's side-to-move field.
 KAGGLE_CHESS_STANDARD_LIBRARY = """
 import random
@@ -166,8 +177,8 @@ def test_a_kaggle_connectx_agent_plays_connect_four_unchanged(runtime: AgentRunt
 
 @pytest.mark.parametrize(
     ("code", "side"),
-    [(KAGGLE_CHESS, 0), (KAGGLE_CHESS, 1), (KAGGLE_CHESS_STANDARD_LIBRARY, 0)],
-    ids=["python-chess as white", "python-chess as black", "standard library"],
+    [(KAGGLE_CHESS, 0), (KAGGLE_CHESS, 1), (KAGGLE_CHESS_CHESSNUT, 1), (KAGGLE_CHESS_STANDARD_LIBRARY, 0)],
+    ids=["python-chess as white", "python-chess as black", "Chessnut as black", "standard library"],
 )
 def test_a_kaggle_chess_agent_reads_fen_and_answers_uci(
     runtime: AgentRuntime, root: Path, code: str, side: int

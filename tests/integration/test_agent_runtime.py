@@ -225,7 +225,7 @@ def test_the_listed_versions_are_what_the_runtime_has(runtime: AgentRuntime, roo
     assert {(entry["name"], entry["version"]) for entry in listed} == {
         (pin.name, pin.version) for pin in agent_venv.listed()
     }
-    assert {entry["name"] for entry in listed} == {"numpy", "chess", "onnxruntime"}
+    assert {entry["name"] for entry in listed} == {"numpy", "chess", "Chessnut", "onnxruntime"}
 
 
 def test_a_model_near_the_upload_limit_loads_within_the_probes_limits(runtime: AgentRuntime, root: Path) -> None:

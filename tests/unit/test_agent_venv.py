@@ -39,9 +39,9 @@ def _real_stamp() -> dict[str, object]:
     return stamp
 
 
-def test_the_list_pins_numpy_chess_and_onnxruntime_and_torch_only_as_an_option() -> None:
+def test_the_list_pins_numpy_chess_chessnut_and_onnxruntime_and_torch_only_as_an_option() -> None:
     pins = agent_venv.pins()
-    assert {pin.name for pin in agent_venv.listed()} == {"numpy", "chess", "onnxruntime"}
+    assert {pin.name for pin in agent_venv.listed()} == {"numpy", "chess", "Chessnut", "onnxruntime"}
     assert all(pin.version and pin.requirement == f"{pin.name}=={pin.version}" for pin in pins)
     (torch,) = [pin for pin in pins if pin.option]
     assert torch.name == "torch" and torch.option == agent_venv.TORCH_OPTION
