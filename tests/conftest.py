@@ -10,6 +10,9 @@ import pytest
 
 from rlarena.config import Settings
 
+# The browser fixtures (`chromium`, `page`) of the web tests: tests/support/browser.py.
+pytest_plugins = ["tests.support.browser"]
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
