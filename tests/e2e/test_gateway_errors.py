@@ -83,7 +83,6 @@ def test_unknown_methods_on_served_paths_are_json_405(local_platform: RunningPla
         ("GET", "/broker/rlarena/default%0A"),
         ("GET", "/api/v1/ws%0A"),
         ("GET", "/api/v1/agents%00"),
-        ("GET", "//"),
         ("GET", "/api/v1/agents/%2e%2e/%2e%2e/etc/passwd"),
         ("GET", "/robots.txt"),
         ("GET", "/favicon.ico"),

@@ -43,11 +43,11 @@ COMPONENTS = {
 # Services whose code never publishes a CloudEvent, so the SinkBinding leaves them without K_SINK:
 # auth and agents answer reads and writes of their own tables, dead-letters only logs, the relay
 # only receives. Every other Service must get K_SINK.
-PUBLISH_NOTHING = {"auth", "agents", "dead-letters", "ws-relay"}
+PUBLISH_NOTHING = {"auth", "agents", "dead-letters", "ws-relay", "web"}
 
 # Services that never open a database connection: dead-letters only logs; the executor keeps
-# results in the object store and reports through the Broker.
-NO_DATABASE = {"dead-letters", "executor"}
+# results in the object store and reports through the Broker; the web pages read the REST API.
+NO_DATABASE = {"dead-letters", "executor", "web"}
 
 # What an ApiServerSource needs on each resource it follows (Knative's documented Role for it).
 SOURCE_VERBS = ("get", "list", "watch")

@@ -102,7 +102,7 @@ def _images(documents: list[dict[str, Any]]) -> set[str]:
 def test_prod_runs_only_released_images_from_its_registry_and_keeps_the_api_warm() -> None:
     prod = _render(KNATIVE / "overlays" / "prod")
     images = _images(prod)
-    assert len(images) == 7
+    assert len(images) == 8
     for image in images:
         registry = image.partition("/")[0]
         assert "." in registry and not image.endswith(":latest"), image

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(2, alias="DB_MAX_OVERFLOW", ge=0, le=50)
     jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
     jwt_expiry: timedelta = Field(timedelta(hours=24), alias="JWT_EXPIRY")
+    # Where the web function reads the REST API; empty: the origin the page was asked at (the gateway).
+    web_api_url: str = Field("", alias="WEB_API_URL")
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://localhost:5173"],
         alias="CORS_ALLOWED_ORIGINS",

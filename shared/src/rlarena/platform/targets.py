@@ -21,6 +21,7 @@ HTTP_SERVICES: dict[str, str] = {
     "submissions": "rlarena.entrypoints.submissions:api",
     "matchmaker": "rlarena.entrypoints.matches:api",
     "ws-relay": "rlarena.relay.http:api",
+    "web": "rlarena.web.app:api",
 }
 
 # Knative Service name -> "module:attribute" of the CloudEvent handler it runs.

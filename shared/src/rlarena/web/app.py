@@ -1,0 +1,207 @@
+"""The web function's routes: pages rendered on the server from the public REST API.
+
+Errors are pages too (an HTML 404, the API's message shown inline in a form); only methods a
+browser never sends get the platform's JSON error, as on any other path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache
+from importlib import resources
+
+import flask
+
+from rlarena import runtime
+from rlarena.errors import NotFound, RLArenaError, http_status
+from rlarena.http.api import Context, HttpApi, apply_cors, error_response, log_request
+from rlarena.http.health import add_health
+from rlarena.web import pages
+from rlarena.web.client import ApiClient, ApiRefused
+from rlarena.web.markup import Html
+
+log = logging.getLogger("rlarena.web")
+
+TOKEN_COOKIE = "rlarena_token"  # noqa: S105 (a cookie name)
+USER_COOKIE = "rlarena_user"
+BROWSER_METHODS = frozenset({"GET", "HEAD", "POST"})
+STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
+
+
+class WebApp(HttpApi):
+    """An HttpApi whose answers are HTML pages, errors included."""
+
+    def handle(self, request: flask.Request) -> flask.Response:
+        if request.method not in BROWSER_METHODS:
+            return super().handle(request) if request.method == "OPTIONS" else self._json_not_found(request)
+        started = time.perf_counter()
+        user = request.cookies.get(USER_COOKIE)
+        try:
+            response = self._dispatch(self._platform(), request)
+        except ApiRefused as error:
+            response = html(pages.failure("Something went wrong", error.message, user=user), error.status)
+        except NotFound as error:
+            response = html(pages.not_found(error.message, user=user), 404)
+        except RLArenaError as error:
+            response = html(pages.failure("Something went wrong", error.message, user=user), http_status(error))
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            response = html(
+                pages.failure("Something went wrong", "An internal error; please try again.", user=user), 500
+            )
+        log_request(request, response.status_code, time.perf_counter() - started, self.service)
+        return response
+
+    def _json_not_found(self, request: flask.Request) -> flask.Response:
+        """What the gateway answers any path it has no page for: the platform's JSON 404, with CORS."""
+        response = error_response(NotFound(f"no route for {request.method} {request.path}"))
+        apply_cors(request, response, self._platform().settings.cors_allowed_origins)
+        log_request(request, response.status_code, 0.0, self.service)
+        return response
+
+
+def html(markup: Html, status: int = 200) -> flask.Response:
+    response = flask.Response(markup, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def client(ctx: Context) -> ApiClient:
+    """The API seen from the server: WEB_API_URL, or the origin this page was asked at (the gateway)."""
+    base = ctx.platform.settings.web_api_url or ctx.request.host_url
+    return ApiClient(base, ctx.request.cookies.get(TOKEN_COOKIE))
+
+
+def current_user(ctx: Context) -> str | None:
+    return ctx.request.cookies.get(USER_COOKIE) if ctx.request.cookies.get(TOKEN_COOKIE) else None
+
+
+def redirect(location: str) -> flask.Response:
+    return flask.Response(status=303, headers={"Location": location})
+
+
+def signed_in(ctx: Context, answer: dict[str, object], location: str) -> flask.Response:
+    """Where a successful signup or login lands, holding the token in an HttpOnly cookie."""
+    response = redirect(location)
+    settings = ctx.platform.settings
+    secure = settings.env == "production"
+    age = int(settings.jwt_expiry.total_seconds())
+    user = answer.get("user")
+    username = str(user.get("username", "")) if isinstance(user, dict) else ""
+    response.set_cookie(TOKEN_COOKIE, str(answer["token"]), max_age=age, httponly=True, samesite="Lax", secure=secure)
+    response.set_cookie(USER_COOKIE, username, max_age=age, httponly=True, samesite="Lax", secure=secure)
+    return response
+
+
+api = WebApp("web", runtime.platform)
+add_health(api)
+
+
+@api.route("/", "GET")
+def home(ctx: Context) -> flask.Response:
+    api_client = client(ctx)
+    environments = api_client.get("/api/v1/environments")["environments"]
+    boards = {
+        e["id"]: api_client.get(f"/api/v1/leaderboard/environment/{e['id']}?limit=5")["leaderboard"]
+        for e in environments
+    }
+    return html(pages.home(environments, boards, user=current_user(ctx)))
+
+
+@api.route("/signup", "GET", "POST")
+def signup(ctx: Context) -> flask.Response:
+    if ctx.request.method == "GET":
+        return html(pages.signup())
+    form = ctx.request.form
+    body = {"username": form.get("username", ""), "email": form.get("email", ""), "password": form.get("password", "")}
+    try:
+        answer = client(ctx).post("/api/v1/auth/register", body)
+    except ApiRefused as error:
+        return html(pages.signup(error=error.message, username=body["username"], email=body["email"]), error.status)
+    return signed_in(ctx, answer, "/me")
+
+
+@api.route("/login", "GET", "POST")
+def login(ctx: Context) -> flask.Response:
+    if ctx.request.method == "GET":
+        return html(pages.login())
+    who = ctx.request.form.get("email", "")
+    body = {"email" if "@" in who else "username": who, "password": ctx.request.form.get("password", "")}
+    try:
+        answer = client(ctx).post("/api/v1/auth/login", body)
+    except ApiRefused as error:
+        return html(pages.login(error=error.message, email=who), error.status)
+    return signed_in(ctx, answer, "/me")
+
+
+@api.route("/logout", "POST")
+def logout(ctx: Context) -> flask.Response:
+    response = redirect("/")
+    response.delete_cookie(TOKEN_COOKIE)
+    response.delete_cookie(USER_COOKIE)
+    return response
+
+
+@api.route("/me", "GET")
+def me(ctx: Context) -> flask.Response:
+    user = current_user(ctx)
+    if user is None:
+        return redirect("/login")
+    return _my_page(ctx, user, None, 200)
+
+
+def _my_page(ctx: Context, user: str, error: str | None, status: int) -> flask.Response:
+    api_client = client(ctx)
+    mine = api_client.get("/api/v1/agents/my")["agents"]
+    environments = api_client.get("/api/v1/environments")["environments"]
+    return html(pages.my_agents(mine, environments, user=user, error=error), status)
+
+
+@api.route("/me/agents", "POST")
+def create_agent(ctx: Context) -> flask.Response:
+    user = current_user(ctx)
+    if user is None:
+        return redirect("/login")
+    form = ctx.request.form
+    try:
+        answer = client(ctx).post(
+            "/api/v1/agents", {"name": form.get("name", ""), "environmentId": form.get("environmentId", "")}
+        )
+    except ApiRefused as error:
+        return _my_page(ctx, user, error.message, error.status)
+    return redirect(f"/agents/{answer['agent']['id']}")
+
+
+@api.route("/games/<environmentId>", "GET")
+def game(ctx: Context) -> flask.Response:
+    environment_id = ctx.path_text("environmentId")
+    sort = "conservative" if ctx.request.args.get("sort") == "conservative" else "elo"
+    api_client = client(ctx)
+    found = [e for e in api_client.get("/api/v1/environments")["environments"] if e["id"] == environment_id]
+    if not found:
+        raise NotFound(f"There is no game {environment_id!r}.")
+    board = api_client.get(f"/api/v1/leaderboard/environment/{environment_id}?limit=100&sort={sort}")["leaderboard"]
+    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx)))
+
+
+@api.route("/assets/<name>", "GET")
+def static(ctx: Context) -> flask.Response:
+    name = ctx.path_text("name")
+    content = static_file(name)
+    if content is None:
+        raise NotFound(f"There is no file {name!r}.")
+    response = flask.Response(content, mimetype=STATIC_TYPES[name[name.rfind(".") :]])
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@cache
+def static_file(name: str) -> bytes | None:
+    if name.startswith(".") or "/" in name or name[name.rfind(".") :] not in STATIC_TYPES:
+        return None
+    resource = resources.files("rlarena.web").joinpath("static", name)
+    return resource.read_bytes() if resource.is_file() else None

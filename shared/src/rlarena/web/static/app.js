@@ -1,0 +1,3 @@
+// Progressive enhancement only: every page works without it.
+"use strict";
+document.documentElement.classList.add("js");

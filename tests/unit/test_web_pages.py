@@ -1,0 +1,74 @@
+"""The web pages as functions of the API's JSON: everything user-provided is shown as text."""
+
+from __future__ import annotations
+
+from rlarena.web import pages
+from rlarena.web.markup import Html, tag, text, void
+
+HOSTILE = '<script>alert("x")</script>'
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+
+
+def agent(**overrides: object) -> dict[str, object]:
+    return {
+        "id": "5b0c4b2e-0000-4000-8000-000000000001",
+        "name": HOSTILE,
+        "username": HOSTILE,
+        "elo": 1523,
+        "rank": 1,
+        "wins": 3,
+        "losses": 1,
+        "draws": 2,
+        "skill": {"mu": 27.5, "sigma": 2.5, "conservative": 20.0},
+        **overrides,
+    }
+
+
+def test_text_escapes_markup_and_quotes() -> None:
+    assert text(HOSTILE) == ESCAPED
+    assert text(None) == ""
+    assert text(Html("<b>ours</b>")) == "<b>ours</b>"
+
+
+def test_attributes_are_escaped_and_named_like_html() -> None:
+    rendered = tag("a", "go", href='/x"onmouseover="y', class_="c", data_agent_id="1", hidden=False)
+    assert rendered == '<a href="/x&quot;onmouseover=&quot;y" class="c" data-agent-id="1">go</a>'
+    assert void("input", name="n", required=True) == '<input name="n" required>'
+
+
+def test_a_hostile_agent_name_is_shown_as_text_on_the_leaderboard() -> None:
+    html = pages.leaderboard({"id": "chess", "name": "Chess"}, [agent()], sort="elo", user=None)
+    assert "<script>" not in html
+    assert html.count(ESCAPED) == 2  # the agent's name and its owner's
+    assert "3-1-2" in html
+
+
+def test_the_leaderboard_shows_skill_as_an_interval_and_marks_the_sort() -> None:
+    html = pages.leaderboard({"id": "chess", "name": "Chess"}, [agent()], sort="conservative", user=None)
+    assert "27.5 ± 2.5 (25.0 to 30.0)" in html
+    assert '<a href="?sort=conservative" aria-current="true">' in html
+    assert "sorted by conservative skill" in html
+
+
+def test_the_home_page_lists_each_game_with_its_top_agents_escaped() -> None:
+    environments = [{"id": "tic-tac-toe", "name": "Tic-Tac-Toe", "description": HOSTILE}]
+    html = pages.home(environments, {"tic-tac-toe": [agent()]}, user=HOSTILE)
+    assert '<a href="/games/tic-tac-toe">Tic-Tac-Toe</a>' in html
+    assert "<script>" not in html and ESCAPED in html
+    assert 'href="/agents/5b0c4b2e-0000-4000-8000-000000000001"' in html
+    assert 'action="/logout"' in html  # signed in
+
+
+def test_form_errors_and_values_are_escaped_and_fields_labelled() -> None:
+    html = pages.signup(error=HOSTILE, username=HOSTILE, email="a@b.c")
+    assert f'<p class="error" role="alert">{ESCAPED}</p>' in html
+    assert f'value="{ESCAPED}"' in html
+    for field in ("username", "email", "password"):
+        assert f'<label for="{field}">' in html and f'id="{field}"' in html
+
+
+def test_my_agents_offers_each_game_in_the_create_form() -> None:
+    html = pages.my_agents([agent()], [{"id": "chess", "name": "Chess"}], user="ann")
+    assert '<option value="chess">Chess</option>' in html
+    assert ESCAPED in html and "<script>" not in html
+    assert 'action="/me/agents"' in html
