@@ -200,3 +200,12 @@ def test_the_html_replay_plays_every_game(page: Page, served: tuple[dict[str, An
     page.evaluate("location.hash = '#turn=1'")
     page.wait_for_function("document.querySelector('[data-role=board]').dataset.turn === '1'")
     _check_turn(page, replay, game, 1)
+
+    # A phone-width screen: everything fits across, nothing scrolls sideways.
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{url}#turn={last}")
+    _check_turn(page, replay, game, last)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    box = page.locator("[data-role=board] > *").first.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
+    screenshot(page, f"{game}-phone")

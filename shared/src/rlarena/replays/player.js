@@ -23,23 +23,25 @@
     ".rlr { font-family: system-ui, sans-serif; color: #e5e7eb; background: #111827; padding: 12px;",
     "  border-radius: 8px; max-width: 880px; }",
     ".rlr:focus { outline: 2px solid #93c5fd; }",
-    ".rlr h2 { font-size: 1.15rem; margin: 0 0 6px; }",
+    ".rlr h2 { font-size: 1.15rem; margin: 0 0 6px; overflow-wrap: anywhere; }",
     ".rlr-agents { list-style: none; margin: 0 0 4px; padding: 0; }",
     ".rlr-agents li { margin: 2px 0; }",
     ".rlr-result { font-weight: 600; margin: 4px 0 10px; }",
     ".rlr-stage { display: flex; justify-content: center; margin-bottom: 10px; }",
     ".rlr-grid { display: grid; gap: 4px; padding: 6px; border-radius: 6px; }",
-    ".rlr-ttt { background: #f9fafb; grid-template-columns: repeat(3, 64px); }",
-    ".rlr-ttt .rlr-cell { width: 64px; height: 64px; background: #ffffff; border: 2px solid #111827;",
-    "  display: flex; align-items: center; justify-content: center; font-size: 40px; font-weight: 700; }",
+    ".rlr-ttt { background: #f9fafb; grid-template-columns: repeat(3, auto); }",
+    ".rlr-ttt .rlr-cell { width: min(64px, 20vw); height: min(64px, 20vw); background: #ffffff;",
+    "  border: 2px solid #111827; display: flex; align-items: center; justify-content: center;",
+    "  font-size: min(40px, 12vw); font-weight: 700; }",
     ".rlr-ttt .rlr-x { color: #b91c1c; } .rlr-ttt .rlr-o { color: #1d4ed8; }",
     ".rlr-c4 { background: #1d4ed8; }",
-    ".rlr-c4 .rlr-cell { width: 48px; height: 48px; border-radius: 50%; background: #111827; }",
+    ".rlr-c4 .rlr-cell { width: min(48px, 10vw); height: min(48px, 10vw); border-radius: 50%;",
+    "  background: #111827; }",
     ".rlr-c4 .rlr-red { background: #ef4444; } .rlr-c4 .rlr-yellow { background: #facc15; }",
     ".rlr-c4 .rlr-last { box-shadow: 0 0 0 3px #f9fafb; }",
-    ".rlr-chess { display: grid; grid-template-columns: repeat(8, 48px); border: 2px solid #374151; }",
-    ".rlr-chess .rlr-cell { width: 48px; height: 48px; display: flex; align-items: center;",
-    "  justify-content: center; font-size: 36px; color: #000; line-height: 1; }",
+    ".rlr-chess { display: grid; grid-template-columns: repeat(8, auto); border: 2px solid #374151; }",
+    ".rlr-chess .rlr-cell { width: min(48px, 10vw); height: min(48px, 10vw); display: flex;",
+    "  align-items: center; justify-content: center; font-size: min(36px, 7.5vw); color: #000; line-height: 1; }",
     ".rlr-chess .rlr-light { background: #f0d9b5; } .rlr-chess .rlr-dark { background: #b58863; }",
     ".rlr-court { position: relative; width: 640px; max-width: 100%; aspect-ratio: 16 / 10;",
     "  background: #000; border-radius: 6px; overflow: hidden; }",
@@ -54,7 +56,8 @@
     "  border-radius: 4px; padding: 5px 12px; font-size: 0.95rem; cursor: pointer; }",
     ".rlr button:focus-visible, .rlr select:focus-visible, .rlr input:focus-visible {",
     "  outline: 2px solid #93c5fd; outline-offset: 2px; }",
-    ".rlr-seek { display: flex; gap: 8px; align-items: center; flex: 1; min-width: 220px; }",
+    ".rlr-seek { display: flex; gap: 8px; align-items: center; flex: 1; min-width: min(220px, 100%); }",
+    ".rlr-seek input { min-width: 0; }",
     ".rlr-seek input { flex: 1; }",
     ".rlr-details { background: #1f2937; border-radius: 6px; padding: 8px; font-size: 0.85rem;",
     "  white-space: pre-wrap; word-break: break-word; margin: 0; }"
@@ -134,7 +137,7 @@
   function drawConnectFour(stage, board, lastAction) {
     var cols = board.length ? list(board[0]).length : 0;
     var grid = el("div", "rlr-grid rlr-c4");
-    grid.style.gridTemplateColumns = "repeat(" + cols + ", 48px)";
+    grid.style.gridTemplateColumns = "repeat(" + cols + ", auto)";
     grid.setAttribute("role", "img");
     var counts = [0, 0], top = -1;
     board.forEach(function (row, r) {  // the last disc dropped is the top one of its column
