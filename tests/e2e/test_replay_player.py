@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import chess
@@ -209,3 +210,27 @@ def test_the_html_replay_plays_every_game(page: Page, served: tuple[dict[str, An
     box = page.locator("[data-role=board] > *").first.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 375
     screenshot(page, f"{game}-phone")
+
+
+@pytest.mark.parametrize(
+    ("replay", "shown"),
+    [
+        ({}, "This replay has no turns."),
+        (
+            {"metadata": {"environment": "go-v1", "agents": ["a", "b"]}, "frames": [{"info": {"stones": 3}}]},
+            "No drawing",
+        ),
+    ],
+)
+def test_a_replay_without_turns_or_of_an_unknown_game_shows_so_without_errors(
+    page: Page, tmp_path: Path, replay: dict[str, Any], shown: str
+) -> None:
+    path = tmp_path / "replay.html"
+    path.write_text(render_html(replay), encoding="utf-8")
+    page.goto(path.as_uri())
+    assert shown in page.locator("[data-role=board]").inner_text()
+    assert page.locator("[data-role=board]").get_attribute("data-turn") == "0"
+    page.keyboard.press("ArrowRight")
+    page.get_by_role("button", name="Play").click()
+    assert page.locator("[data-role=board]").get_attribute("data-turn") == "0"
+    screenshot(page, "no-drawing")
