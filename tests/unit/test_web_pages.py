@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rlarena.web import pages
+from rlarena.web import agent_pages, pages
 from rlarena.web.markup import Html, tag, text, void
 
 HOSTILE = '<script>alert("x")</script>'
@@ -72,3 +72,45 @@ def test_my_agents_offers_each_game_in_the_create_form() -> None:
     assert '<option value="chess">Chess</option>' in html
     assert ESCAPED in html and "<script>" not in html
     assert 'action="/me/agents"' in html
+
+
+def match(**overrides: object) -> dict[str, object]:
+    return {
+        "id": "m-1",
+        "agent1Id": "a-1",
+        "agent2Id": "a-2",
+        "agent1Name": HOSTILE,
+        "agent2Name": "Beta",
+        "agent1Version": 3,
+        "agent2Version": 1,
+        "agent1Status": "OK",
+        "agent2Status": "TIMEOUT",
+        "status": "completed",
+        "winnerId": "a-1",
+        "endReason": "three in a row",
+        **overrides,
+    }
+
+
+def test_the_agent_page_shows_versions_and_the_upload_form_only_to_its_owner() -> None:
+    versions = [{"id": "s-1", "version": 2, "status": "building", "isActive": False}]
+    mine = agent_pages.agent(agent(), versions, [match()], [], user="ann", live_token="t0k")
+    assert '<tr data-submission-id="s-1"><td>v2</td><td class="build-status">building</td>' in mine
+    assert '<label for="file">' in mine and 'type="file"' in mine and ">Upload</button>" in mine
+    assert 'data-live-token="t0k"' in mine
+    assert "<script>" not in mine and ESCAPED in mine
+    theirs = agent_pages.agent(agent(), None, [], [], user=None, live_token=None)
+    assert 'id="upload"' not in theirs and "data-live-token" not in theirs
+
+
+def test_the_match_page_names_both_sides_their_versions_statuses_and_the_result() -> None:
+    html = agent_pages.match(match(), {"metadata": {"note": "</script><script>x()"}, "frames": []}, user=None)
+    assert f"{ESCAPED}</a> (v3)" in html and "Beta</a> (v1)" in html
+    assert "status TIMEOUT" in html and f"Result: {ESCAPED} won" in html and "End reason: three in a row" in html
+    assert html.count("</script>") == 3  # app.js, the replay's JSON and player.js: the note cannot close one
+    assert "\\u003c/script>\\u003cscript>x()" in html
+
+
+def test_a_draw_and_a_match_without_replay() -> None:
+    html = agent_pages.match(match(winnerId=None), None, user=None)
+    assert "Result: draw" in html and "No replay for this match." in html and "player.js" not in html

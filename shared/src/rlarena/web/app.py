@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
+from typing import Any
+from urllib.parse import quote
 
 import flask
 
@@ -17,7 +20,7 @@ from rlarena import runtime
 from rlarena.errors import NotFound, RLArenaError, http_status
 from rlarena.http.api import Context, HttpApi, apply_cors, error_response, log_request
 from rlarena.http.health import add_health
-from rlarena.web import pages
+from rlarena.web import agent_pages, pages
 from rlarena.web.client import ApiClient, ApiRefused
 from rlarena.web.markup import Html
 
@@ -64,7 +67,8 @@ class WebApp(HttpApi):
 def html(markup: Html, status: int = 200) -> flask.Response:
     response = flask.Response(markup, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"
+        # The replay player adds its own <style> element, hence inline styles; scripts are ours only.
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -203,5 +207,53 @@ def static(ctx: Context) -> flask.Response:
 def static_file(name: str) -> bytes | None:
     if name.startswith(".") or "/" in name or name[name.rfind(".") :] not in STATIC_TYPES:
         return None
+    if name == "player.js":  # the one replay player, shared with the HTML replay download
+        from rlarena.replays import player_js
+
+        return player_js().encode()
     resource = resources.files("rlarena.web").joinpath("static", name)
     return resource.read_bytes() if resource.is_file() else None
+
+
+def _page_of(fetch: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+    """What the API holds for a page's id; its 400 (not an id) and 404 are this page's HTML 404."""
+    try:
+        return fetch()
+    except ApiRefused as error:
+        if error.status in (400, 404):
+            raise NotFound(f"There is no {what} here.") from None
+        raise
+
+
+def _owned_versions(api_client: ApiClient, agent_id: str) -> list[dict[str, Any]] | None:
+    """The agent's versions if the viewer owns it (the API says 401 or 403 otherwise)."""
+    if api_client.token is None:
+        return None
+    try:
+        return list(api_client.get(f"/api/v1/submissions/agent/{agent_id}")["submissions"])
+    except ApiRefused as error:
+        if error.status in (401, 403):
+            return None
+        raise
+
+
+@api.route("/agents/<agentId>", "GET")
+def agent(ctx: Context) -> flask.Response:
+    agent_id = quote(ctx.path_text("agentId"), safe="")
+    api_client = client(ctx)
+    found = _page_of(lambda: api_client.get(f"/api/v1/agents/{agent_id}"), "agent")["agent"]
+    versions = _owned_versions(api_client, agent_id)
+    matches = api_client.get(f"/api/v1/matches/agent/{agent_id}?pageSize=10")["matches"]
+    opponents = api_client.get(f"/api/v1/agents/{agent_id}/stats")["stats"]
+    live_token = api_client.token if versions is not None else None
+    markup = agent_pages.agent(found, versions, matches, opponents, user=current_user(ctx), live_token=live_token)
+    return html(markup)
+
+
+@api.route("/matches/<matchId>", "GET")
+def match(ctx: Context) -> flask.Response:
+    match_id = quote(ctx.path_text("matchId"), safe="")
+    api_client = client(ctx)
+    found = _page_of(lambda: api_client.get(f"/api/v1/matches/{match_id}"), "match")["match"]
+    replay = api_client.get(f"/api/v1/matches/{match_id}/replay?format=json") if found.get("replayUrl") else None
+    return html(agent_pages.match(found, replay, user=current_user(ctx)))

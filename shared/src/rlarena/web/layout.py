@@ -17,7 +17,6 @@ def page(title: str, content: Html, *, user: str | None = None, status_note: Htm
     nav = tag(
         "nav",
         tag("a", "RL Arena", href="/", class_="brand"),
-        tag("a", "Docs", href="/docs"),
         *signed_in,
         aria_label="Main",
     )
@@ -26,6 +25,7 @@ def page(title: str, content: Html, *, user: str | None = None, status_note: Htm
         void("meta", charset="utf-8"),
         void("meta", name="viewport", content="width=device-width, initial-scale=1"),
         tag("title", f"{title} · RL Arena"),
+        void("link", rel="icon", href="data:,"),  # no favicon: nor a request for one
         void("link", rel="stylesheet", href="/assets/style.css"),
         tag("script", src="/assets/app.js", defer=True),
     )

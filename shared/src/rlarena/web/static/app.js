@@ -1,3 +1,91 @@
-// Progressive enhancement only: every page works without it.
-"use strict";
-document.documentElement.classList.add("js");
+// RL Arena's pages: a little progressive enhancement, no build step.
+// The agent page uploads versions through the REST API and follows their builds over the
+// WebSocket (/api/v1/ws); the match page mounts the replay player.
+(function () {
+  "use strict";
+
+  function versionRow(tbody, submission) {
+    var row = tbody.querySelector('tr[data-submission-id="' + submission.submissionId + '"]');
+    if (!row) {
+      row = document.createElement("tr");
+      row.setAttribute("data-submission-id", submission.submissionId);
+      ["v" + (submission.version || "?"), "", ""].forEach(function (value, index) {
+        var cell = document.createElement("td");
+        cell.textContent = value;
+        if (index === 1) { cell.className = "build-status"; }
+        row.appendChild(cell);
+      });
+      tbody.insertBefore(row, tbody.firstChild);
+    }
+    row.querySelector(".build-status").textContent = submission.status;
+    if (submission.message) { row.lastChild.textContent = submission.message; }
+    return row;
+  }
+
+  function followBuilds(root, token) {
+    var agentId = root.getAttribute("data-agent-id");
+    var tbody = document.querySelector("#versions tbody");
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + location.host + "/api/v1/ws?token=" + encodeURIComponent(token));
+    socket.addEventListener("open", function () { root.setAttribute("data-live", "connected"); });
+    socket.addEventListener("close", function () { root.setAttribute("data-live", "closed"); });
+    socket.addEventListener("message", function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "build_status" && message.payload.agentId === agentId) {
+        versionRow(tbody, message.payload);
+        var status = document.getElementById("upload-status");
+        if (status && message.payload.version) {
+          status.textContent = "Version " + message.payload.version + ": " + message.payload.status;
+        }
+      }
+    });
+  }
+
+  function enableUpload(form, token) {
+    var status = document.getElementById("upload-status");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var body = new FormData();
+      body.append("agentId", form.getAttribute("data-agent-id"));
+      body.append("file", form.elements.file.files[0]);
+      status.className = "";
+      status.textContent = "Uploading…";
+      fetch("/api/v1/submissions", { method: "POST", headers: { Authorization: "Bearer " + token }, body: body })
+        .then(function (reply) { return reply.json().then(function (json) { return [reply.ok, json]; }); })
+        .then(function (answer) {
+          if (!answer[0]) { throw new Error(answer[1].error || "the upload failed"); }
+          var submission = answer[1].submission;
+          versionRow(document.querySelector("#versions tbody"), {
+            submissionId: submission.id, version: submission.version, status: submission.status
+          });
+          status.textContent = "Uploaded version " + submission.version + "; building…";
+          form.reset();
+        })
+        .catch(function (error) {
+          status.className = "error";
+          status.textContent = error.message;
+        });
+    });
+  }
+
+  function start() {
+    var agent = document.getElementById("agent");
+    var token = agent && agent.getAttribute("data-live-token");
+    if (token) {
+      followBuilds(agent, token);
+      enableUpload(document.getElementById("upload"), token);
+    }
+    var replay = document.getElementById("replay-data");
+    if (replay && window.RLArenaReplay) {
+      window.RLArenaReplay.mount(document.getElementById("replay"), JSON.parse(replay.textContent));
+    }
+  }
+
+  // Deferred scripts run in order before DOMContentLoaded: wait for it, so the replay player
+  // (deferred after this script) is there.
+  if (document.readyState === "complete") {
+    start();
+  } else {
+    document.addEventListener("DOMContentLoaded", start);
+  }
+})();

@@ -1,0 +1,148 @@
+"""An agent's page and a match's page, as functions of the API's JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rlarena.web.layout import page
+from rlarena.web.markup import Html, join, tag, void
+
+Json = Mapping[str, Any]
+
+
+def _table(headers: Sequence[str], rows: Sequence[Html], **attributes: object) -> Html:
+    head = tag("thead", tag("tr", *(tag("th", h, scope="col") for h in headers)))
+    return tag("table", head, tag("tbody", *rows), **attributes)
+
+
+def version_row(submission: Json) -> Html:
+    return tag(
+        "tr",
+        tag("td", f"v{submission.get('version')}"),
+        tag("td", submission.get("status"), class_="build-status"),
+        tag("td", submission.get("errorMessage") or ("active version" if submission.get("isActive") else "")),
+        data_submission_id=submission.get("id"),
+    )
+
+
+def _upload_form(agent_id: str) -> Html:
+    return tag(
+        "form",
+        tag("h2", "Upload a new version"),
+        tag(
+            "p",
+            tag("label", "Agent file (.py, .zip or .tar.gz)", for_="file"),
+            void("input", id="file", name="file", type="file", accept=".py,.zip,.tar.gz,.tgz", required=True),
+        ),
+        tag("button", "Upload", type="submit"),
+        tag("p", "", id="upload-status", role="status", aria_live="polite"),
+        tag("noscript", tag("p", "Uploading needs JavaScript; the API takes uploads too (docs).")),
+        id="upload",
+        data_agent_id=agent_id,
+    )
+
+
+def _match_row(match: Json) -> Html:
+    winner = match.get("winnerId")
+    result = "draw" if winner is None and match.get("status") == "completed" else match.get("status")
+    if winner is not None:
+        result = f"{match.get('agent1Name') if winner == match.get('agent1Id') else match.get('agent2Name')} won"
+    return tag(
+        "tr",
+        tag(
+            "td",
+            tag("a", f"{match.get('agent1Name')} vs {match.get('agent2Name')}", href=f"/matches/{match.get('id')}"),
+        ),
+        tag("td", result),
+        tag("td", match.get("endReason") or ""),
+    )
+
+
+def agent(
+    found: Json,
+    submissions: Sequence[Json] | None,
+    matches: Sequence[Json],
+    opponents: Sequence[Json],
+    *,
+    user: str | None,
+    live_token: str | None,
+) -> Html:
+    """`submissions` is None unless the viewer owns the agent; `live_token` lets the page's script
+    upload and follow its builds over the WebSocket (the cookie itself is HttpOnly)."""
+    agent_id = str(found.get("id"))
+    facts = tag(
+        "p",
+        f"Game: {found.get('environmentId')} · owner: {found.get('username')} · Elo {found.get('elo')} · ",
+        f"record {found.get('wins', 0)}-{found.get('losses', 0)}-{found.get('draws', 0)}",
+    )
+    parts = [facts, tag("p", found.get("description") or "")]
+    if submissions is not None:
+        versions = _table(["Version", "Build status", "Note"], [version_row(s) for s in submissions], id="versions")
+        parts += [tag("h2", "Versions"), versions, _upload_form(agent_id)]
+    parts += [
+        tag("h2", "Recent matches"),
+        _table(["Match", "Result", "End reason"], [_match_row(m) for m in matches])
+        if matches
+        else tag("p", "No matches yet.", class_="muted"),
+        tag("h2", "Head to head"),
+        _table(
+            ["Opponent", "Wins", "Losses", "Draws"],
+            [
+                tag(
+                    "tr",
+                    tag("td", tag("a", o.get("opponentName"), href=f"/agents/{o.get('opponentId')}")),
+                    tag("td", o.get("wins")),
+                    tag("td", o.get("losses")),
+                    tag("td", o.get("draws")),
+                )
+                for o in opponents
+            ],
+        )
+        if opponents
+        else tag("p", "No opponents yet.", class_="muted"),
+    ]
+    content = tag("div", join(parts), id="agent", data_agent_id=agent_id, data_live_token=live_token)
+    return page(str(found.get("name")), content, user=user)
+
+
+def _side(match: Json, side: int) -> Html:
+    name, version = match.get(f"agent{side}Name"), match.get(f"agent{side}Version")
+    return tag(
+        "li",
+        tag("a", name, href=f"/agents/{match.get(f'agent{side}Id')}"),
+        f" (v{version})" if version is not None else "",
+        f": score {match.get(f'agent{side}Score')}, status {match.get(f'agent{side}Status') or 'unknown'}",
+    )
+
+
+def embedded_json(value: object) -> Html:
+    """JSON inside `<script type="application/json">`: no `<` survives, so no `</script>` either."""
+    return Html(json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace("&", "\\u0026"))
+
+
+def match(found: Json, replay: object | None, *, user: str | None) -> Html:
+    winner = found.get("winnerId")
+    if winner is None:
+        result = "draw" if found.get("status") == "completed" else str(found.get("status"))
+    else:
+        result = f"{found.get('agent1Name') if winner == found.get('agent1Id') else found.get('agent2Name')} won"
+    parts = [
+        tag("ul", _side(found, 1), _side(found, 2), class_="sides"),
+        tag("p", f"Result: {result}", tag("br"), f"End reason: {found.get('endReason') or 'not ended'}"),
+    ]
+    if replay is not None:
+        parts += [
+            tag("div", "", id="replay", aria_label="Replay"),
+            tag("script", embedded_json(replay), type="application/json", id="replay-data"),
+            tag("script", src="/assets/player.js", defer=True),
+        ]
+    else:
+        parts.append(tag("p", "No replay for this match.", class_="muted"))
+    title = f"{found.get('agent1Name')} vs {found.get('agent2Name')}"
+    return page(title, join(parts), user=user)
+
+
+def document(title: str, body: Html, *, user: str | None) -> Html:
+    return page(title, tag("article", body, class_="doc"), user=user)
