@@ -1,8 +1,8 @@
 """A real browser for the web tests: Debian's chromium driven by Playwright (sync API).
 
-A pytest plugin (tests/conftest.py loads it): the session-scoped `chromium` fixture launches
-/usr/bin/chromium once (Playwright cannot download its own browser here; .ci/run installs
-Debian's), and the `page` fixture opens a fresh context and page for one test, records every
+A pytest plugin (tests/conftest.py loads it): the module-scoped `chromium` fixture launches
+/usr/bin/chromium once per test module (Playwright cannot download its own browser here; .ci/run
+installs Debian's), and the `page` fixture opens a fresh context and page for one test, records every
 console error and page error, and fails the test if any happened. `screenshot(page, name)` writes
 a PNG under .artifacts/screenshots/<test>/ (gitignored) and prints where.
 
@@ -44,7 +44,10 @@ TIMEOUT_MS = 10_000
 _ERRORS: dict[int, list[str]] = {}
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop counts as the
+# running loop of the main thread, and every later asyncio test (pytest-asyncio, asyncio.run) would
+# fail with "cannot be called from a running event loop". Stopping it clears that.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
