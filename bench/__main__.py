@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import agent_runtime, cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads
+from bench import agent_runtime, cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads, web
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
@@ -30,6 +30,7 @@ BENCHMARKS = (
     "matchmaking",
     "play",
     "agent-runtime",
+    "web",
 )
 
 
@@ -62,6 +63,13 @@ def finite(value: Any) -> Any:
     if isinstance(value, list):
         return [finite(item) for item in value]
     return value
+
+
+def _web(arguments: argparse.Namespace, results: dict[str, Any], reports: list[str], trouble: list[str]) -> None:
+    results["web"] = web.run(repeats=arguments.repeats, log=progress)
+    reports.append(web.report(results["web"]))
+    trouble += web.problems(results["web"])
+    results["load_average"]["after web"] = load_average()
 
 
 def main(argv: list[str]) -> int:
@@ -123,6 +131,8 @@ def main(argv: list[str]) -> int:
         reports.append(agent_runtime.report(results["agent_runtime"]))
         trouble += agent_runtime.problems(results["agent_runtime"])
         results["load_average"]["after agent runtime"] = load_average()
+    if "web" in chosen:
+        _web(arguments, results, reports, trouble)
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]
