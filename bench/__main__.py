@@ -65,11 +65,13 @@ def finite(value: Any) -> Any:
     return value
 
 
-def _web(arguments: argparse.Namespace, results: dict[str, Any], reports: list[str], trouble: list[str]) -> None:
-    results["web"] = web.run(repeats=arguments.repeats, log=progress)
-    reports.append(web.report(results["web"]))
-    trouble += web.problems(results["web"])
-    results["load_average"]["after web"] = load_average()
+def print_code(code: dict[str, Any]) -> None:
+    changed = code["uncommitted_changes"]
+    if changed:
+        listed = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
+        print(f"code: {code['commit']} plus uncommitted changes to {listed}\n")
+    else:
+        print(f"code: {code['commit']}\n")
 
 
 def main(argv: list[str]) -> int:
@@ -132,7 +134,10 @@ def main(argv: list[str]) -> int:
         trouble += agent_runtime.problems(results["agent_runtime"])
         results["load_average"]["after agent runtime"] = load_average()
     if "web" in chosen:
-        _web(arguments, results, reports, trouble)
+        results["web"] = web.run(repeats=arguments.repeats, log=progress)
+        reports.append(web.report(results["web"]))
+        trouble += web.problems(results["web"])
+        results["load_average"]["after web"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]
@@ -142,13 +147,7 @@ def main(argv: list[str]) -> int:
     )
     loads = "; ".join(f"{when}: {value}" for when, value in results["load_average"].items())
     print(f"load average (1/5/15 min; other work on the machine skews the figures): {loads}\n")
-    code = results["code"]
-    changed = code["uncommitted_changes"]
-    if changed:
-        listed = ", ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else "")
-        print(f"code: {code['commit']} plus uncommitted changes to {listed}\n")
-    else:
-        print(f"code: {code['commit']}\n")
+    print_code(results["code"])
     print("\n\n".join(reports))
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(finite(results), indent=2, default=str) + "\n")
