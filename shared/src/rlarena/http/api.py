@@ -36,6 +36,7 @@ from rlarena.errors import (
     error_body,
     http_status,
 )
+from rlarena.http.request_log import log_request
 
 log = logging.getLogger("rlarena.http")
 
@@ -353,22 +354,3 @@ def apply_cors(request: flask.Request, response: flask.Response, allowed: list[s
             "Access-Control-Request-Headers", "Authorization, Content-Type"
         )
         response.headers["Access-Control-Max-Age"] = "600"
-
-
-def log_request(request: flask.Request, status: int, seconds: float, service: str) -> None:
-    log.info(
-        "%s %s %d %.1fms",
-        request.method,
-        request.path,
-        status,
-        seconds * 1000,
-        extra={
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "latencyMs": round(seconds * 1000, 2),
-                "service": service,
-            }
-        },
-    )

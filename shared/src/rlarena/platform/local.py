@@ -35,7 +35,8 @@ from rlarena.bootstrap import Platform, bootstrap
 from rlarena.config import Settings
 from rlarena.errors import ConfigurationError, InvalidInput, MethodNotAllowed, NotFound, RLArenaError
 from rlarena.events.ingress import check_ingress_token
-from rlarena.http.api import HttpApi, apply_cors, error_response, log_request, read_body
+from rlarena.http.api import apply_cors, error_response, read_body
+from rlarena.http.request_log import log_request
 from rlarena.platform import targets
 from rlarena.platform.broker import InProcessBroker
 from rlarena.platform.executor_child import ExecutorChild
@@ -58,7 +59,7 @@ class LocalPlatform:
     broker: InProcessBroker
     timer: PingTimer
     routes: RouteTable
-    services: dict[str, HttpApi]
+    services: dict[str, targets.HttpTarget]
     broker_triggers: list[Trigger]
     ingress_token: str
     outbox: OutboxPump

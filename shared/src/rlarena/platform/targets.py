@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cloudevents.http import CloudEvent
 
-from rlarena.http.api import HttpApi
+if TYPE_CHECKING:
+    import flask
 
-# Knative Service name -> "module:attribute" of the HttpApi it serves.
+
+class HttpTarget(Protocol):
+    """What the gateway calls: an API's `HttpApi` or the web app's `WebApp`."""
+
+    def handle(self, request: flask.Request) -> flask.Response: ...
+
+
+# Knative Service name -> "module:attribute" of the HttpApi (or the web's WebApp) it serves.
 HTTP_SERVICES: dict[str, str] = {
     "auth": "rlarena.entrypoints.auth:api",
     "agents": "rlarena.entrypoints.agents:api",
@@ -41,7 +49,7 @@ def _load(reference: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def http_services() -> dict[str, HttpApi]:
+def http_services() -> dict[str, HttpTarget]:
     return {name: _load(ref) for name, ref in HTTP_SERVICES.items()}
 
 

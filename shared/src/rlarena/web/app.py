@@ -6,8 +6,7 @@ browser never sends get the platform's JSON error, as on any other path.
 
 from __future__ import annotations
 
-import logging
-import time
+import json
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
@@ -16,67 +15,19 @@ from urllib.parse import quote
 
 import flask
 
-from rlarena import runtime
-from rlarena.errors import NotFound, RLArenaError, http_status
-from rlarena.http.api import Context, HttpApi, apply_cors, error_response, log_request
-from rlarena.http.health import add_health
+from rlarena import __version__
+from rlarena.errors import NotFound
 from rlarena.web import agent_pages, pages
 from rlarena.web.client import ApiClient, ApiRefused
-from rlarena.web.markup import Html
-
-log = logging.getLogger("rlarena.web")
+from rlarena.web.routing import USER_COOKIE, Context, WebApp, html
 
 TOKEN_COOKIE = "rlarena_token"  # noqa: S105 (a cookie name)
-USER_COOKIE = "rlarena_user"
-BROWSER_METHODS = frozenset({"GET", "HEAD", "POST"})
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
-
-
-class WebApp(HttpApi):
-    """An HttpApi whose answers are HTML pages, errors included."""
-
-    def handle(self, request: flask.Request) -> flask.Response:
-        if request.method not in BROWSER_METHODS:
-            return super().handle(request) if request.method == "OPTIONS" else self._json_not_found(request)
-        started = time.perf_counter()
-        user = request.cookies.get(USER_COOKIE)
-        try:
-            response = self._dispatch(self._platform(), request)
-        except ApiRefused as error:
-            response = html(pages.failure("Something went wrong", error.message, user=user), error.status)
-        except NotFound as error:
-            response = html(pages.not_found(error.message, user=user), 404)
-        except RLArenaError as error:
-            response = html(pages.failure("Something went wrong", error.message, user=user), http_status(error))
-        except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
-            response = html(
-                pages.failure("Something went wrong", "An internal error; please try again.", user=user), 500
-            )
-        log_request(request, response.status_code, time.perf_counter() - started, self.service)
-        return response
-
-    def _json_not_found(self, request: flask.Request) -> flask.Response:
-        """What the gateway answers any path it has no page for: the platform's JSON 404, with CORS."""
-        response = error_response(NotFound(f"no route for {request.method} {request.path}"))
-        apply_cors(request, response, self._platform().settings.cors_allowed_origins)
-        log_request(request, response.status_code, 0.0, self.service)
-        return response
-
-
-def html(markup: Html, status: int = 200) -> flask.Response:
-    response = flask.Response(markup, status=status, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = (
-        # The replay player adds its own <style> element, hence inline styles; scripts are ours only.
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:"
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 def client(ctx: Context) -> ApiClient:
     """The API seen from the server: WEB_API_URL, or the origin this page was asked at (the gateway)."""
-    base = ctx.platform.settings.web_api_url or ctx.request.host_url
+    base = ctx.settings.web_api_url or ctx.request.host_url
     return ApiClient(base, ctx.request.cookies.get(TOKEN_COOKIE))
 
 
@@ -91,7 +42,7 @@ def redirect(location: str) -> flask.Response:
 def signed_in(ctx: Context, answer: dict[str, object], location: str) -> flask.Response:
     """Where a successful signup or login lands, holding the token in an HttpOnly cookie."""
     response = redirect(location)
-    settings = ctx.platform.settings
+    settings = ctx.settings
     secure = settings.env == "production"
     age = int(settings.jwt_expiry.total_seconds())
     user = answer.get("user")
@@ -101,8 +52,14 @@ def signed_in(ctx: Context, answer: dict[str, object], location: str) -> flask.R
     return response
 
 
-api = WebApp("web", runtime.platform)
-add_health(api)
+api = WebApp("web")
+
+
+@api.route("/health", "GET")
+def health(ctx: Context) -> flask.Response:
+    """For the probes: answers without calling the API."""
+    body = json.dumps({"status": "ok", "service": "web", "version": __version__})
+    return flask.Response(body, mimetype="application/json")
 
 
 @api.route("/", "GET")
