@@ -93,7 +93,8 @@ class World:
 
 @pytest.fixture
 def settings_overrides() -> dict[str, object]:
-    return {"STORAGE_WEBHOOK_TOKEN": WEBHOOK_TOKEN}
+    # ARCHIVE_MAX_BYTES below the 12 MiB bodies of test_huge_bodies_are_413 (the default is 100 MiB).
+    return {"STORAGE_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "ARCHIVE_MAX_BYTES": 10 * 1024 * 1024}
 
 
 @pytest.fixture

@@ -13,10 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.postgres import free_port
 
 _READY_TIMEOUT_SECONDS = 30.0
+# Ready means an object can be written and read back, in a bucket of its own no test looks at.
+_READINESS_BUCKET = "readiness-probe"
 # Every listener `weed mini` opens, given explicitly: left to itself it derives gRPC ports as
 # http port + 10000, which may be taken, and the admin server listens even with its UI off.
 _PORT_FLAGS = (
@@ -172,15 +175,31 @@ def _wait_until_ready(server: S3Server, process: subprocess.Popen[bytes], log: P
         if process.poll() is not None:
             raise RuntimeError(f"SeaweedFS exited with {process.returncode} before serving S3:\n{_tail(log)}")
         try:
-            client.list_buckets()
+            _write_and_read_back(client)
             return
         except Exception as error:
-            # Not listening yet, or listening before the filer behind it is ready.
+            # Not listening yet, or listening before the filer or the volume server behind it is ready
+            # (buckets list while objects still answer 500 until the volume server has registered).
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"SeaweedFS did not serve S3 within {_READY_TIMEOUT_SECONDS:.0f}s:\n{_tail(log)}"
                 ) from error
             time.sleep(0.1)
+
+
+def _write_and_read_back(client: Any) -> None:
+    import io
+
+    if not client.bucket_exists(_READINESS_BUCKET):
+        client.make_bucket(_READINESS_BUCKET)
+    client.put_object(_READINESS_BUCKET, "probe", io.BytesIO(b"ready"), 5)
+    response = client.get_object(_READINESS_BUCKET, "probe")
+    try:
+        if response.read() != b"ready":
+            raise RuntimeError("SeaweedFS answered the readiness probe with other bytes")
+    finally:
+        response.close()
+        response.release_conn()
 
 
 def _remove_stray_sockets(ports: Iterable[int]) -> None:
