@@ -46,9 +46,10 @@ def strong_secret() -> str:
     return secrets.token_hex(32)
 
 
-def function_command(target: str, port: int) -> list[str]:
-    """The production entry of a function, exactly as its container runs it."""
-    source = ROOT / "functions" / TARGETS[target] / "main.py"
+def function_command(target: str, port: int, folder: str | None = None) -> list[str]:
+    """The production entry of a function, exactly as its container runs it (`folder`: under functions/,
+    by default the one TARGETS names)."""
+    source = ROOT / "functions" / (folder or TARGETS[target]) / "main.py"
     return [
         str(FUNCTIONS_FRAMEWORK),
         "--target",

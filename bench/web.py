@@ -24,9 +24,7 @@ from typing import Any
 
 from bench.support import (
     BIN,
-    FUNCTIONS_FRAMEWORK,
     HOST,
-    ROOT,
     BenchError,
     Probe,
     ServerProcess,
@@ -36,6 +34,7 @@ from bench.support import (
     bulk_insert,
     first_ok,
     free_port,
+    function_command,
     insert_users,
     percentile,
     table,
@@ -96,21 +95,6 @@ def _populate(data_dir: Path) -> None:
     engine.dispose()
 
 
-def _web_command(port: int) -> list[str]:
-    source = ROOT / "functions" / "web" / "main.py"
-    return [
-        str(FUNCTIONS_FRAMEWORK),
-        "--target",
-        "web_http",
-        "--source",
-        str(source),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-
-
 def run(*, repeats: int = 7, requests: int = 50, log: Log) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="rlarena-bench-web-") as folder:
         data = Path(folder) / "data"
@@ -131,7 +115,7 @@ def run(*, repeats: int = 7, requests: int = 50, log: Log) -> dict[str, Any]:
             cold = []
             for index in range(repeats):
                 port = free_port()
-                web = ServerProcess(_web_command(port), web_env)
+                web = ServerProcess(function_command("web_http", port, folder="web"), web_env)
                 try:
                     cold.append(first_ok(web, port, Probe("GET", PAGE)).first_ok_s)
                     if index == repeats - 1:
