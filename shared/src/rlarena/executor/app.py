@@ -36,7 +36,8 @@ def played(match_id: str, result: MatchResult) -> Played:
         status=result.status,
         winner_agent_id=result.winner_agent_id,
         agent_results=[
-            AgentOutcome(r.agent_id, r.score, r.status, r.error_message, r.stderr) for r in result.agent_results
+            AgentOutcome(r.agent_id, r.score, r.status, r.error_message, r.stderr, r.stderr_offsets)
+            for r in result.agent_results
         ],
         total_steps=result.total_steps,
         execution_time_sec=result.execution_time_sec,

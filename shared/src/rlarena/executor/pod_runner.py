@@ -97,6 +97,9 @@ class SocketSession(SandboxSession):
     def stderr_text(self) -> str:
         return ""
 
+    def stderr_position(self) -> int:
+        return 0
+
     @property
     def stderr_truncated(self) -> bool:
         return False

@@ -133,6 +133,10 @@ class AgentResult:
     status: str = OK
     error_message: str = ""
     stderr: str = ""
+    # Where `stderr` stood at the end of each replay frame's turn, in characters: frame 0's is after
+    # start-up, frame n's once the actions of step n arrived. Lines starting before stderr_offsets[n]
+    # (and not before stderr_offsets[n - 1]) were printed for frame n; see rlarena.domain.log_lines.
+    stderr_offsets: list[int] = field(default_factory=list)
     move_times: list[float] = field(default_factory=list)  # seconds per answered request
 
 
@@ -212,6 +216,7 @@ class _Match:
         self.frames: list[dict[str, Any]] = []
         self.overage = [self.limits.overage_s for _ in agents]
         self.steps = 0
+        self.marks: list[list[int]] = [[] for _ in agents]  # stderr positions, one per frame
 
     def play(self) -> MatchResult:
         started_at = datetime.now(UTC)
@@ -223,6 +228,7 @@ class _Match:
             env.reset(self.seed)
             self._record(env, [None] * len(self.agents))
             failures = self._start_agents()
+            self._mark_stderr()
             if not failures:
                 failures = self._play_moves(env)
             winner, reason = self._judge(env, failures)
@@ -330,6 +336,7 @@ class _Match:
                 return {illegal.player: _Failure(INVALID, str(illegal))}
             self.steps = env.steps
             self._record(env, [actions.get(player) for player in range(len(self.agents))])
+            self._mark_stderr()
         return {}
 
     def _send_requests(
@@ -490,6 +497,11 @@ class _Match:
             }
         )
 
+    def _mark_stderr(self) -> None:
+        """Where each agent's stderr stands now: the end of the latest frame's turn."""
+        for player, session in enumerate(self.sessions):
+            self.marks[player].append(session.stderr_position())
+
     def _tear_down(self) -> None:
         for player, session in enumerate(self.sessions):
             with contextlib.suppress(Exception):  # a teardown problem must not hide the result
@@ -497,6 +509,7 @@ class _Match:
             text = session.stderr_text()
             cap = self.limits.stderr_cap_chars
             self.results[player].stderr = text[:cap] + ("\n[stderr truncated]" if len(text) > cap else "")
+            self.results[player].stderr_offsets = [min(mark, cap) for mark in self.marks[player]]
             if session.stderr_truncated and len(text) <= cap:
                 self.results[player].stderr += "\n[stderr truncated]"
         for folder in self.folders:

@@ -82,6 +82,9 @@ class AgentOutcome:
     status: str  # OK, ERROR, TIMEOUT, INVALID
     error_message: str = ""
     logs: str = ""
+    # Where `logs` stood at the end of each replay frame's turn (AgentResult.stderr_offsets); empty
+    # in results stored before it was recorded.
+    log_offsets: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ writing costs its deadline and no more. Everything the child sends is untrusted 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
+import select
 import selectors
 import signal
 import struct
@@ -48,30 +50,63 @@ class MalformedFrame(SessionError):
 
 
 class _StderrDrain(threading.Thread):
-    """Keeps the first `cap` bytes of stderr and drops the rest, reading until end of file."""
+    """Keeps the first `cap` bytes of stderr and drops the rest, reading until end of file.
+
+    Reads happen under the lock, so `position()` can first take whatever the pipe holds and then
+    say exactly how much the child had written by then (what the runner marks at each frame)."""
 
     def __init__(self, fd: int, cap: int) -> None:
         super().__init__(daemon=True, name="sandbox-stderr")
         self._fd = fd
         self._cap = cap
         self._data = bytearray()
+        self._chars = 0  # characters in _data, as text() decodes it
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._lock = threading.Lock()
+        self._ready = select.poll()  # used under the lock only
+        self._ready.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self._ended = False
         self.truncated = False
 
     def run(self) -> None:
+        waiter = select.poll()
+        waiter.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         while True:
+            try:
+                waiter.poll(200)
+            except OSError:
+                return
+            with self._lock:
+                self._take_available()
+                if self._ended:
+                    return
+
+    def _take_available(self) -> None:
+        """Read what the pipe holds now (a bounded number of chunks); the lock is held."""
+        for _ in range(16):
+            if self._ended or not self._ready.poll(0):
+                return
             try:
                 chunk = os.read(self._fd, _READ_CHUNK)
             except OSError:
-                return
+                chunk = b""
             if not chunk:
+                self._ended = True
                 return
-            with self._lock:
-                room = self._cap - len(self._data)
-                if room > 0:
-                    self._data += chunk[:room]
-                if len(chunk) > room:
-                    self.truncated = True
+            room = self._cap - len(self._data)
+            if room > 0:
+                kept = chunk[:room]
+                self._data += kept
+                self._chars += len(self._decoder.decode(kept))
+            if len(chunk) > room:
+                self.truncated = True
+
+    def position(self) -> int:
+        """Characters of stderr kept so far, everything written before this call included."""
+        with self._lock:
+            with contextlib.suppress(OSError, ValueError):
+                self._take_available()
+            return self._chars
 
     def text(self) -> str:
         with self._lock:
@@ -196,6 +231,10 @@ class SandboxSession:
 
     def stderr_text(self) -> str:
         return self._stderr.text()
+
+    def stderr_position(self) -> int:
+        """How many characters of stderr the child has written so far (up to the cap)."""
+        return self._stderr.position()
 
     @property
     def stderr_truncated(self) -> bool:

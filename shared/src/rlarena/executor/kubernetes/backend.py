@@ -98,6 +98,7 @@ class KubernetesMatchRunner:
             result = _platform_error(order, started, _why_it_failed(finished, pod, self._runner_log_tail(pod)))
         for player, agent_result in enumerate(result.agent_results):
             agent_result.stderr = self._agent_output(pod, player)
+            agent_result.stderr_offsets = []  # the container's log is not the runner's capture
         return result
 
     # -- reading the outcome -----------------------------------------------------------------------
