@@ -10,6 +10,11 @@
  * the slider (options.hash === false turns that off). The returned player has go(turn),
  * turn() and destroy().
  *
+ * options.logs (optional): agents' log lines, as GET /api/v1/matches/{id}/logs serves them to an
+ * owner: [{agentId, lines: [{frame, text}]}]. Beside the board, each agent's lines printed up to
+ * and during the current turn are shown (those of the current turn marked), following the slider;
+ * a line whose frame is null (older results) is always shown.
+ *
  * Used in two places: inlined in the self-contained HTML replay (rlarena/replays/html.py) and
  * loaded by the web app's match page (rlarena.replays.player_js()). It writes text only with
  * textContent, never HTML, so nothing in a replay (an agent's name) can become markup. The drawn
@@ -59,6 +64,14 @@
     ".rlr-seek { display: flex; gap: 8px; align-items: center; flex: 1; min-width: min(220px, 100%); }",
     ".rlr-seek input { min-width: 0; }",
     ".rlr-seek input { flex: 1; }",
+    ".rlr-main { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }",
+    ".rlr-main .rlr-stage { flex: 1 1 auto; }",
+    ".rlr-logs { flex: 1 1 240px; min-width: 0; max-width: 100%; }",
+    ".rlr-logs h3 { font-size: 0.95rem; margin: 0 0 4px; overflow-wrap: anywhere; }",
+    ".rlr-log { background: #1f2937; border-radius: 6px; padding: 6px 8px; margin: 0 0 8px; max-height: 320px;",
+    "  overflow: auto; font: 0.8rem/1.35 monospace; list-style: none; }",
+    ".rlr-log li { white-space: pre-wrap; word-break: break-word; color: #9ca3af; }",
+    ".rlr-log li[data-current] { color: #f9fafb; background: #374151; }",
     ".rlr-details { background: #1f2937; border-radius: 6px; padding: 8px; font-size: 0.85rem;",
     "  white-space: pre-wrap; word-break: break-word; margin: 0; }"
   ].join("\n");
@@ -218,6 +231,42 @@
 
   function shown(value) { return value == null ? "-" : typeof value === "string" ? value : JSON.stringify(value); }
 
+  // The log panel of options.logs (see the header): {panel: element or null, show(turn)}.
+  function logPanels(entries, labels, meta) {
+    var agents = list(entries).filter(function (entry) { return entry && typeof entry === "object"; });
+    if (!agents.length) { return { panel: null, show: function () {} }; }
+    var ids = list(meta.agents).map(String);
+    var panel = el("aside", "rlr-logs");
+    panel.setAttribute("data-role", "logs");
+    panel.setAttribute("aria-label", "Your agents' logs");
+    var lists = agents.map(function (entry) {
+      var at = ids.indexOf(String(entry.agentId));
+      panel.appendChild(el("h3", null, "Logs of " + (at >= 0 ? labels[at] : String(entry.agentId))));
+      var items = el("ol", "rlr-log");
+      items.setAttribute("data-agent-log", String(entry.agentId));
+      items.setAttribute("aria-live", "off");
+      panel.appendChild(items);
+      return { items: items, lines: list(entry.lines) };
+    });
+    function show(turn) {
+      lists.forEach(function (log) {
+        log.items.textContent = "";
+        var current = null;
+        log.lines.forEach(function (line) {
+          var frame = line && typeof line.frame === "number" ? line.frame : null;
+          if (frame != null && frame > turn) { return; }
+          var item = el("li", null, line && line.text != null ? line.text : "");
+          if (frame != null) { item.setAttribute("data-frame", String(frame)); }
+          if (frame === turn) { item.setAttribute("data-current", ""); current = current || item; }
+          log.items.appendChild(item);
+        });
+        if (!log.items.childNodes.length) { log.items.appendChild(el("li", null, "(nothing printed yet)")); }
+        log.items.scrollTop = current ? current.offsetTop - log.items.offsetTop : log.items.scrollHeight;
+      });
+    }
+    return { panel: panel, show: show };
+  }
+
   function mount(element, replay, options) {
     options = options || {};
     installStyle();
@@ -255,7 +304,15 @@
     var stage = el("div", "rlr-stage");
     stage.setAttribute("data-role", "board");
     stage.setAttribute("aria-live", "off");
-    root.appendChild(stage);
+    var logs = logPanels(options.logs, labels, meta);
+    if (logs.panel) {
+      var main = el("div", "rlr-main");
+      main.appendChild(stage);
+      main.appendChild(logs.panel);
+      root.appendChild(main);
+    } else {
+      root.appendChild(stage);
+    }
     var fen = el("div", "rlr-fen");
     root.appendChild(fen);
 
@@ -338,6 +395,7 @@
       }
       if (meta.agent_statuses) { lines.push("statuses: " + shown(meta.agent_statuses)); }
       details.textContent = lines.join("\n");
+      logs.show(index);
     }
 
     function go(to, fromHash) {

@@ -178,16 +178,27 @@ def agent_logs(platform: MatchesPlatform, user_id: uuid.UUID, match_id: uuid.UUI
         report = json.loads(platform.store.get(result_key(str(match_id))))
     except NotFound:
         raise NotFound(f"match {match_id} has no logs yet (its status is {status})", code="no_logs") from None
-    return [
-        {
-            "agentId": result.get("agent_id"),
-            "status": result.get("status"),
-            "errorMessage": _capped(result.get("error_message")),
-            "logs": result.get("logs", ""),
-        }
-        for result in report.get("agent_results", [])
-        if isinstance(result, dict) and result.get("agent_id") in mine
-    ]
+    from rlarena.domain.log_lines import frame_lines
+
+    logs: list[dict[str, Any]] = []
+    for result in report.get("agent_results", []):
+        if not isinstance(result, dict) or result.get("agent_id") not in mine:
+            continue
+        text = result.get("logs", "")
+        text = text if isinstance(text, str) else ""
+        offsets = result.get("log_offsets")
+        offsets = offsets if isinstance(offsets, list) else []
+        logs.append(
+            {
+                "agentId": result.get("agent_id"),
+                "status": result.get("status"),
+                "errorMessage": _capped(result.get("error_message")),
+                "logs": text,
+                # Each line with the replay frame it was printed for (None in older results).
+                "lines": frame_lines(text, offsets),
+            }
+        )
+    return logs
 
 
 def _capped(text: object) -> str | None:

@@ -122,7 +122,8 @@ def embedded_json(value: object) -> Html:
     return Html(json.dumps(value, separators=(",", ":")).replace("<", "\\u003c").replace("&", "\\u0026"))
 
 
-def match(found: Json, replay: object | None, *, user: str | None) -> Html:
+def match(found: Json, replay: object | None, *, user: str | None, logs: Sequence[Json] = ()) -> Html:
+    """The match, its replay and, beside it, `logs`: the viewer's own agents' lines (never another's)."""
     winner = found.get("winnerId")
     if winner is None:
         result = "draw" if found.get("status") == "completed" else str(found.get("status"))
@@ -136,6 +137,7 @@ def match(found: Json, replay: object | None, *, user: str | None) -> Html:
         parts += [
             tag("div", "", id="replay", aria_label="Replay"),
             tag("script", embedded_json(replay), type="application/json", id="replay-data"),
+            tag("script", embedded_json(list(logs)), type="application/json", id="replay-logs") if logs else Html(""),
             tag("script", src="/assets/player.js", defer=True),
         ]
     else:

@@ -213,4 +213,17 @@ def match(ctx: Context) -> flask.Response:
     api_client = client(ctx)
     found = _page_of(lambda: api_client.get(f"/api/v1/matches/{match_id}"), "match")["match"]
     replay = api_client.get(f"/api/v1/matches/{match_id}/replay?format=json") if found.get("replayUrl") else None
-    return html(agent_pages.match(found, replay, user=current_user(ctx)))
+    logs = _own_logs(api_client, match_id) if replay is not None else []
+    return html(agent_pages.match(found, replay, user=current_user(ctx), logs=logs))
+
+
+def _own_logs(api_client: ApiClient, match_id: str) -> list[dict[str, Any]]:
+    """The viewer's own agents' logs of the match: none unless signed in and owning one of them."""
+    if not api_client.token:
+        return []
+    try:
+        return list(api_client.get(f"/api/v1/matches/{match_id}/logs")["logs"])
+    except ApiRefused as error:
+        if error.status in (401, 403, 404):
+            return []
+        raise

@@ -77,7 +77,9 @@
     }
     var replay = document.getElementById("replay-data");
     if (replay && window.RLArenaReplay) {
-      window.RLArenaReplay.mount(document.getElementById("replay"), JSON.parse(replay.textContent));
+      var logs = document.getElementById("replay-logs");  // the viewer's own agents' only
+      window.RLArenaReplay.mount(document.getElementById("replay"), JSON.parse(replay.textContent),
+        { logs: logs ? JSON.parse(logs.textContent) : [] });
     }
   }
 
