@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): constraints.txt shared/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,sandbox,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e "shared[local,s3,k8s,games,grpc,sandbox,web,dev]"
 	touch $(STAMP)
 
 # Fast when it is there already (a stamp records what it holds); see rlarena.sandbox.agent_venv.
@@ -47,6 +47,7 @@ format: $(STAMP)
 
 docs: $(STAMP)  ## regenerate docs/agents.md from the games' guides (a unit test fails while it is stale)
 	$(BIN)/python -m rlarena.agent_docs
+	$(BIN)/python -m rlarena.agent_docs shared/src/rlarena/web/content/agents.md
 
 protos: $(STAMP)  ## regenerate shared/src/rlarena/grpc_gen from protos/*.proto
 	$(BIN)/python protos/generate.py

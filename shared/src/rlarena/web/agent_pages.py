@@ -6,8 +6,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rlarena.web.agent_parts import rating_chart, upload_form, versions_table
 from rlarena.web.layout import page
-from rlarena.web.markup import Html, join, tag, void
+from rlarena.web.markup import Html, join, tag
 
 Json = Mapping[str, Any]
 
@@ -15,33 +16,6 @@ Json = Mapping[str, Any]
 def _table(headers: Sequence[str], rows: Sequence[Html], **attributes: object) -> Html:
     head = tag("thead", tag("tr", *(tag("th", h, scope="col") for h in headers)))
     return tag("table", head, tag("tbody", *rows), **attributes)
-
-
-def version_row(submission: Json) -> Html:
-    return tag(
-        "tr",
-        tag("td", f"v{submission.get('version')}"),
-        tag("td", submission.get("status"), class_="build-status"),
-        tag("td", submission.get("errorMessage") or ("active version" if submission.get("isActive") else "")),
-        data_submission_id=submission.get("id"),
-    )
-
-
-def _upload_form(agent_id: str) -> Html:
-    return tag(
-        "form",
-        tag("h2", "Upload a new version"),
-        tag(
-            "p",
-            tag("label", "Agent file (.py, .zip or .tar.gz)", for_="file"),
-            void("input", id="file", name="file", type="file", accept=".py,.zip,.tar.gz,.tgz", required=True),
-        ),
-        tag("button", "Upload", type="submit"),
-        tag("p", "", id="upload-status", role="status", aria_live="polite"),
-        tag("noscript", tag("p", "Uploading needs JavaScript; the API takes uploads too (docs).")),
-        id="upload",
-        data_agent_id=agent_id,
-    )
 
 
 def _match_row(match: Json) -> Html:
@@ -68,19 +42,21 @@ def agent(
     *,
     user: str | None,
     live_token: str | None,
+    history: Sequence[Json] = (),
+    upload_error: str | None = None,
 ) -> Html:
     """`submissions` is None unless the viewer owns the agent; `live_token` lets the page's script
-    upload and follow its builds over the WebSocket (the cookie itself is HttpOnly)."""
+    upload and follow its builds over the WebSocket (the cookie itself is HttpOnly); `history` is
+    the rating history, newest first."""
     agent_id = str(found.get("id"))
     facts = tag(
         "p",
         f"Game: {found.get('environmentId')} · owner: {found.get('username')} · Elo {found.get('elo')} · ",
         f"record {found.get('wins', 0)}-{found.get('losses', 0)}-{found.get('draws', 0)}",
     )
-    parts = [facts, tag("p", found.get("description") or "")]
+    parts = [facts, tag("p", found.get("description") or ""), tag("h2", "Rating history"), rating_chart(history)]
     if submissions is not None:
-        versions = _table(["Version", "Build status", "Note"], [version_row(s) for s in submissions], id="versions")
-        parts += [tag("h2", "Versions"), versions, _upload_form(agent_id)]
+        parts += [tag("h2", "Versions"), versions_table(agent_id, submissions), upload_form(agent_id, upload_error)]
     parts += [
         tag("h2", "Recent matches"),
         _table(["Match", "Result", "End reason"], [_match_row(m) for m in matches])

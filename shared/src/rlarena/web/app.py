@@ -146,7 +146,16 @@ def game(ctx: Context) -> flask.Response:
     if not found:
         raise NotFound(f"There is no game {environment_id!r}.")
     board = api_client.get(f"/api/v1/leaderboard/environment/{environment_id}?limit=100&sort={sort}")["leaderboard"]
-    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx)))
+    token = api_client.token if current_user(ctx) else None
+    live = token is not None or ctx.settings.relay_allow_anonymous  # the relay refuses anonymous sockets otherwise
+    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx), live=live, token=token))
+
+
+@api.route("/docs", "GET")
+def docs(ctx: Context) -> flask.Response:
+    from rlarena.web.docs_page import docs_page
+
+    return html(docs_page(user=current_user(ctx)))
 
 
 @api.route("/assets/<name>", "GET")
@@ -196,15 +205,66 @@ def _owned_versions(api_client: ApiClient, agent_id: str) -> list[dict[str, Any]
 
 @api.route("/agents/<agentId>", "GET")
 def agent(ctx: Context) -> flask.Response:
-    agent_id = quote(ctx.path_text("agentId"), safe="")
+    return _agent_page(ctx, quote(ctx.path_text("agentId"), safe=""), None, 200)
+
+
+def _agent_page(ctx: Context, agent_id: str, upload_error: str | None, status: int) -> flask.Response:
     api_client = client(ctx)
     found = _page_of(lambda: api_client.get(f"/api/v1/agents/{agent_id}"), "agent")["agent"]
     versions = _owned_versions(api_client, agent_id)
     matches = api_client.get(f"/api/v1/matches/agent/{agent_id}?pageSize=10")["matches"]
     opponents = api_client.get(f"/api/v1/agents/{agent_id}/stats")["stats"]
+    history = api_client.get(f"/api/v1/agents/{agent_id}/rating-history?pageSize=100")["history"]
     live_token = api_client.token if versions is not None else None
-    markup = agent_pages.agent(found, versions, matches, opponents, user=current_user(ctx), live_token=live_token)
-    return html(markup)
+    markup = agent_pages.agent(
+        found,
+        versions,
+        matches,
+        opponents,
+        user=current_user(ctx),
+        live_token=live_token,
+        history=history,
+        upload_error=upload_error,
+    )
+    return html(markup, status)
+
+
+@api.route("/agents/<agentId>/upload", "POST")
+def upload(ctx: Context) -> flask.Response:
+    """The upload form without JavaScript: the file goes on to the REST upload, then back to the page."""
+    agent_id = quote(ctx.path_text("agentId"), safe="")
+    if current_user(ctx) is None:
+        return redirect("/login")
+    limit = ctx.settings.archive_max_bytes
+    sent = ctx.request.files.get("file")
+    if sent is None or not sent.filename:
+        return _agent_page(ctx, agent_id, "Choose a file to upload.", 400)
+    data = sent.stream.read(limit + 1)
+    if len(data) > limit:
+        return _agent_page(ctx, agent_id, f"The file is larger than {limit} bytes.", 413)
+    try:
+        client(ctx).post_file("/api/v1/submissions", {"agentId": agent_id}, sent.filename, data)
+    except ApiRefused as error:
+        return _agent_page(ctx, agent_id, error.message, error.status)
+    return redirect(f"/agents/{agent_id}")
+
+
+@api.route("/agents/<agentId>/versions/<submissionId>/<action>", "POST")
+def version_action(ctx: Context) -> flask.Response:
+    """The Activate and Rebuild buttons: the REST call, then back to the agent's page."""
+    agent_id = quote(ctx.path_text("agentId"), safe="")
+    submission_id = quote(ctx.path_text("submissionId"), safe="")
+    action = ctx.path_text("action")
+    if current_user(ctx) is None:
+        return redirect("/login")
+    api_client = client(ctx)
+    if action == "activate":
+        api_client.put(f"/api/v1/submissions/{submission_id}/activate", {})
+    elif action == "rebuild":
+        api_client.post(f"/api/v1/submissions/{submission_id}/rebuild", {})
+    else:
+        raise NotFound("There is no such page.")
+    return redirect(f"/agents/{agent_id}")
 
 
 @api.route("/matches/<matchId>", "GET")

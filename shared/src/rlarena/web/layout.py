@@ -17,6 +17,7 @@ def page(title: str, content: Html, *, user: str | None = None, status_note: Htm
     nav = tag(
         "nav",
         tag("a", "RL Arena", href="/", class_="brand"),
+        tag("a", "Docs", href="/docs"),
         *signed_in,
         aria_label="Main",
     )

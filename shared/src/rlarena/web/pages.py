@@ -71,7 +71,16 @@ def login(*, error: str | None = None, email: str = "") -> Html:
     return page("Log in", form, user=None)
 
 
-def leaderboard(environment: Json, board: Sequence[Json], *, sort: str, user: str | None) -> Html:
+def leaderboard(
+    environment: Json,
+    board: Sequence[Json],
+    *,
+    sort: str,
+    user: str | None,
+    live: bool = False,
+    token: str | None = None,
+) -> Html:
+    """`live`: the page follows the board over the WebSocket, as the viewer (`token`) or anonymously."""
     headers = tag(
         "tr",
         tag("th", "Rank", scope="col"),
@@ -108,6 +117,8 @@ def leaderboard(environment: Json, board: Sequence[Json], *, sort: str, user: st
         tag("thead", headers),
         tag("tbody", *rows),
         class_="leaderboard",
+        data_environment_id=environment.get("id") if live else None,
+        data_live_token=token if live else None,
     )
     intro = tag("p", environment.get("description") or "")
     content = join([intro, table, "" if rows else tag("p", "No ranked agents yet.", class_="muted")])

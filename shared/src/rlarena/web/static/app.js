@@ -9,16 +9,17 @@
     if (!row) {
       row = document.createElement("tr");
       row.setAttribute("data-submission-id", submission.submissionId);
-      ["v" + (submission.version || "?"), "", ""].forEach(function (value, index) {
+      ["v" + (submission.version || "?"), "", "", ""].forEach(function (value, index) {
         var cell = document.createElement("td");
         cell.textContent = value;
         if (index === 1) { cell.className = "build-status"; }
+        if (index === 2) { cell.innerHTML = '<span class="note"></span>'; }
         row.appendChild(cell);
       });
       tbody.insertBefore(row, tbody.firstChild);
     }
     row.querySelector(".build-status").textContent = submission.status;
-    if (submission.message) { row.lastChild.textContent = submission.message; }
+    if (submission.message) { row.querySelector(".note").textContent = submission.message; }
     return row;
   }
 
@@ -68,7 +69,37 @@
     });
   }
 
+  // The leaderboard page: on each update of its channel, the page's own rows are fetched again
+  // (rendered by the server, as on the first load) and swapped in place.
+  function followLeaderboard(table) {
+    var channel = "leaderboard:" + table.getAttribute("data-environment-id");
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var token = table.getAttribute("data-live-token");
+    var query = token ? "?token=" + encodeURIComponent(token) : "";
+    var socket = new WebSocket(scheme + location.host + "/api/v1/ws" + query);
+    socket.addEventListener("open", function () {
+      socket.send(JSON.stringify({ type: "subscribe", channel: channel }));
+    });
+    socket.addEventListener("close", function () { table.setAttribute("data-live", "closed"); });
+    socket.addEventListener("message", function (event) {
+      var message = JSON.parse(event.data);
+      if (message.type === "subscribed") { table.setAttribute("data-live", "connected"); }
+      if (message.type !== "leaderboard_update") { return; }
+      fetch(location.href, { headers: { Accept: "text/html" } })
+        .then(function (reply) { return reply.text(); })
+        .then(function (text) {
+          var fresh = new DOMParser().parseFromString(text, "text/html").querySelector("table.leaderboard tbody");
+          if (fresh) {
+            table.replaceChild(document.adoptNode(fresh), table.querySelector("tbody"));
+            table.setAttribute("data-updated", String(Number(table.getAttribute("data-updated") || 0) + 1));
+          }
+        });
+    });
+  }
+
   function start() {
+    var board = document.querySelector("table.leaderboard[data-environment-id]");
+    if (board) { followLeaderboard(board); }
     var agent = document.getElementById("agent");
     var token = agent && agent.getAttribute("data-live-token");
     if (token) {
