@@ -14,24 +14,28 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from bench import agent_runtime, cold_start, matches, matchmaking, play, ratings, read_throughput, relay, uploads, web
 from bench.support import code_version, load_average, machine
 
 OUT = Path(__file__).resolve().parent / ".out"
-BENCHMARKS = (
-    "cold-start",
-    "read-throughput",
-    "uploads",
-    "matches",
-    "relay",
-    "ratings",
-    "matchmaking",
-    "play",
-    "agent-runtime",
-    "web",
-)
+# Each benchmark is a module with run(log=..., **options), report(results) and problems(results); they run in
+# this order, and their results go under the name with "_" for "-".
+MODULES: dict[str, ModuleType] = {
+    "cold-start": cold_start,
+    "read-throughput": read_throughput,
+    "uploads": uploads,
+    "matches": matches,
+    "relay": relay,
+    "ratings": ratings,
+    "matchmaking": matchmaking,
+    "play": play,
+    "agent-runtime": agent_runtime,
+    "web": web,
+}
+BENCHMARKS = tuple(MODULES)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -74,6 +78,15 @@ def print_code(code: dict[str, Any]) -> None:
         print(f"code: {code['commit']}\n")
 
 
+def _options(name: str, arguments: argparse.Namespace) -> dict[str, Any]:
+    """What a benchmark takes beyond `log`, from the command line."""
+    if name in ("cold-start", "web"):
+        return {"repeats": arguments.repeats}
+    if name == "read-throughput":
+        return {"duration": arguments.duration, "requests": arguments.requests}
+    return {}
+
+
 def main(argv: list[str]) -> int:
     arguments = parse(argv)
     chosen = arguments.which or list(BENCHMARKS)
@@ -86,58 +99,14 @@ def main(argv: list[str]) -> int:
     reports = []
     trouble: list[str] = []
     began = time.perf_counter()
-    if "cold-start" in chosen:
-        results["cold_start"] = cold_start.run(repeats=arguments.repeats, log=progress)
-        reports.append(cold_start.report(results["cold_start"]))
-        trouble += cold_start.problems(results["cold_start"])
-        results["load_average"]["after cold start"] = load_average()
-    if "read-throughput" in chosen:
-        results["read_throughput"] = read_throughput.run(
-            duration=arguments.duration, requests=arguments.requests, log=progress
-        )
-        reports.append(read_throughput.report(results["read_throughput"]))
-        trouble += read_throughput.problems(results["read_throughput"])
-        results["load_average"]["after read throughput"] = load_average()
-    if "uploads" in chosen:
-        results["uploads"] = uploads.run(log=progress)
-        reports.append(uploads.report(results["uploads"]))
-        trouble += uploads.problems(results["uploads"])
-        results["load_average"]["after uploads"] = load_average()
-    if "matches" in chosen:
-        results["matches"] = matches.run(log=progress)
-        reports.append(matches.report(results["matches"]))
-        trouble += matches.problems(results["matches"])
-        results["load_average"]["after matches"] = load_average()
-    if "relay" in chosen:
-        results["relay"] = relay.run(log=progress)
-        reports.append(relay.report(results["relay"]))
-        trouble += relay.problems(results["relay"])
-        results["load_average"]["after relay"] = load_average()
-    if "ratings" in chosen:
-        results["ratings"] = ratings.run(log=progress)
-        reports.append(ratings.report(results["ratings"]))
-        trouble += ratings.problems(results["ratings"])
-        results["load_average"]["after ratings"] = load_average()
-    if "matchmaking" in chosen:
-        results["matchmaking"] = matchmaking.run(log=progress)
-        reports.append(matchmaking.report(results["matchmaking"]))
-        trouble += matchmaking.problems(results["matchmaking"])
-        results["load_average"]["after matchmaking"] = load_average()
-    if "play" in chosen:
-        results["play"] = play.run(log=progress)
-        reports.append(play.report(results["play"]))
-        trouble += play.problems(results["play"])
-        results["load_average"]["after play"] = load_average()
-    if "agent-runtime" in chosen:
-        results["agent_runtime"] = agent_runtime.run(log=progress)
-        reports.append(agent_runtime.report(results["agent_runtime"]))
-        trouble += agent_runtime.problems(results["agent_runtime"])
-        results["load_average"]["after agent runtime"] = load_average()
-    if "web" in chosen:
-        results["web"] = web.run(repeats=arguments.repeats, log=progress)
-        reports.append(web.report(results["web"]))
-        trouble += web.problems(results["web"])
-        results["load_average"]["after web"] = load_average()
+    for name in BENCHMARKS:
+        if name not in chosen:
+            continue
+        module, key = MODULES[name], name.replace("-", "_")
+        results[key] = module.run(log=progress, **_options(name, arguments))
+        reports.append(module.report(results[key]))
+        trouble += module.problems(results[key])
+        results["load_average"][f"after {name.replace('-', ' ')}"] = load_average()
     results["wall_time_s"] = time.perf_counter() - began
     results["problems"] = trouble
     host = results["machine"]
