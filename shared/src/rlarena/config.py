@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     auth_rate_limit_per_minute: int = Field(5, alias="AUTH_RATE_LIMIT_PER_MINUTE", ge=1)
     replay_rate_limit_per_minute: int = Field(20, alias="REPLAY_RATE_LIMIT_PER_MINUTE", ge=1)
     trust_forwarded_for: bool = Field(False, alias="TRUST_FORWARDED_FOR")
+    # Check every JSON answer against the response model its route declares (a mismatch is a logged
+    # 500 response_schema_mismatch); unset: on outside production, off in production.
+    validate_responses: bool | None = Field(None, alias="VALIDATE_RESPONSES")
     relay_allow_anonymous: bool = Field(False, alias="RELAY_ALLOW_ANONYMOUS")
     relay_queue_size: int = Field(256, alias="RELAY_QUEUE_SIZE", ge=1, le=100_000)
     relay_max_connections: int = Field(10_000, alias="RELAY_MAX_CONNECTIONS", ge=1)
@@ -265,6 +268,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def checks_responses(self) -> bool:
+        return self.validate_responses if self.validate_responses is not None else not self.is_production
 
     @cached_property
     def resolved_database_url(self) -> str:
