@@ -92,6 +92,26 @@ class EventRetry(RLArenaError):
     code = "event_retry"
 
 
+class ApiError(RLArenaError):
+    """The platform's REST API answered with an error (its status, code, message and Retry-After),
+    or could not be reached (status 0); raised by the API client (rlarena.api_client), never by a route."""
+
+    code = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        retry_after_seconds: float | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, details=details, code=code)
+        self.status = status
+        self.retry_after_seconds = retry_after_seconds
+
+
 # The one table from error class to HTTP status. Order matters: the first match wins.
 HTTP_STATUS: tuple[tuple[type[RLArenaError], int], ...] = (
     (InvalidInput, 400),
