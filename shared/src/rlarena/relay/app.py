@@ -16,6 +16,8 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from cloudevents import exceptions as cloud_exceptions
 from cloudevents.http import CloudEvent, from_http
@@ -42,13 +44,14 @@ from rlarena.errors import (
     error_body,
     http_status,
 )
-from rlarena.relay.auth import TokenVerifier, authenticate
+from rlarena.relay.auth import TokenVerifier, authenticate, token_of
 from rlarena.relay.directory import DatabaseDirectory
 from rlarena.relay.hub import Hub
 from rlarena.relay.messages import Directory, Outbound, needs_directory, read
 from rlarena.relay.protocol import UPGRADE_REQUIRED, WS_PATH, Close, ConnectionRefused, close_reason
 from rlarena.relay.router import Router
 from rlarena.relay.session import Session
+from rlarena.relay.tickets import TICKET_PATH, TicketIssuer, ticket_answer
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +77,12 @@ class RelayOptions:
         )
 
 
+class RelayTokens(TokenVerifier, TicketIssuer, Protocol):
+    """What the relay needs of the TokenService: check tokens and tickets, issue tickets."""
+
+
 class Relay:
-    def __init__(self, verifier: TokenVerifier, directory: Directory, options: RelayOptions | None = None) -> None:
+    def __init__(self, verifier: RelayTokens, directory: Directory, options: RelayOptions | None = None) -> None:
         self.options = options or RelayOptions()
         self.verifier = verifier
         self.hub = Hub(
@@ -128,6 +135,17 @@ class Relay:
             self.hub.remove(client)
             raise
         await Session(websocket, self.hub, client).run()
+
+    async def issue_ticket(self, request: Request) -> JSONResponse:
+        """POST /api/v1/ws/ticket with a bearer token: 201 {ticket, expiresAt} (rlarena.relay.tickets)."""
+        try:
+            token = token_of(request.headers, {})
+            if token is None:
+                raise Unauthenticated("authentication required: send 'Authorization: Bearer <token>'")
+            user_id = await run_in_threadpool(self.verifier.verify, token)
+        except RLArenaError as error:
+            return _error(error)
+        return JSONResponse(ticket_answer(self.verifier, user_id), 201)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -189,6 +207,16 @@ class _PlatformTokens:
                 raise Unauthenticated("this account no longer exists; sign up again", code="unknown_user")
         return user_id
 
+    def verify_ticket(self, ticket: str) -> uuid.UUID:
+        user_id = self._platform.tokens.verify_ticket(ticket)
+        with self._platform.uow() as uow:
+            if uow.users.get(user_id) is None:
+                raise Unauthenticated("this account no longer exists; sign up again", code="unknown_user")
+        return user_id
+
+    def issue_ticket(self, user_id: uuid.UUID, now: datetime) -> tuple[str, datetime]:
+        return self._platform.tokens.issue_ticket(user_id, now)
+
 
 async def _refuse(websocket: WebSocket, code: Close, reason: str) -> None:
     await websocket.accept()
@@ -246,6 +274,7 @@ def create_app(relay: Relay) -> Starlette:
     routes = [
         websocket_route(relay),
         Route(WS_PATH, upgrade_required, methods=["GET"]),
+        Route(TICKET_PATH, relay.issue_ticket, methods=["POST"]),
         Route("/", relay.receive_event, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
