@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     # As root, let the sandbox set the host's cgroup2 `favordynmods` mount option (~15 ms faster
     # sandbox starts, slightly dearer forks host-wide; see rlarena.sandbox.cgroups).
     sandbox_favor_cgroup_changes: bool = Field(True, alias="SANDBOX_FAVOR_CGROUP_CHANGES")
+    # Warm sandboxes (rlarena.sandbox.forked): an agent is loaded once in its strict sandbox and
+    # each local match plays a forked copy; idle ones are closed, least recently used first, once
+    # together they hold more than WARM_SANDBOX_MEMORY_BYTES. False starts every agent cold.
+    warm_sandboxes: bool = Field(True, alias="WARM_SANDBOXES")
+    warm_sandbox_memory_bytes: int = Field(512 * 1024 * 1024, alias="WARM_SANDBOX_MEMORY_BYTES", ge=0)
     # requirements.txt on the local platform (rlarena.adapters.builders.requirements_install): wheels
     # only, from this index, in a sandboxed step with the network; installs cached by content in
     # REQUIREMENTS_CACHE_DIR (default DATA_DIR/packages; sandboxes must be able to reach it).
