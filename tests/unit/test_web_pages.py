@@ -94,13 +94,13 @@ def match(**overrides: object) -> dict[str, object]:
 
 def test_the_agent_page_shows_versions_and_the_upload_form_only_to_its_owner() -> None:
     versions = [{"id": "s-1", "version": 2, "status": "building", "isActive": False}]
-    mine = agent_pages.agent(agent(), versions, [match()], [], user="ann", live_token="t0k")
+    mine = agent_pages.agent(agent(), versions, [match()], [], user="ann", live_ticket="t1ck")
     assert '<tr data-submission-id="s-1"><td>v2</td><td class="build-status">building</td>' in mine
     assert '<label for="file">' in mine and 'type="file"' in mine and ">Upload</button>" in mine
-    assert 'data-live-token="t0k"' in mine
+    assert 'data-live-ticket="t1ck"' in mine
     assert "<script>" not in mine and ESCAPED in mine
-    theirs = agent_pages.agent(agent(), None, [], [], user=None, live_token=None)
-    assert 'id="upload"' not in theirs and "data-live-token" not in theirs
+    theirs = agent_pages.agent(agent(), None, [], [], user=None, live_ticket=None)
+    assert 'id="upload"' not in theirs and "data-live-ticket" not in theirs
 
 
 def test_the_match_page_names_both_sides_their_versions_statuses_and_the_result() -> None:

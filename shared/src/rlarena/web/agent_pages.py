@@ -41,13 +41,13 @@ def agent(
     opponents: Sequence[Json],
     *,
     user: str | None,
-    live_token: str | None,
+    live_ticket: str | None,
     history: Sequence[Json] = (),
     upload_error: str | None = None,
 ) -> Html:
-    """`submissions` is None unless the viewer owns the agent; `live_token` lets the page's script
-    upload and follow its builds over the WebSocket (the cookie itself is HttpOnly); `history` is
-    the rating history, newest first."""
+    """`submissions` is None unless the viewer owns the agent; `live_ticket` (a WebSocket ticket,
+    never the session token, which stays in its HttpOnly cookie) lets the page's script follow its
+    builds over the WebSocket; `history` is the rating history, newest first."""
     agent_id = str(found.get("id"))
     facts = tag(
         "p",
@@ -79,7 +79,7 @@ def agent(
         if opponents
         else tag("p", "No opponents yet.", class_="muted"),
     ]
-    content = tag("div", join(parts), id="agent", data_agent_id=agent_id, data_live_token=live_token)
+    content = tag("div", join(parts), id="agent", data_agent_id=agent_id, data_live_ticket=live_ticket)
     return page(str(found.get("name")), content, user=user)
 
 

@@ -19,6 +19,7 @@ from rlarena import __version__
 from rlarena.errors import NotFound
 from rlarena.web import agent_pages, pages
 from rlarena.web.client import ApiClient, ApiRefused
+from rlarena.web.origin import api_base
 from rlarena.web.routing import USER_COOKIE, Context, WebApp, html
 
 TOKEN_COOKIE = "rlarena_token"  # noqa: S105 (a cookie name)
@@ -27,12 +28,22 @@ STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 def client(ctx: Context) -> ApiClient:
     """The API seen from the server: WEB_API_URL, or the origin this page was asked at (the gateway)."""
-    base = ctx.settings.web_api_url or ctx.request.host_url
-    return ApiClient(base, ctx.request.cookies.get(TOKEN_COOKIE))
+    return ApiClient(api_base(ctx.settings, ctx.request), ctx.request.cookies.get(TOKEN_COOKIE))
 
 
 def current_user(ctx: Context) -> str | None:
     return ctx.request.cookies.get(USER_COOKIE) if ctx.request.cookies.get(TOKEN_COOKIE) else None
+
+
+def ws_ticket(api_client: ApiClient) -> str | None:
+    """A WebSocket ticket for the viewer (a minute's life, good for the relay's handshake only):
+    what a live page carries instead of the session token. None if the API will not give one."""
+    if not api_client.token:
+        return None
+    try:
+        return str(api_client.post("/api/v1/ws/ticket", {})["ticket"])
+    except ApiRefused:
+        return None
 
 
 def redirect(location: str) -> flask.Response:
@@ -146,9 +157,9 @@ def game(ctx: Context) -> flask.Response:
     if not found:
         raise NotFound(f"There is no game {environment_id!r}.")
     board = api_client.get(f"/api/v1/leaderboard/environment/{environment_id}?limit=100&sort={sort}")["leaderboard"]
-    token = api_client.token if current_user(ctx) else None
-    live = token is not None or ctx.settings.relay_allow_anonymous  # the relay refuses anonymous sockets otherwise
-    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx), live=live, token=token))
+    ticket = ws_ticket(api_client) if current_user(ctx) else None
+    live = ticket is not None or ctx.settings.relay_allow_anonymous  # the relay refuses anonymous sockets otherwise
+    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx), live=live, ticket=ticket))
 
 
 @api.route("/docs", "GET")
@@ -215,14 +226,14 @@ def _agent_page(ctx: Context, agent_id: str, upload_error: str | None, status: i
     matches = api_client.get(f"/api/v1/matches/agent/{agent_id}?pageSize=10")["matches"]
     opponents = api_client.get(f"/api/v1/agents/{agent_id}/stats")["stats"]
     history = api_client.get(f"/api/v1/agents/{agent_id}/rating-history?pageSize=100")["history"]
-    live_token = api_client.token if versions is not None else None
+    live_ticket = ws_ticket(api_client) if versions is not None else None
     markup = agent_pages.agent(
         found,
         versions,
         matches,
         opponents,
         user=current_user(ctx),
-        live_token=live_token,
+        live_ticket=live_ticket,
         history=history,
         upload_error=upload_error,
     )
@@ -231,22 +242,41 @@ def _agent_page(ctx: Context, agent_id: str, upload_error: str | None, status: i
 
 @api.route("/agents/<agentId>/upload", "POST")
 def upload(ctx: Context) -> flask.Response:
-    """The upload form without JavaScript: the file goes on to the REST upload, then back to the page."""
+    """The upload form: the file goes on to the REST upload, then back to the page (without
+    JavaScript) or, for the page's script (`Accept: application/json`), the API's answer as JSON."""
     agent_id = quote(ctx.path_text("agentId"), safe="")
     if current_user(ctx) is None:
-        return redirect("/login")
+        refused = ApiRefused(401, "Log in to upload.", "authentication_required")
+        return _upload_refused(ctx, agent_id, refused) if wants_json(ctx) else redirect("/login")
     limit = ctx.settings.archive_max_bytes
     sent = ctx.request.files.get("file")
     if sent is None or not sent.filename:
-        return _agent_page(ctx, agent_id, "Choose a file to upload.", 400)
+        return _upload_refused(ctx, agent_id, ApiRefused(400, "Choose a file to upload.", "invalid_input"))
     data = sent.stream.read(limit + 1)
     if len(data) > limit:
-        return _agent_page(ctx, agent_id, f"The file is larger than {limit} bytes.", 413)
+        message = f"The file is larger than {limit} bytes."
+        return _upload_refused(ctx, agent_id, ApiRefused(413, message, "payload_too_large"))
     try:
-        client(ctx).post_file("/api/v1/submissions", {"agentId": agent_id}, sent.filename, data)
+        answer = client(ctx).post_file("/api/v1/submissions", {"agentId": agent_id}, sent.filename, data)
     except ApiRefused as error:
-        return _agent_page(ctx, agent_id, error.message, error.status)
+        return _upload_refused(ctx, agent_id, error)
+    if wants_json(ctx):  # the page's script, which stays on the page and follows the build
+        return json_answer(answer, 201)
     return redirect(f"/agents/{agent_id}")
+
+
+def _upload_refused(ctx: Context, agent_id: str, error: ApiRefused) -> flask.Response:
+    if wants_json(ctx):
+        return json_answer({"error": error.message, "code": error.api_code}, error.status)
+    return _agent_page(ctx, agent_id, error.message, error.status)
+
+
+def wants_json(ctx: Context) -> bool:
+    return ctx.request.accept_mimetypes.best == "application/json"
+
+
+def json_answer(body: dict[str, Any], status: int) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 @api.route("/agents/<agentId>/versions/<submissionId>/<action>", "POST")

@@ -78,9 +78,10 @@ def leaderboard(
     sort: str,
     user: str | None,
     live: bool = False,
-    token: str | None = None,
+    ticket: str | None = None,
 ) -> Html:
-    """`live`: the page follows the board over the WebSocket, as the viewer (`token`) or anonymously."""
+    """`live`: the page follows the board over the WebSocket, as the viewer (with a WebSocket
+    `ticket`, never the session token) or anonymously."""
     headers = tag(
         "tr",
         tag("th", "Rank", scope="col"),
@@ -118,7 +119,7 @@ def leaderboard(
         tag("tbody", *rows),
         class_="leaderboard",
         data_environment_id=environment.get("id") if live else None,
-        data_live_token=token if live else None,
+        data_live_ticket=ticket if live else None,
     )
     intro = tag("p", environment.get("description") or "")
     content = join([intro, table, "" if rows else tag("p", "No ranked agents yet.", class_="muted")])

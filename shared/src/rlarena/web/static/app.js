@@ -1,6 +1,7 @@
 // RL Arena's pages: a little progressive enhancement, no build step.
-// The agent page uploads versions through the REST API and follows their builds over the
-// WebSocket (/api/v1/ws); the match page mounts the replay player.
+// The agent page uploads versions through the web's own form route (the session token stays in
+// its HttpOnly cookie) and follows their builds over the WebSocket (/api/v1/ws?ticket=, a ticket
+// the server minted for this page); the match page mounts the replay player.
 (function () {
   "use strict";
 
@@ -23,11 +24,16 @@
     return row;
   }
 
-  function followBuilds(root, token) {
+  function relay(ticket) {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var query = ticket ? "?ticket=" + encodeURIComponent(ticket) : "";
+    return new WebSocket(scheme + location.host + "/api/v1/ws" + query);
+  }
+
+  function followBuilds(root, ticket) {
     var agentId = root.getAttribute("data-agent-id");
     var tbody = document.querySelector("#versions tbody");
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + location.host + "/api/v1/ws?token=" + encodeURIComponent(token));
+    var socket = relay(ticket);
     socket.addEventListener("open", function () { root.setAttribute("data-live", "connected"); });
     socket.addEventListener("close", function () { root.setAttribute("data-live", "closed"); });
     socket.addEventListener("message", function (event) {
@@ -42,16 +48,15 @@
     });
   }
 
-  function enableUpload(form, token) {
+  function enableUpload(form) {
     var status = document.getElementById("upload-status");
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var body = new FormData();
-      body.append("agentId", form.getAttribute("data-agent-id"));
       body.append("file", form.elements.file.files[0]);
       status.className = "";
       status.textContent = "Uploading…";
-      fetch("/api/v1/submissions", { method: "POST", headers: { Authorization: "Bearer " + token }, body: body })
+      fetch(form.action, { method: "POST", headers: { Accept: "application/json" }, body: body, credentials: "same-origin" })
         .then(function (reply) { return reply.json().then(function (json) { return [reply.ok, json]; }); })
         .then(function (answer) {
           if (!answer[0]) { throw new Error(answer[1].error || "the upload failed"); }
@@ -73,10 +78,7 @@
   // (rendered by the server, as on the first load) and swapped in place.
   function followLeaderboard(table) {
     var channel = "leaderboard:" + table.getAttribute("data-environment-id");
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var token = table.getAttribute("data-live-token");
-    var query = token ? "?token=" + encodeURIComponent(token) : "";
-    var socket = new WebSocket(scheme + location.host + "/api/v1/ws" + query);
+    var socket = relay(table.getAttribute("data-live-ticket"));
     socket.addEventListener("open", function () {
       socket.send(JSON.stringify({ type: "subscribe", channel: channel }));
     });
@@ -101,11 +103,10 @@
     var board = document.querySelector("table.leaderboard[data-environment-id]");
     if (board) { followLeaderboard(board); }
     var agent = document.getElementById("agent");
-    var token = agent && agent.getAttribute("data-live-token");
-    if (token) {
-      followBuilds(agent, token);
-      enableUpload(document.getElementById("upload"), token);
-    }
+    var ticket = agent && agent.getAttribute("data-live-ticket");
+    if (ticket) { followBuilds(agent, ticket); }
+    var upload = document.getElementById("upload");
+    if (upload) { enableUpload(upload); }
     var replay = document.getElementById("replay-data");
     if (replay && window.RLArenaReplay) {
       var logs = document.getElementById("replay-logs");  // the viewer's own agents' only
