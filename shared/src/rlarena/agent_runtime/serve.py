@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from rlarena.agent_runtime.hints import mismatch_hint
-from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, load_agent
+from rlarena.agent_runtime.loader import AgentLoadError, LoadedAgent, format_user_traceback, load_agent
 
 USAGE = "usage: python -I -m rlarena.agent_runtime.serve [--listen <socket>] <folder> <entry_point> <player_id>"
 HEADER = struct.Struct(">I")
@@ -82,6 +82,11 @@ def main(argv: list[str]) -> int:
         )
         return 1
     requests, responses = channel()
+    return play(agent, requests, responses)
+
+
+def play(agent: LoadedAgent, requests: int, responses: int) -> int:
+    """Send the ready frame, then answer requests until "close" or the end of input."""
     ready = {"ok": True, "ready": True, "interface": agent.interface, "target": agent.target, "layer": agent.layer}
     write_frame(responses, ready)
     while True:

@@ -44,7 +44,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlarena.domain.end_reasons import first_line
 from rlarena.environments import registry
@@ -54,7 +54,10 @@ from rlarena.sandbox import staging
 from rlarena.sandbox.installed_packages import packages_of
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.runtime_install import AgentRuntime
-from rlarena.sandbox.session import NO_FRAME, SandboxSession, SessionError
+from rlarena.sandbox.session import NO_FRAME, FrameChannel, SandboxSession, SessionError
+
+if TYPE_CHECKING:
+    from rlarena.executor.warm_agents import WarmAgents
 
 OK, ERROR, TIMEOUT, INVALID = "OK", "ERROR", "TIMEOUT", "INVALID"
 # Not an agent status: a wait cut short by the match wall clock rather than the player's own clock.
@@ -68,7 +71,7 @@ _TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observati
 _AGENT_FOLDER = "agent"
 # The seam for agents that already run elsewhere (a match Pod's containers, see
 # rlarena.executor.pod_runner): given the start-up deadline, one connected channel per player.
-Connect = Callable[[float], list[SandboxSession]]
+Connect = Callable[[float], list[FrameChannel]]
 
 
 @dataclass(frozen=True)
@@ -169,11 +172,13 @@ def run_match(
     limits: MatchLimits | None = None,
     match_id: str | None = None,
     connect: Connect | None = None,
+    warm: WarmAgents | None = None,
 ) -> MatchResult:
     """Play `agents` (player 0, player 1) at `environment_id`; see the module docstring.
 
     With `connect` the agents are already running and only reached (their folders and `runtime`
-    go unused); without it `runtime` is required."""
+    go unused); without it `runtime` is required. With `warm` each agent is a forked copy of its
+    warm sandbox when it can be (rlarena.executor.warm_agents), else started cold."""
     match = _Match(
         environment_id=environment_id,
         agents=agents,
@@ -183,6 +188,7 @@ def run_match(
         limits=limits,
         match_id=match_id or uuid.uuid4().hex,
         connect=connect,
+        warm=warm,
     )
     return match.play()
 
@@ -199,6 +205,7 @@ class _Match:
         limits: MatchLimits | None,
         match_id: str,
         connect: Connect | None = None,
+        warm: WarmAgents | None = None,
     ) -> None:
         self.spec = registry.spec_of(environment_id)  # an unknown id is the caller's error: raise
         if len(agents) != self.spec.players:
@@ -210,8 +217,9 @@ class _Match:
         self.limits = limits or MatchLimits.from_spec(self.spec)
         self.match_id = match_id
         self.connect = connect
+        self.warm = warm
         self.results = [AgentResult(agent.agent_id) for agent in agents]
-        self.sessions: list[SandboxSession] = []
+        self.sessions: list[FrameChannel] = []
         self.folders: list[Path] = []
         self.frames: list[dict[str, Any]] = []
         self.overage = [self.limits.overage_s for _ in agents]
@@ -297,6 +305,10 @@ class _Match:
         sandbox = self.limits.sandbox()
         require_readable_tree(self.runtime.path, "agent runtime")
         for player, agent in enumerate(self.agents):
+            warm = self._warm_session(agent, player, sandbox)
+            if warm is not None:
+                self.sessions.append(warm)
+                continue
             # A fresh read-only copy per agent and match: nothing one match leaves reaches the next.
             code = staging.stage_copy(agent.folder, "match-", _AGENT_FOLDER)
             self.folders.append(code)
@@ -312,6 +324,19 @@ class _Match:
                     mounts=[Mount(code), Mount(self.runtime.path), *([Mount(packages)] if packages else [])],
                 )
             )
+
+    def _warm_session(self, agent: AgentSpec, player: int, sandbox: SandboxLimits) -> FrameChannel | None:
+        if self.warm is None or self.runtime is None:
+            return None
+        return self.warm.session(
+            agent.folder,
+            agent.entry_point,
+            player,
+            self.runtime,
+            sandbox,
+            stderr_cap_bytes=self.limits.stderr_cap_chars * 4,
+            startup_timeout_s=self.limits.startup_timeout_s,
+        )
 
     # --- the game ------------------------------------------------------------------------------
 

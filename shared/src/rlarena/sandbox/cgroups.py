@@ -177,6 +177,12 @@ class SandboxGroup:
         text = _read(group / name).strip()
         return int(text) if text.isdigit() else None
 
+    def memory_current(self) -> int | None:
+        """The memory the group uses now (resident pages and its tmpfs files), in bytes."""
+        group = self.paths[0]
+        text = _read(group / ("memory.current" if self.hierarchies.version == 2 else "memory.usage_in_bytes")).strip()
+        return int(text) if text.isdigit() else None
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the group for exceeding its memory limit."""
         group = self.paths[0]

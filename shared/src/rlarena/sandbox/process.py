@@ -284,10 +284,13 @@ def spawn_sandboxed(
     env: Mapping[str, str] | None = None,
     stdin: bool = True,
     mounts: Sequence[Mount] = (),
+    control: int | None = None,
 ) -> SpawnedChild:
     """Start `argv` with every layer of `run_sandboxed` but leave the pipes to the caller, for
     long-lived children such as an agent serving moves (`limits.wall_seconds` is not enforced
     here: the caller supervises time). stdout and stderr are pipes; stdin too when asked.
+
+    `control`: a descriptor (a socket) to give the child as its stdin instead of a pipe.
 
     Raises ServiceUnavailable, as `run_sandboxed` does, for the platform's own problems.
     """
@@ -345,7 +348,7 @@ def spawn_sandboxed(
                 [*launcher, *wrapper, program, *argv[1:]],
                 cwd=workdir,
                 env=child_env,
-                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdin=control if control is not None else subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,

@@ -113,47 +113,21 @@ class _StderrDrain(threading.Thread):
             return self._data.decode("utf-8", errors="replace")
 
 
-class SandboxSession:
-    """One sandboxed child; always end it with `kill()` (also done by the context manager)."""
+class FrameChannel:
+    """Frames to and from a sandboxed child over two descriptors, its stderr drained on a thread.
 
-    def __init__(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Path,
-        limits: SandboxLimits,
-        env: Mapping[str, str] | None = None,
-        stderr_cap_bytes: int = 10_000,
-        mounts: Sequence[Mount] = (),
-    ) -> None:
-        child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=True, mounts=mounts)
-        self._child = child
-        self.process = child.process
-        self.network_isolated = child.network_isolated
-        self.uid = child.uid
-        self.started = time.monotonic()
-        assert self.process.stdin is not None and self.process.stdout is not None
-        assert self.process.stderr is not None
-        self._in = self.process.stdin.fileno()
-        self._out = self.process.stdout.fileno()
+    The child's process is the subclass's: `SandboxSession` started it, a warm sandbox forked it
+    (`rlarena.sandbox.forked`)."""
+
+    def __init__(self, requests: int, responses: int, stderr: int, stderr_cap_bytes: int) -> None:
+        self._in = requests
+        self._out = responses
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
         self._buffer = bytearray()
         self._eof = False
-        self._stderr = _StderrDrain(self.process.stderr.fileno(), stderr_cap_bytes)
+        self._stderr = _StderrDrain(stderr, stderr_cap_bytes)
         self._stderr.start()
-        self._killed = False
-        self.cpu_seconds = 0.0
-
-    def __enter__(self) -> SandboxSession:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.kill()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     def fileno(self) -> int:
         """The child's stdout, for callers that wait on several sessions at once."""
@@ -239,6 +213,56 @@ class SandboxSession:
     @property
     def stderr_truncated(self) -> bool:
         return self._stderr.truncated
+
+    def exit_status(self) -> int | None:
+        """The child's returncode once it has exited (negative: killed by that signal), else None."""
+        raise NotImplementedError
+
+    def describe_exit(self) -> str:
+        """For people: "exited 1", "killed by SIGKILL", or "still running"."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """End the child and everything it started, and close the channel. Idempotent."""
+        raise NotImplementedError
+
+
+class SandboxSession(FrameChannel):
+    """One sandboxed child; always end it with `kill()` (also done by the context manager)."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        limits: SandboxLimits,
+        env: Mapping[str, str] | None = None,
+        stderr_cap_bytes: int = 10_000,
+        mounts: Sequence[Mount] = (),
+    ) -> None:
+        child = spawn_sandboxed(argv, cwd=cwd, limits=limits, env=env, stdin=True, mounts=mounts)
+        self._child = child
+        self.process = child.process
+        self.network_isolated = child.network_isolated
+        self.uid = child.uid
+        self.started = time.monotonic()
+        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stderr is not None
+        super().__init__(
+            self.process.stdin.fileno(), self.process.stdout.fileno(), self.process.stderr.fileno(), stderr_cap_bytes
+        )
+        self._killed = False
+        self.cpu_seconds = 0.0
+
+    def __enter__(self) -> SandboxSession:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.kill()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def exit_status(self) -> int | None:
         """The returncode once the child has exited (negative: killed by that signal), else None."""

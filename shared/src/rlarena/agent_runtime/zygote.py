@@ -1,0 +1,408 @@
+"""`python -I -m rlarena.agent_runtime.zygote <folder> <entry_point>`: a warm agent that forks a copy per match.
+
+It runs inside the strict sandbox (its own uid, cgroup, seccomp filter, namespaces, read-only code)
+as its pid namespace's init, imports the agent's module once and then, for each match, forks a copy
+that resolves the agent's interface for its player and plays the match exactly as
+`rlarena.agent_runtime.serve` does. The copy starts from the warm state and nothing of a match
+reaches the next one:
+
+- the parent forks only from a clean state it checked after the import (`unclean`): one thread,
+  no other process, no descriptor but its own, no writable shared memory, empty /tmp and /dev/shm,
+  no System V IPC object. An agent whose import leaves any of these is refused (the platform then
+  starts it cold for every match), since a copy could reach the next match through it;
+- after a match the parent SIGKILLs every other process of its namespace (`kill(-1)` spares the
+  init only), reaps them, and empties /tmp, /dev/shm and System V IPC: the next copy finds what
+  the first one found;
+- the parent is non-dumpable (no /proc/1/mem for a copy of the same uid; ptrace is denied by the
+  seccomp filter anyway) and has no signal handler, so the kernel drops every signal a copy sends
+  to its namespace's init, SIGKILL and SIGSTOP included;
+- `random` is reseeded from the system in each copy (CPython does it at fork) unless the agent
+  seeded it at import, and numpy's global generator likewise, so a copy behaves as a cold start.
+
+Control channel: fd 0 is a SOCK_SEQPACKET socket, one JSON message per packet.
+    out, once loaded:  {"ok": true, "ready": true}  or  {"ok": false, "cold": "why not"}
+    in:  {"type": "fork", "player": 0} with three descriptors (requests, responses, stderr)
+         -> {"forked": <pid in the namespace>}
+    in:  {"type": "status"}  -> {"status": <exit code, negative for a signal> or null}
+    in:  {"type": "end"}     -> {"ended": true, "status": ...}  (the match's processes are gone)
+Standard library only, like the rest of the runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rlarena.agent_runtime import serve
+from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, import_entry_point, resolve_interface
+
+USAGE = "usage: python -I -m rlarena.agent_runtime.zygote <folder> <entry_point>"
+PACKET_BYTES = 64 * 1024
+SCRATCH = ("/tmp", "/dev/shm")  # noqa: S108 - the sandbox's own tmpfs mounts
+SYSV_IPC = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+_KILL_ROUNDS = 200
+
+
+class _Seeds:
+    """What the agent's import did to the global random generators (see the module docstring)."""
+
+    def __init__(self) -> None:
+        import random
+
+        self._random = random.getstate()
+        self.numpy_before: Any = None
+
+    def settle(self) -> tuple[Any, bool]:
+        """(random's state to restore in a copy or None, whether to reseed numpy in a copy)."""
+        import random
+
+        state = random.getstate()
+        keep_random = state if state != self._random else None
+        numpy_random = sys.modules.get("numpy.random")
+        reseed_numpy = False
+        if numpy_random is not None and self.numpy_before is not None:
+            with contextlib.suppress(Exception):
+                reseed_numpy = _same_numpy_state(self.numpy_before, numpy_random.get_state())
+        return keep_random, reseed_numpy
+
+
+def _same_numpy_state(before: Any, after: Any) -> bool:
+    return bool(before[0] == after[0] and (before[1] == after[1]).all() and tuple(before[2:]) == tuple(after[2:]))
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What every copy starts from: the agent's module and what its import did to the generators."""
+
+    module: ModuleType
+    entry_point: str
+    keep_random: Any  # random's state to restore in a copy, when the agent seeded it at import
+    reseed_numpy: bool
+
+
+def main(argv: list[str]) -> int:
+    control = socket.socket(fileno=os.dup(0))
+    sys.stdout.flush()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    if len(argv) != 2:
+        _send(control, {"ok": False, "cold": USAGE})
+        return 2
+    seeds = _Seeds()
+    _watch_numpy(seeds)
+    try:
+        module = import_entry_point(Path(argv[0]), argv[1])
+    except AgentLoadError as error:
+        _send(control, {"ok": False, "cold": error.message})
+        return 1
+    except BaseException as error:  # the agent's own exotic failure: a cold start will report it
+        _send(control, {"ok": False, "cold": f"the agent could not be loaded: {error!r}"})
+        return 1
+    _reap_all()
+    problem = unclean(control.fileno())
+    if problem:
+        _send(control, {"ok": False, "cold": problem})
+        return 0
+    loaded = _Loaded(module, argv[1], *seeds.settle())
+    _quiet_signals()
+    _libc_prctl(PR_SET_DUMPABLE, 0)
+    _send(control, {"ok": True, "ready": True})
+    return _serve(control, loaded)
+
+
+def _serve(control: socket.socket, loaded: _Loaded) -> int:
+    child: int | None = None
+    status: int | None = None
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, PACKET_BYTES, 3)
+        except OSError:
+            data, fds = b"", []
+        if not data:
+            return 0
+        request = json.loads(data)
+        kind = request.get("type")
+        if kind == "fork" and len(fds) == 3 and child is None:
+            child, status = _fork(control, fds, loaded, int(request.get("player", 0))), None
+            _send(control, {"forked": child})
+        elif kind == "status":
+            if child is not None and status is None:
+                status = _poll(child)
+            _send(control, {"status": status})
+        elif kind == "end":
+            status = _end_match(child, status)
+            _clean_scratch()
+            child = None
+            _send(control, {"ended": True, "status": status})
+        else:
+            for fd in fds:
+                os.close(fd)
+            return 2
+
+
+def _fork(control: socket.socket, fds: list[int], loaded: _Loaded, player: int) -> int:
+    pid = os.fork()
+    if pid:
+        for fd in fds:
+            os.close(fd)
+        return pid
+    code = 1
+    try:
+        control.close()
+        code = _play(fds, loaded, player)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _play(fds: list[int], loaded: _Loaded, player: int) -> int:
+    requests, responses, stderr = fds
+    os.dup2(stderr, 2)
+    os.dup2(2, 1)
+    os.close(stderr)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has it
+    _libc_prctl(PR_SET_DUMPABLE, 1)
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as adjust:
+        adjust.write("1000")  # the memory limit's killer takes the match's copy before the warm parent
+    _reseed(loaded)
+    try:
+        agent = resolve_interface(loaded.module, player, loaded.entry_point)
+    except AgentLoadError as error:
+        serve.write_frame(responses, {"ok": False, "error": error.message, "traceback": error.user_traceback})
+        return 1
+    except BaseException as error:
+        serve.write_frame(
+            responses,
+            {
+                "ok": False,
+                "error": f"the agent could not be loaded: {type(error).__name__}: {error}",
+                "traceback": format_user_traceback(error) or traceback.format_exc(),
+            },
+        )
+        return 1
+    return serve.play(agent, requests, responses)
+
+
+def _reseed(loaded: _Loaded) -> None:
+    if loaded.keep_random is not None:
+        import random
+
+        random.setstate(loaded.keep_random)  # the agent seeded it at import: undo CPython's reseed at fork
+    if loaded.reseed_numpy:
+        with contextlib.suppress(Exception):
+            sys.modules["numpy.random"].seed()
+
+
+def _watch_numpy(seeds: _Seeds) -> None:
+    """Note numpy's global generator state right after numpy.random loads (if the agent loads it)."""
+    from importlib.machinery import PathFinder
+
+    class Finder:
+        def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+            if name != "numpy.random":
+                return None
+            sys.meta_path.remove(self)
+            spec = PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return spec
+            loader: Any = spec.loader
+            execute = loader.exec_module
+
+            def exec_module(loaded: ModuleType) -> None:
+                execute(loaded)
+                with contextlib.suppress(Exception):
+                    seeds.numpy_before = loaded.get_state()
+
+            loader.exec_module = exec_module
+            return spec
+
+    sys.meta_path.insert(0, Finder())
+
+
+# --- is the warm state safe to copy? ---------------------------------------------------------------
+
+
+def unclean(control_fd: int) -> str:
+    """Why a copy of this process could carry something from one match to the next ("" if nothing)."""
+    checks: list[tuple[Callable[[], object], str]] = [
+        (lambda: os.getpid() != 1, "not its sandbox's init (no strict sandbox)"),
+        (lambda: len(os.listdir("/proc/self/task")) > 1, "its import started threads"),
+        (
+            lambda: [name for name in os.listdir("/proc") if name.isdigit() and name != "1"],
+            "its import left processes running",
+        ),
+        (lambda: _kept_descriptors(control_fd), "its import kept descriptors open"),
+        (_shared_writable_memory, "its import mapped writable shared memory"),
+        (_scratch_files, "its import wrote to /tmp or /dev/shm"),
+        (lambda: any(_ipc_ids(kind) for kind in SYSV_IPC), "its import created System V IPC objects"),
+    ]
+    return next((why for check, why in checks if check()), "")
+
+
+def _kept_descriptors(control_fd: int) -> list[str]:
+    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        names = os.listdir(listing)
+    finally:
+        os.close(listing)
+    kept = []
+    for name in names:
+        fd = int(name)
+        if fd in (0, 1, 2, control_fd, listing):
+            continue
+        with contextlib.suppress(OSError):
+            kept.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return kept
+
+
+def _shared_writable_memory() -> bool:
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            permissions = line.split(maxsplit=2)[1]
+            if permissions[1] == "w" and permissions[3] == "s":
+                return True
+    return False
+
+
+def _ipc_ids(kind: str) -> list[int]:
+    try:
+        with open(f"/proc/sysvipc/{kind}") as table:
+            rows = table.read().splitlines()[1:]
+    except OSError:
+        return []
+    return [int(row.split()[1]) for row in rows if row.split()]
+
+
+def _quiet_signals() -> None:
+    """No handler at all: the kernel then drops any signal a copy sends to its namespace's init."""
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            ignored = number in (signal.SIGPIPE, signal.SIGXFSZ)  # as Python sets them
+            signal.signal(number, signal.SIG_IGN if ignored else signal.SIG_DFL)
+
+
+# --- the end of a match -----------------------------------------------------------------------------
+
+
+def _poll(child: int) -> int | None:
+    with contextlib.suppress(ChildProcessError):
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid == child:
+            return os.waitstatus_to_exitcode(status)
+    return None
+
+
+def _end_match(child: int | None, status: int | None) -> int | None:
+    """SIGKILL every process of the namespace but this one (orphans are ours to reap as its init)."""
+    for _ in range(_KILL_ROUNDS):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        while True:
+            try:
+                pid, code = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            if pid == child and status is None:
+                status = os.waitstatus_to_exitcode(code)
+        if not [name for name in os.listdir("/proc") if name.isdigit() and name != "1"]:
+            return status
+    raise RuntimeError("the match's processes would not die")
+
+
+def _reap_all() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def _scratch_files() -> list[Path]:
+    """What was written to /tmp and /dev/shm: everything there but the platform's mounts (the code
+    and the runtime may be staged under /tmp) and the folders leading to them."""
+    mounts = _mount_points()
+    leading = {parent for mount in mounts for parent in mount.parents}
+    found: list[Path] = []
+    pending = [Path(folder) for folder in SCRATCH]
+    while pending:
+        folder = pending.pop()
+        with contextlib.suppress(OSError):
+            for name in os.listdir(folder):
+                path = folder / name
+                if path in mounts:
+                    continue
+                if path in leading and not path.is_symlink():
+                    pending.append(path)
+                else:
+                    found.append(path)
+    return found
+
+
+def _mount_points() -> set[Path]:
+    with open("/proc/self/mountinfo") as table:
+        return {Path(line.split()[4].replace("\\040", " ")) for line in table if line.strip()}
+
+
+def _clean_scratch() -> None:
+    for path in _scratch_files():
+        _remove(path)
+    for kind, call in SYSV_IPC.items():
+        ids = _ipc_ids(kind)
+        if ids:
+            import ctypes
+
+            control = getattr(ctypes.CDLL(None, use_errno=True), call)
+            for identifier in ids:
+                if kind == "sem":
+                    control(identifier, 0, IPC_RMID)
+                else:
+                    control(identifier, IPC_RMID, None)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        for folder, _, _ in os.walk(path):
+            with contextlib.suppress(OSError):
+                os.chmod(folder, 0o700)  # a copy may have closed a folder to itself
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _libc_prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(option, value, 0, 0, 0)
+
+
+def _send(control: socket.socket, message: dict[str, Any]) -> None:
+    control.send(json.dumps(message).encode("utf-8"))
+
+
+if __name__ == "__main__":
+    code = 1
+    try:
+        code = main(sys.argv[1:])
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
