@@ -48,7 +48,7 @@ format: $(STAMP)
 docs: $(STAMP)  ## regenerate docs/agents.md from the games' guides (a unit test fails while it is stale)
 	$(BIN)/python -m rlarena.agent_docs
 	$(BIN)/python -m rlarena.agent_docs shared/src/rlarena/web/content/agents.md
-	$(BIN)/python -m rlarena.http.openapi
+	$(BIN)/python -m rlarena.api_docs.generate
 
 protos: $(STAMP)  ## regenerate shared/src/rlarena/grpc_gen from protos/*.proto
 	$(BIN)/python protos/generate.py

@@ -44,6 +44,7 @@ DATABASE_FREE = {
     ("matchmaker", "GET", "/health"),
     ("submissions", "GET", "/health"),
     ("ws-relay", "GET", "/health"),
+    *((name, "GET", "/api/v1/openapi.json") for name in ("agents", "auth", "matchmaker", "submissions", "ws-relay")),
     ("ws-relay", "GET", "/api/v1/ws"),
     ("submissions", "POST", "/internal/storage-events"),
 }

@@ -36,6 +36,7 @@ class Route:
 
 ROUTES: dict[tuple[str, str, str], Route] = {
     ("agents", "GET", "/health"): Route(Access.PUBLIC),
+    ("agents", "GET", "/api/v1/openapi.json"): Route(Access.PUBLIC),
     ("agents", "GET", "/api/v1/agents"): Route(Access.PUBLIC),
     ("agents", "GET", "/api/v1/agents/my"): Route(Access.USER),
     ("agents", "POST", "/api/v1/agents"): Route(Access.USER, Takes.JSON),
@@ -49,12 +50,14 @@ ROUTES: dict[tuple[str, str, str], Route] = {
     ("agents", "GET", "/api/v1/leaderboard/environment/<environmentId>"): Route(Access.PUBLIC),
     ("agents", "GET", "/api/v1/environments"): Route(Access.PUBLIC),
     ("auth", "GET", "/health"): Route(Access.PUBLIC),
+    ("auth", "GET", "/api/v1/openapi.json"): Route(Access.PUBLIC),
     ("auth", "POST", "/api/v1/auth/register"): Route(Access.PUBLIC, Takes.JSON),
     ("auth", "POST", "/api/v1/auth/login"): Route(Access.PUBLIC, Takes.JSON),
     ("auth", "GET", "/api/v1/users/me"): Route(Access.USER),
     ("auth", "PUT", "/api/v1/users/me"): Route(Access.USER, Takes.JSON),
     ("auth", "PATCH", "/api/v1/users/me"): Route(Access.USER, Takes.JSON),
     ("matchmaker", "GET", "/health"): Route(Access.PUBLIC),
+    ("matchmaker", "GET", "/api/v1/openapi.json"): Route(Access.PUBLIC),
     ("matchmaker", "GET", "/api/v1/matches"): Route(Access.PUBLIC),
     ("matchmaker", "POST", "/api/v1/matches"): Route(Access.USER, Takes.JSON),
     ("matchmaker", "GET", "/api/v1/matches/replays"): Route(Access.PUBLIC),
@@ -64,6 +67,7 @@ ROUTES: dict[tuple[str, str, str], Route] = {
     ("matchmaker", "GET", "/api/v1/matches/<matchId>/replay"): Route(Access.PUBLIC),
     ("matchmaker", "GET", "/api/v1/matches/<matchId>/replay-url"): Route(Access.PUBLIC),
     ("submissions", "GET", "/health"): Route(Access.PUBLIC),
+    ("submissions", "GET", "/api/v1/openapi.json"): Route(Access.PUBLIC),
     ("submissions", "POST", "/api/v1/submissions"): Route(Access.USER, Takes.JSON),  # or multipart
     ("submissions", "POST", "/api/v1/submissions/upload-url"): Route(Access.USER, Takes.JSON),
     ("submissions", "PUT", "/api/v1/submissions/<submissionId>/upload"): Route(Access.OWNER, Takes.RAW),
@@ -76,6 +80,7 @@ ROUTES: dict[tuple[str, str, str], Route] = {
     ("submissions", "GET", "/api/v1/submissions/<submissionId>/code"): Route(Access.OWNER),
     ("submissions", "POST", "/internal/storage-events"): Route(Access.WEBHOOK, Takes.RAW),
     ("ws-relay", "GET", "/health"): Route(Access.PUBLIC),
+    ("ws-relay", "GET", "/api/v1/openapi.json"): Route(Access.PUBLIC),
     ("ws-relay", "GET", "/api/v1/ws"): Route(Access.PUBLIC),
 }
 

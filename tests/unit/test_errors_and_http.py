@@ -51,6 +51,7 @@ class FakeSettings:
     cors_allowed_origins = ["http://allowed.example"]
     max_body_bytes = 1024
     trust_forwarded_for = False
+    checks_responses = False  # these tiny apps declare no response models
 
 
 class FakePlatform:

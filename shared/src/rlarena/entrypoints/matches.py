@@ -9,26 +9,59 @@ from rlarena.adapters.db.match_labels import LabelledMatch
 from rlarena.entrypoints.views import match_view
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid
 from rlarena.http.health import add_health
+from rlarena.http.operation import Content
+from rlarena.http.schemas.matches import (
+    AgentMatchPage,
+    MatchLogs,
+    MatchPage,
+    MatchReply,
+    Replay,
+    ReplayLink,
+    ReplayPage,
+)
+from rlarena.http.schemas.params import AGENT_ID, MATCH_ID
+from rlarena.http.self_description import add_openapi
 from rlarena.service import manual_matches, matches
 from rlarena.service.commands import CreateMatch, PageQuery
 from rlarena.service.matches import MatchListQuery, ReplayFormatQuery, ReplaysQuery
 
 api = HttpApi("matchmaker", runtime.platform)
 add_health(api)
+add_openapi(api)
 
 
 def _page_reply(found: list[LabelledMatch], total: int, query: PageQuery, key: str = "matches") -> Reply:
     return Reply({key: [match_view(m) for m in found], "total": total, "page": query.page, "pageSize": query.page_size})
 
 
-@api.route("/api/v1/matches", "GET")
+@api.route(
+    "/api/v1/matches",
+    "GET",
+    summary="List matches",
+    description="Public matches, newest first, optionally of one environment, agent or status.",
+    tags=("matches",),
+    query=MatchListQuery,
+    responses={200: MatchPage},
+)
 def list_matches(ctx: Context) -> Reply:
     query = ctx.query(MatchListQuery)
     found, total = matches.list_matches(ctx.platform, query)
     return _page_reply(found, total, query)
 
 
-@api.route("/api/v1/matches", "POST")
+@api.route(
+    "/api/v1/matches",
+    "POST",
+    summary="Start a manual match",
+    description="Two agents (one of them the caller's) play an unrated match: 202 with the pending match at "
+    "once; the result arrives by events. Limited per user per minute.",
+    tags=("matches",),
+    auth="bearer",
+    body=CreateMatch,
+    responses={202: MatchReply},
+    errors=(403, 404, 409),
+    rate_limited=True,
+)
 def create_match(ctx: Context) -> Reply:
     """A manual match: 202 with the pending match at once; the result arrives by events."""
     user_id = ctx.user_id()
@@ -38,7 +71,16 @@ def create_match(ctx: Context) -> Reply:
     return Reply({"match": match_view(match)}, 202)
 
 
-@api.route("/api/v1/matches/replays", "GET")
+@api.route(
+    "/api/v1/matches/replays",
+    "GET",
+    summary="An agent's matches with replays",
+    description="The public matches of one agent that have a replay, newest first.",
+    tags=("replays",),
+    query=ReplaysQuery,
+    responses={200: ReplayPage},
+    errors=(404,),
+)
 def list_replays(ctx: Context) -> Reply:
     query = ctx.query(ReplaysQuery)
     found, total = matches.replays(ctx.platform, query)
@@ -48,7 +90,17 @@ def list_replays(ctx: Context) -> Reply:
     return reply
 
 
-@api.route("/api/v1/matches/agent/<agentId>", "GET")
+@api.route(
+    "/api/v1/matches/agent/<agentId>",
+    "GET",
+    summary="An agent's matches",
+    description="The public matches of one agent, newest first.",
+    tags=("matches",),
+    params={"agentId": AGENT_ID},
+    query=PageQuery,
+    responses={200: AgentMatchPage},
+    errors=(404,),
+)
 def agent_matches(ctx: Context) -> Reply:
     agent_id = ctx.path_uuid("agentId")
     query = ctx.query(PageQuery)
@@ -59,12 +111,30 @@ def agent_matches(ctx: Context) -> Reply:
     return reply
 
 
-@api.route("/api/v1/matches/<matchId>", "GET")
+@api.route(
+    "/api/v1/matches/<matchId>",
+    "GET",
+    summary="One match",
+    description="A match with both sides, its status, result, rating changes and replay links.",
+    tags=("matches",),
+    params={"matchId": MATCH_ID},
+    responses={200: MatchReply},
+    errors=(404,),
+)
 def get_match(ctx: Context) -> Reply:
     return Reply({"match": match_view(matches.get_match(ctx.platform, ctx.path_uuid("matchId")))})
 
 
-@api.route("/api/v1/matches/<matchId>/logs", "GET")
+@api.route(
+    "/api/v1/matches/<matchId>/logs",
+    "GET",
+    summary="The caller's agents' logs of a match",
+    tags=("matches",),
+    auth="bearer",
+    params={"matchId": MATCH_ID},
+    responses={200: MatchLogs},
+    errors=(403, 404),
+)
 def match_logs(ctx: Context) -> Reply:
     """The caller's own agents' logs of a match (owners only)."""
     user_id = ctx.user_id()
@@ -72,7 +142,19 @@ def match_logs(ctx: Context) -> Reply:
     return Reply({"matchId": str(match_id), "logs": matches.agent_logs(ctx.platform, user_id, match_id)})
 
 
-@api.route("/api/v1/matches/<matchId>/replay", "GET")
+@api.route(
+    "/api/v1/matches/<matchId>/replay",
+    "GET",
+    summary="A match's replay",
+    description="The replay as JSON (`format=json`) or as a self-contained HTML player to download "
+    "(`format=html`). Downloads are limited per client address (REPLAY_RATE_LIMIT_PER_MINUTE).",
+    tags=("replays",),
+    params={"matchId": MATCH_ID},
+    query=ReplayFormatQuery,
+    responses={200: Content({"application/json": Replay, "text/html": {"type": "string"}}, "The replay")},
+    errors=(404,),
+    rate_limited=True,
+)
 def replay(ctx: Context) -> Reply | flask.Response:
     match_id = ctx.path_uuid("matchId")
     wanted = ctx.query(ReplayFormatQuery).format
@@ -89,7 +171,17 @@ def replay(ctx: Context) -> Reply | flask.Response:
     )
 
 
-@api.route("/api/v1/matches/<matchId>/replay-url", "GET")
+@api.route(
+    "/api/v1/matches/<matchId>/replay-url",
+    "GET",
+    summary="Where a match's replay downloads from",
+    description="The download path of the replay in the format asked for; 404 unless the match has a replay.",
+    tags=("replays",),
+    params={"matchId": MATCH_ID},
+    query=ReplayFormatQuery,
+    responses={200: ReplayLink},
+    errors=(404,),
+)
 def replay_url(ctx: Context) -> Reply:
     match_id = ctx.path_uuid("matchId")
     wanted = ctx.query(ReplayFormatQuery).format

@@ -24,16 +24,43 @@ from rlarena.events.catalogue import (
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_at_most, read_body
 from rlarena.http.health import add_health
+from rlarena.http.operation import Content
+from rlarena.http.schemas.params import AGENT_ID, BINARY, SUBMISSION_ID, UPLOAD_FORM
+from rlarena.http.schemas.submissions import (
+    BuildLogs,
+    BuildStatus,
+    StorageEventsAccepted,
+    SubmissionList,
+    SubmissionMessage,
+    SubmissionReply,
+    UploadReceived,
+    UploadTicket,
+)
+from rlarena.http.self_description import add_openapi
 from rlarena.service import build_queue, house_agents, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 
 api = HttpApi("submissions", runtime.platform)
 add_health(api)
+add_openapi(api)
 
 MULTIPART_OVERHEAD = 64 * 1024
 
 
-@api.route("/api/v1/submissions", "POST")
+@api.route(
+    "/api/v1/submissions",
+    "POST",
+    summary="Submit an agent's code",
+    description="A new version of an agent's code, built and validated before it plays: a multipart upload "
+    "(agentId and file: a .py, .zip or .tar.gz) or JSON with a codeUrl to fetch. Limited per agent per day "
+    "(SUBMISSIONS_PER_AGENT_PER_DAY) and per minute.",
+    tags=("submissions",),
+    auth="bearer",
+    body=Content({"multipart/form-data": UPLOAD_FORM, "application/json": SubmitCodeUrl}),
+    responses={201: SubmissionReply},
+    errors=(403, 404, 409),
+    rate_limited=True,
+)
 def create_submission(ctx: Context) -> Reply:
     user_id = ctx.user_id()
     if ctx.request.mimetype == "multipart/form-data":
@@ -71,7 +98,19 @@ def _multipart_upload(ctx: Context) -> tuple[uuid.UUID, str, bytes]:
     return parse_uuid(agent_field, "agentId"), upload.filename, data
 
 
-@api.route("/api/v1/submissions/upload-url", "POST")
+@api.route(
+    "/api/v1/submissions/upload-url",
+    "POST",
+    summary="A presigned upload URL",
+    description="Books a submission and answers where to PUT the archive (straight to storage, or to "
+    "PUT /api/v1/submissions/{submissionId}/upload on the local platform) before the URL expires.",
+    tags=("submissions",),
+    auth="bearer",
+    body=RequestUploadUrl,
+    responses={201: UploadTicket},
+    errors=(403, 404, 409),
+    rate_limited=True,
+)
 def upload_url(ctx: Context) -> Reply:
     user_id = ctx.user_id()
     command = ctx.body(RequestUploadUrl)
@@ -90,7 +129,19 @@ def upload_url(ctx: Context) -> Reply:
     )
 
 
-@api.route("/api/v1/submissions/<submissionId>/upload", "PUT")
+@api.route(
+    "/api/v1/submissions/<submissionId>/upload",
+    "PUT",
+    summary="Upload a booked submission's archive",
+    description="The body is the archive itself (the upload URL of the local platform).",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    body=Content({"application/octet-stream": BINARY}),
+    responses={202: UploadReceived},
+    errors=(403, 404, 409),
+    rate_limited=True,
+)
 def direct_upload(ctx: Context) -> Reply:
     user_id = ctx.user_id()
     submission_id = ctx.path_uuid("submissionId")
@@ -99,25 +150,65 @@ def direct_upload(ctx: Context) -> Reply:
     return Reply({"submissionId": str(submission_id), "status": "uploaded"}, 202)
 
 
-@api.route("/api/v1/submissions/<submissionId>", "GET")
+@api.route(
+    "/api/v1/submissions/<submissionId>",
+    "GET",
+    summary="One submission",
+    description="One of the caller's submissions and how far its build got.",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={200: SubmissionReply},
+    errors=(403, 404),
+)
 def get_submission(ctx: Context) -> Reply:
     view = submissions.get_submission(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     return Reply({"submission": submission_view(view.submission, view.agent)})
 
 
-@api.route("/api/v1/submissions/agent/<agentId>", "GET")
+@api.route(
+    "/api/v1/submissions/agent/<agentId>",
+    "GET",
+    summary="An agent's submissions",
+    description="Every version of one of the caller's agents, newest first.",
+    tags=("submissions",),
+    auth="bearer",
+    params={"agentId": AGENT_ID},
+    responses={200: SubmissionList},
+    errors=(403, 404),
+)
 def list_submissions(ctx: Context) -> Reply:
     views = submissions.submissions_of(ctx.platform, ctx.user_id(), ctx.path_uuid("agentId"))
     return Reply({"submissions": [submission_view(v.submission, v.agent) for v in views], "total": len(views)})
 
 
-@api.route("/api/v1/submissions/<submissionId>/activate", "PUT")
+@api.route(
+    "/api/v1/submissions/<submissionId>/activate",
+    "PUT",
+    summary="Play with this version",
+    description="Makes a built submission the one its agent plays with.",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={200: SubmissionMessage},
+    errors=(403, 404, 409),
+)
 def activate(ctx: Context) -> Reply:
     view = submissions.activate(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     return Reply({"submission": submission_view(view.submission, view.agent), "message": "submission activated"})
 
 
-@api.route("/api/v1/submissions/<submissionId>/build-status", "GET")
+@api.route(
+    "/api/v1/submissions/<submissionId>/build-status",
+    "GET",
+    summary="A submission's build status",
+    description="Where the build is, what failed, the scan's findings and every status it went through.",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={200: BuildStatus},
+    errors=(403, 404),
+)
 def build_status(ctx: Context) -> Reply:
     user_id, submission_id = ctx.user_id(), ctx.path_uuid("submissionId")
     view = submissions.get_submission(ctx.platform, user_id, submission_id)
@@ -141,7 +232,17 @@ def build_status(ctx: Context) -> Reply:
     )
 
 
-@api.route("/api/v1/submissions/<submissionId>/build-logs", "GET")
+@api.route(
+    "/api/v1/submissions/<submissionId>/build-logs",
+    "GET",
+    summary="A submission's build log",
+    description="The build's log (empty until there is one).",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={200: BuildLogs},
+    errors=(403, 404),
+)
 def build_logs(ctx: Context) -> Reply:
     view = submissions.get_submission(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     body = submission_view(view.submission, view.agent)
@@ -155,13 +256,33 @@ def build_logs(ctx: Context) -> Reply:
     )
 
 
-@api.route("/api/v1/submissions/<submissionId>/rebuild", "POST")
+@api.route(
+    "/api/v1/submissions/<submissionId>/rebuild",
+    "POST",
+    summary="Build a failed submission again",
+    description="Queues a failed build again, up to MAX_REBUILDS times.",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={202: SubmissionMessage},
+    errors=(403, 404, 409),
+)
 def rebuild(ctx: Context) -> Reply:
     view = submissions.rebuild(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     return Reply({"submission": submission_view(view.submission, view.agent), "message": "rebuild queued"}, 202)
 
 
-@api.route("/api/v1/submissions/<submissionId>/code", "GET")
+@api.route(
+    "/api/v1/submissions/<submissionId>/code",
+    "GET",
+    summary="Download a submission's code",
+    description="The uploaded file as it arrived (owners only).",
+    tags=("submissions",),
+    auth="bearer",
+    params={"submissionId": SUBMISSION_ID},
+    responses={200: Content({"application/octet-stream": BINARY}, "The uploaded file, as an attachment")},
+    errors=(403, 404),
+)
 def download_code(ctx: Context) -> flask.Response:
     view, data = submissions.source_of(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     name = f"{view.agent.name}-v{view.submission.version}-{view.submission.source_filename or 'source'}"
@@ -173,7 +294,20 @@ def download_code(ctx: Context) -> flask.Response:
     )
 
 
-@api.route("/internal/storage-events", "POST")
+@api.route(
+    "/internal/storage-events",
+    "POST",
+    summary="Storage bucket notifications",
+    description="MinIO's bucket-notification webhook (not routed by the gateway): one CloudEvent per created "
+    "object; the bearer token is STORAGE_WEBHOOK_TOKEN; 5xx so that MinIO retries.",
+    tags=("internal",),
+    auth="bearer",
+    body=Content({"application/json": {"type": "object"}}),
+    responses={202: StorageEventsAccepted},
+    errors=(503,),
+    database=False,
+    internal=True,
+)
 def storage_webhook(ctx: Context) -> Reply:
     """MinIO's bucket-notification webhook: one CloudEvent per created object, 5xx so MinIO retries."""
     settings = ctx.platform.settings

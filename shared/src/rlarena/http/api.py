@@ -6,6 +6,7 @@ response; the local platform calls the very same `handle`.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import logging
@@ -36,7 +37,9 @@ from rlarena.errors import (
     error_body,
     http_status,
 )
+from rlarena.http.operation import Answer, Auth, Content, Operation, PathParam
 from rlarena.http.request_log import log_request
+from rlarena.http.response_check import response_problem
 
 log = logging.getLogger("rlarena.http")
 
@@ -136,6 +139,13 @@ class Context:
 
 # A handler returns a Reply (rendered as JSON) or, for downloads, a ready flask.Response.
 Handler = Callable[[Context], "Reply | flask.Response"]
+H = TypeVar("H", bound=Callable[..., Any])
+
+# What a JSON answer that does not match its route's response model becomes (VALIDATE_RESPONSES).
+RESPONSE_MISMATCH = {
+    "error": "internal error: the answer does not match its documented schema",
+    "code": "response_schema_mismatch",
+}
 
 
 def parse_uuid(value: str, name: str) -> uuid.UUID:
@@ -205,15 +215,62 @@ class HttpApi:
         self._platform = platform
         self._rules = Map(strict_slashes=False, merge_slashes=False)
         self._handlers: dict[str, Handler] = {}
+        self._operations: dict[tuple[str, str], Operation] = {}
 
-    def route(self, rule: str, *methods: str) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+    def route(
+        self,
+        rule: str,
+        *methods: str,
+        summary: str = "",
+        description: str = "",
+        tags: tuple[str, ...] = (),
+        auth: Auth = "none",
+        body: type[BaseModel] | Content | None = None,
+        query: type[BaseModel] | None = None,
+        params: Mapping[str, PathParam] | None = None,
+        responses: Mapping[int, Answer] | None = None,
+        errors: tuple[int, ...] = (),
+        rate_limited: bool = False,
+        database: bool = True,
+        internal: bool = False,
+        headers: Mapping[int, Mapping[str, str]] | None = None,
+    ) -> Callable[[H], H]:
+        """Register `handler` for `rule` and `methods`, with what the API description says of it:
+        `description` defaults to the handler's docstring, the operationId is the handler's name
+        (a second method of the same handler gets `_<method>` appended); `errors` names the error
+        statuses beyond those its auth, body, query, path, rate limit and database imply."""
+
+        def register(handler: H) -> H:
             endpoint = f"{handler.__module__}.{handler.__qualname__}"
             self._rules.add(Rule(rule, endpoint=endpoint, methods=list(methods)))
             self._handlers[endpoint] = handler
+            for index, method in enumerate(methods):
+                name = handler.__name__ if index == 0 else f"{handler.__name__}_{method.lower()}"
+                self._operations[(endpoint, method)] = Operation(
+                    method=method,
+                    rule=rule,
+                    operation_id=name,
+                    summary=summary,
+                    description=description or inspect.getdoc(handler) or "",
+                    tags=tags or (self.service,),
+                    auth=auth,
+                    body=body,
+                    query=query,
+                    params=dict(params or {}),
+                    responses=dict(responses or {}),
+                    errors=errors,
+                    rate_limited=rate_limited,
+                    database=database,
+                    internal=internal,
+                    headers=dict(headers or {}),
+                )
             return handler
 
         return register
+
+    def operations(self) -> list[Operation]:
+        """What every route declared, in the order of `routes()`."""
+        return sorted(self._operations.values(), key=lambda op: (op.rule, op.method))
 
     def routes(self) -> list[tuple[str, str]]:
         """Every (method, rule) this API answers, e.g. ("GET", "/api/v1/agents/<agentId>"); no HEAD/OPTIONS."""
@@ -272,13 +329,26 @@ class HttpApi:
         reply = self._handlers[str(endpoint)](Context(platform, request, params))
         if isinstance(reply, flask.Response):
             return reply
-        return json_response(reply.body, reply.status, reply.headers)
+        text = json_text(reply.body)
+        if platform.settings.checks_responses:
+            method = "GET" if request.method == "HEAD" else request.method
+            problem = response_problem(self._operations[(str(endpoint), method)], reply.status, text)
+            if problem is not None:
+                log.error("%s %s: response_schema_mismatch: %s", request.method, request.path, problem)
+                return json_response(RESPONSE_MISMATCH, 500)
+        return text_response(text, reply.status, reply.headers)
+
+
+def json_text(body: Body) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def json_response(body: Body, status: int = 200, headers: Mapping[str, str] | None = None) -> flask.Response:
-    response = flask.Response(
-        json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status, mimetype="application/json"
-    )
+    return text_response(json_text(body), status, headers)
+
+
+def text_response(text: str, status: int = 200, headers: Mapping[str, str] | None = None) -> flask.Response:
+    response = flask.Response(text, status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -6,13 +6,23 @@ from typing import TYPE_CHECKING
 
 from rlarena import __version__
 from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.http.schemas.service import Health
 
 if TYPE_CHECKING:
     from rlarena.config import Settings
 
 
 def add_health(api: HttpApi) -> None:
-    @api.route("/health", "GET")
+    @api.route(
+        "/health",
+        "GET",
+        summary="Is this function up, and how does it run agents",
+        description="Answers without touching the database (probes are cheap): the service, its version, "
+        "how agents' code is isolated here and what agents can import.",
+        tags=("service",),
+        database=False,
+        responses={200: Health},
+    )
     def health(ctx: Context) -> Reply:
         return Reply(
             {
