@@ -3,13 +3,15 @@
 `local_arena` resolves both agents (rlarena.authoring.agent_paths), installs the agent runtime as
 the executor does (rlarena.sandbox.runtime_install) and yields an `Arena` whose `play` runs one
 match with `rlarena.executor.runner.run_match` under the game's own limits, and reports it from
-agent A's side as a `GameRecord`. Everything it unpacked or installed is removed on exit.
+agent A's side as a `GameRecord`. With WARM_SANDBOXES (the default) each agent is loaded once in
+its warm sandbox and every match plays a forked copy (rlarena.executor.warm_agents). Everything it
+unpacked, installed or started is removed on exit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,7 @@ from rlarena.authoring.agent_paths import ResolvedAgent, resolve_agent
 if TYPE_CHECKING:
     from rlarena.config import Settings
     from rlarena.executor.runner import MatchResult
+    from rlarena.executor.warm_agents import WarmAgents
     from rlarena.sandbox.runtime_install import AgentRuntime
 
 
@@ -39,10 +42,17 @@ class GameRecord:
 
 
 class Arena:
-    def __init__(self, game: str, agents: tuple[ResolvedAgent, ResolvedAgent], runtime: AgentRuntime) -> None:
+    def __init__(
+        self,
+        game: str,
+        agents: tuple[ResolvedAgent, ResolvedAgent],
+        runtime: AgentRuntime,
+        warm: WarmAgents | None = None,
+    ) -> None:
         self.game = game
         self.agents = agents
         self.runtime = runtime
+        self.warm = warm
         first, second = (agent.label for agent in agents)
         # The runner names the winner and the blamed agent by id: two copies need two names.
         self.names = (first, second) if first != second else (f"{first} (A)", f"{second} (B)")
@@ -55,7 +65,7 @@ class Arena:
             for name, agent in zip(self.names, self.agents, strict=True)
         ]
         order = specs if a_first else specs[::-1]
-        result = run_match(self.game, order, seed, self.runtime, record_replay=record_replay)
+        result = run_match(self.game, order, seed, self.runtime, record_replay=record_replay, warm=self.warm)
         return _record(number, seed, 0 if a_first else 1, result)
 
 
@@ -96,7 +106,12 @@ def local_arena(game: str, agent_a: str, agent_b: str, settings: Settings) -> It
         stack.callback(staging.discard, runtime.path)
         for agent in agents:
             _install_requirements(agent, runtime, settings)
-        yield Arena(game, agents, runtime)
+        warm = None
+        if settings.warm_sandboxes:
+            from rlarena.executor.warm_agents import WarmAgents
+
+            warm = stack.enter_context(closing(WarmAgents(settings.warm_sandbox_memory_bytes)))
+        yield Arena(game, agents, runtime, warm)
 
 
 def _install_requirements(agent: ResolvedAgent, runtime: AgentRuntime, settings: Settings) -> None:

@@ -25,6 +25,7 @@ from rlarena.executor.grpc_server import ExecutorServicer, agent_resolver, start
 from rlarena.executor.runner import AgentSpec, MatchResult, run_match
 from rlarena.executor.service import AgentOutcome, ExecutorService, MatchOrder, MatchReport, Played, Runner
 from rlarena.executor.spool import ResultSpool
+from rlarena.executor.warm_agents import WarmAgents
 from rlarena.sandbox import agent_venv, support
 from rlarena.sandbox.runtime_install import AgentRuntime, agent_python_for, install_runtime
 
@@ -47,8 +48,9 @@ def played(match_id: str, result: MatchResult) -> Played:
     return Played(report, result.replay)
 
 
-def sandboxed_runner(runtime: AgentRuntime) -> Runner:
-    """Each agent in its own sandboxed process; see rlarena.executor.runner."""
+def sandboxed_runner(runtime: AgentRuntime, warm: WarmAgents | None = None) -> Runner:
+    """Each agent in its own sandboxed process, a forked copy of its warm sandbox when `warm` is
+    given; see rlarena.executor.runner and rlarena.executor.warm_agents."""
 
     def run(order: MatchOrder) -> Played:
         result = run_match(
@@ -58,6 +60,7 @@ def sandboxed_runner(runtime: AgentRuntime) -> Runner:
             runtime,
             record_replay=order.record_replay,
             match_id=order.match_id,
+            warm=warm,
         )
         return played(order.match_id, result)
 
@@ -82,7 +85,8 @@ def build_servicer(settings: Settings, publisher: Publisher | None = None) -> tu
             favor_cgroup_changes=settings.sandbox_favor_cgroup_changes,
         )
         agent_venv.announce("the executor", settings.resolved_agent_runtime_dir, torch=settings.agent_runtime_torch)
-        run = sandboxed_runner(install_runtime(agent_python_for(settings)))
+        warm = WarmAgents(settings.warm_sandbox_memory_bytes) if settings.warm_sandboxes else None
+        run = sandboxed_runner(install_runtime(agent_python_for(settings)), warm)
     service = ExecutorService(
         run,
         publisher or publisher_for(settings),
