@@ -17,8 +17,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    from rlarena.authoring.client import ApiError, ArenaClient
+    from rlarena.api_client.generated import ArenaApi
     from rlarena.authoring.credentials import Credentials, save
+    from rlarena.errors import ApiError
 
     url = str(arguments.url).rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -29,13 +30,12 @@ def run(arguments: argparse.Namespace) -> int:
         print("rlarena login: a username and a password are needed", file=sys.stderr)
         return USAGE
     try:
-        session = ArenaClient(url).post("/api/v1/auth/login", {"email": username, "password": password})
+        session = ArenaApi(url).login({"email": username, "password": password})
     except ApiError as error:
         print(f"rlarena login: {error.message}", file=sys.stderr)
         return REFUSED
-    user = session.get("user") or {}
-    name = str(user.get("username") or username)
-    path = save(Credentials(url=url, token=str(session["token"]), username=name))
+    name = session["user"]["username"] or username
+    path = save(Credentials(url=url, token=session["token"], username=name))
     print(f"logged in to {url} as {name}; the token is kept in {path} (readable by you only)")
     return OK
 

@@ -7,7 +7,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rlarena.authoring.client import ArenaClient
+    from rlarena.api_client.generated import ArenaApi
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,11 +20,10 @@ def run(arguments: argparse.Namespace) -> int:
     return against_platform("logs", lambda client: _logs(client, arguments.match_id))
 
 
-def _logs(client: ArenaClient, match_id: str) -> int:
-    entries = client.get(f"/api/v1/matches/{match_id}/logs")["logs"]
-    for entry in entries:
-        print(f"== agent {entry.get('agentId')}: {entry.get('status')} ==")
-        if entry.get("errorMessage"):
+def _logs(client: ArenaApi, match_id: str) -> int:
+    for entry in client.match_logs(match_id)["logs"]:
+        print(f"== agent {entry['agentId']}: {entry['status']} ==")
+        if entry["errorMessage"]:
             print(entry["errorMessage"])
-        print(entry.get("logs") or "(it printed nothing)")
+        print(entry["logs"] or "(it printed nothing)")
     return 0

@@ -5,10 +5,12 @@ match's error)."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from rlarena.authoring.client import ArenaClient
+    from rlarena.api_client.generated import ArenaApi, Match
+
+Side = Literal[1, 2]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -23,26 +25,26 @@ def run(arguments: argparse.Namespace) -> int:
     return against_platform("matches", lambda client: _matches(client, arguments.agent_id, limit))
 
 
-def _matches(client: ArenaClient, agent_id: str | None, limit: int) -> int:
+def _matches(client: ArenaApi, agent_id: str | None, limit: int) -> int:
     from rlarena.authoring.table import printed_table
 
-    mine = [agent_id] if agent_id else [agent["id"] for agent in client.get("/api/v1/agents/my")["agents"]]
-    found: list[tuple[str, dict[str, Any]]] = []
+    mine = [agent_id] if agent_id else [agent["id"] for agent in client.my_agents()["agents"]]
+    found: list[tuple[str, Match]] = []
     for agent in mine:
-        page = client.get(f"/api/v1/matches/agent/{agent}", pageSize=limit)["matches"]
+        page = client.agent_matches(agent, page_size=limit)["matches"]
         found.extend((agent, match) for match in page)
-    found.sort(key=lambda pair: str(pair[1].get("createdAt") or ""), reverse=True)
+    found.sort(key=lambda pair: pair[1]["createdAt"] or "", reverse=True)
     if not found:
         print("no matches yet")
         return 0
     names = _Names(client)
     rows = []
     for agent, match in found[:limit]:
-        side = 1 if match["agent1Id"] == agent else 2
-        other = 3 - side
+        side: Side = 1 if match["agent1Id"] == agent else 2
+        other: Side = 2 if side == 1 else 1
         rows.append(
             [
-                str(match.get("createdAt") or "")[:19].replace("T", " "),
+                (match["createdAt"] or "")[:19].replace("T", " "),
                 match["id"],
                 names.of(match, side),
                 names.of(match, other),
@@ -55,46 +57,49 @@ def _matches(client: ArenaClient, agent_id: str | None, limit: int) -> int:
     return 0
 
 
-def _result(match: dict[str, Any], side: int) -> str:
-    if match.get("status") != "completed":
-        return str(match.get("status"))
-    winner = match.get("winnerId")
-    rated = "" if match.get("isRated", True) else " (unrated)"
+def _agent_id(match: Match, side: Side) -> str:
+    return match["agent1Id"] if side == 1 else match["agent2Id"]
+
+
+def _result(match: Match, side: Side) -> str:
+    if match["status"] != "completed":
+        return match["status"]
+    winner = match["winnerId"]
+    rated = "" if match["isRated"] else " (unrated)"
     if winner is None:
         return "draw" + rated
-    return ("win" if winner == match[f"agent{side}Id"] else "loss") + rated
+    return ("win" if winner == _agent_id(match, side) else "loss") + rated
 
 
-def _elo_change(match: dict[str, Any], side: int) -> str:
-    change = match.get(f"agent{side}EloChange")
-    return f"{change:+.1f}" if isinstance(change, int | float) else ""
+def _elo_change(match: Match, side: Side) -> str:
+    change = match["agent1EloChange"] if side == 1 else match["agent2EloChange"]
+    return f"{change:+.1f}" if change is not None else ""
 
 
-def _reason(match: dict[str, Any]) -> str:
-    reason = match.get("endReason") or match.get("errorMessage") or ""
-    statuses = [match.get(f"agent{side}Status") for side in (1, 2)]
-    failed = [status for status in statuses if status and status != "OK"]
-    text = str(reason).splitlines()[0] if reason else ""
+def _reason(match: Match) -> str:
+    reason = match["endReason"] or match["errorMessage"] or ""
+    failed = [status for status in (match["agent1Status"], match["agent2Status"]) if status and status != "OK"]
+    text = reason.splitlines()[0] if reason else ""
     return f"{text} ({', '.join(failed)})" if failed and ", ".join(failed) not in text else text
 
 
 class _Names:
     """Agents' names: from the match when the API gives them, else looked up once per agent."""
 
-    def __init__(self, client: ArenaClient) -> None:
+    def __init__(self, client: ArenaApi) -> None:
         self._client = client
         self._known: dict[str, str] = {}
 
-    def of(self, match: dict[str, Any], side: int) -> str:
-        given = match.get(f"agent{side}Name")
-        if isinstance(given, str) and given:
+    def of(self, match: Match, side: Side) -> str:
+        given = match["agent1Name"] if side == 1 else match["agent2Name"]
+        if given:
             return given
-        agent_id = str(match[f"agent{side}Id"])
+        agent_id = _agent_id(match, side)
         if agent_id not in self._known:
-            from rlarena.authoring.client import ApiError
+            from rlarena.errors import ApiError
 
             try:
-                self._known[agent_id] = str(self._client.get(f"/api/v1/agents/{agent_id}")["agent"]["name"])
+                self._known[agent_id] = self._client.get_agent(agent_id)["agent"]["name"]
             except ApiError:
                 self._known[agent_id] = agent_id  # deleted since: its id is all there is
         return self._known[agent_id]

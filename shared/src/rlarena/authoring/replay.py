@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from rlarena.authoring.client import ArenaClient
+    from rlarena.api_client.generated import ArenaApi
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -21,13 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(arguments: argparse.Namespace) -> int:
     from rlarena.authoring.session import against_platform
 
-    kind = "html" if arguments.html else "json"
+    kind: Literal["json", "html"] = "html" if arguments.html else "json"
     output = arguments.output or f"replay-{arguments.match_id}.{kind}"
     return against_platform("replay", lambda client: _replay(client, arguments.match_id, kind, output))
 
 
-def _replay(client: ArenaClient, match_id: str, kind: str, output: str) -> int:
-    data = client.download(f"/api/v1/matches/{match_id}/replay", format=kind)
+def _replay(client: ArenaApi, match_id: str, kind: Literal["json", "html"], output: str) -> int:
+    data = client.replay(match_id, format=kind)
     if output == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

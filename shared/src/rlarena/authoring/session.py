@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from rlarena.authoring.client import ApiError, ArenaClient
 from rlarena.authoring.credentials import credentials_path, load
+from rlarena.errors import ApiError
+
+if TYPE_CHECKING:
+    from rlarena.api_client.generated import ArenaApi
 
 OK, FAILED, NOT_LOGGED_IN = 0, 1, 2
 
 
-def against_platform(command: str, action: Callable[[ArenaClient], int]) -> int:
+def against_platform(command: str, action: Callable[[ArenaApi], int]) -> int:
     """Run `action` with a client logged in as the saved credentials say; the exit code."""
     credentials = load()
     if credentials is None:
@@ -21,8 +25,10 @@ def against_platform(command: str, action: Callable[[ArenaClient], int]) -> int:
             file=sys.stderr,
         )
         return NOT_LOGGED_IN
+    from rlarena.api_client.generated import ArenaApi
+
     try:
-        return action(ArenaClient(credentials.url, credentials.token))
+        return action(ArenaApi(credentials.url, credentials.token))
     except ApiError as error:
         print(f"rlarena {command}: {error.message}", file=sys.stderr)
         if error.status == 401:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rlarena.authoring.client import ArenaClient
+    from rlarena.api_client.generated import ArenaApi
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,20 +19,19 @@ def run(arguments: argparse.Namespace) -> int:
     return against_platform("status", lambda client: _status(client, arguments.game))
 
 
-def _status(client: ArenaClient, game: str | None) -> int:
+def _status(client: ArenaApi, game: str | None) -> int:
     from rlarena.authoring.table import printed_table
 
-    query = {"environmentId": game} if game else {}
-    agents: list[dict[str, Any]] = client.get("/api/v1/agents/my", **query)["agents"]
+    agents = client.my_agents(environment_id=game or None)["agents"]
     if not agents:
         print("no agents yet: create one on the platform, then rlarena submit AGENT_ID PATH")
         return 0
     rows = []
     for agent in agents:
-        submissions = client.get(f"/api/v1/submissions/agent/{agent['id']}")["submissions"]
+        submissions = client.list_submissions(agent["id"])["submissions"]
         versions = {item["id"]: item["version"] for item in submissions}
         latest = max(submissions, key=lambda item: item["version"], default=None)
-        active = agent.get("activeSubmissionId")
+        active = agent["activeSubmissionId"]
         rows.append(
             [
                 agent["id"],

@@ -9,12 +9,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rlarena.authoring.client import ArenaClient
+    from rlarena.api_client.generated import ArenaApi, SubmissionStatus
 
-ENDED = {"active", "failed", "inactive"}
+# The statuses a build ends in (typed by the API's own enum: a misspelt one fails mypy).
+ENDED: frozenset[SubmissionStatus] = frozenset({"active", "failed", "inactive"})
 POLL_SECONDS = 1.0
 
 
@@ -34,7 +35,8 @@ def run(arguments: argparse.Namespace) -> int:
     return against_platform("submit", lambda client: _submit(client, arguments.agent_id, path, arguments.timeout))
 
 
-def _submit(client: ArenaClient, agent_id: str, path: Path, timeout: float) -> int:
+def _submit(client: ArenaApi, agent_id: str, path: Path, timeout: float) -> int:
+    from rlarena.api_client.transport import Upload
     from rlarena.authoring.uploads import upload_of
     from rlarena.domain.archives import ArchiveLimits
     from rlarena.errors import RLArenaError
@@ -44,7 +46,7 @@ def _submit(client: ArenaClient, agent_id: str, path: Path, timeout: float) -> i
     except RLArenaError as error:
         print(f"rlarena submit: {error.message}", file=sys.stderr)
         return 1
-    submission = client.upload("/api/v1/submissions", {"agentId": agent_id}, filename, data)["submission"]
+    submission = client.create_submission_upload(agent_id=agent_id, file=Upload(filename, data))["submission"]
     submission_id = submission["id"]
     print(f"uploaded {filename} ({len(data)} bytes) as version {submission['version']} of {submission['agentName']}")
     print(f"submission {submission_id}")
@@ -55,29 +57,27 @@ def _submit(client: ArenaClient, agent_id: str, path: Path, timeout: float) -> i
     if status not in ENDED:
         print(f"rlarena submit: still {status} after {timeout:g} s; check later with rlarena status", file=sys.stderr)
         return 1
-    build = client.get(f"/api/v1/submissions/{submission_id}/build-status")
-    logs = client.get(f"/api/v1/submissions/{submission_id}/build-logs")
-    if logs.get("buildLog"):
+    build = client.build_status(submission_id)
+    logs = client.build_logs(submission_id)
+    if logs["buildLog"]:
         print("build log:")
         print(logs["buildLog"])
     ending = "FAILED" if status == "failed" else f"ended {status}"
-    print(f"{ending}: {build.get('errorMessage') or 'the build did not make it active'}")
+    print(f"{ending}: {build['errorMessage'] or 'the build did not make it active'}")
     return 1
 
 
-def _follow(client: ArenaClient, submission_id: str, timeout: float) -> str:
+def _follow(client: ArenaApi, submission_id: str, timeout: float) -> SubmissionStatus:
     """Print each new step of the build until it ends (or `timeout` passes); the last status."""
     seen = 0
-    status = ""
     deadline = time.monotonic() + timeout
     while True:
-        build = client.get(f"/api/v1/submissions/{submission_id}/build-status")
-        history: list[dict[str, Any]] = build.get("history") or []
+        build = client.build_status(submission_id)
+        history = build["history"]
         for step in history[seen:]:
-            message = f": {step['message']}" if step.get("message") else ""
+            message = f": {step['message']}" if step["message"] else ""
             print(f"  {step['status']}{message}", flush=True)
         seen = max(seen, len(history))
-        status = str(build["status"])
-        if status in ENDED or time.monotonic() >= deadline:
-            return status
+        if build["status"] in ENDED or time.monotonic() >= deadline:
+            return build["status"]
         time.sleep(POLL_SECONDS)
