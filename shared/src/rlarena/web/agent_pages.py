@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rlarena.web.agent_parts import rating_chart, upload_form, versions_table
 from rlarena.web.layout import page
 from rlarena.web.markup import Html, join, tag
+from rlarena.web.paging import Paging, pager
 
 Json = Mapping[str, Any]
 
@@ -34,6 +36,21 @@ def _match_row(match: Json) -> Html:
     )
 
 
+def matches_table(matches: Sequence[Json]) -> Html:
+    if not matches:
+        return tag("p", "No matches yet.", class_="muted")
+    return _table(["Match", "Result", "End reason"], [_match_row(m) for m in matches], class_="matches")
+
+
+@dataclass(frozen=True)
+class AgentPaging:
+    """The pages shown of an agent's matches (`?page=`) and rating history (`?history=`)."""
+
+    matches: Paging
+    history: Paging
+    query: Mapping[str, str]
+
+
 def agent(
     found: Json,
     submissions: Sequence[Json] | None,
@@ -44,6 +61,7 @@ def agent(
     live_ticket: str | None,
     history: Sequence[Json] = (),
     upload_error: str | None = None,
+    paging: AgentPaging | None = None,
 ) -> Html:
     """`submissions` is None unless the viewer owns the agent; `live_ticket` (a WebSocket ticket,
     never the session token, which stays in its HttpOnly cookie) lets the page's script follow its
@@ -54,14 +72,20 @@ def agent(
         f"Game: {found.get('environmentId')} · owner: {found.get('username')} · Elo {found.get('elo')} · ",
         f"record {found.get('wins', 0)}-{found.get('losses', 0)}-{found.get('draws', 0)}",
     )
-    parts = [facts, tag("p", found.get("description") or ""), tag("h2", "Rating history"), rating_chart(history)]
+    pages = paging or AgentPaging(Paging(1, max(len(matches), 1)), Paging(1, max(len(history), 1)), {})
+    parts = [
+        facts,
+        tag("p", found.get("description") or ""),
+        tag("h2", "Rating history"),
+        rating_chart(history),
+        pager(pages.history, pages.query, "Pages of the rating history", param="history"),
+    ]
     if submissions is not None:
         parts += [tag("h2", "Versions"), versions_table(agent_id, submissions), upload_form(agent_id, upload_error)]
     parts += [
         tag("h2", "Recent matches"),
-        _table(["Match", "Result", "End reason"], [_match_row(m) for m in matches])
-        if matches
-        else tag("p", "No matches yet.", class_="muted"),
+        matches_table(matches),
+        pager(pages.matches, pages.query, "Pages of the recent matches"),
         tag("h2", "Head to head"),
         _table(
             ["Opponent", "Wins", "Losses", "Draws"],

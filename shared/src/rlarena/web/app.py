@@ -19,11 +19,14 @@ from rlarena import __version__
 from rlarena.errors import NotFound
 from rlarena.web import agent_pages, pages
 from rlarena.web.client import ApiClient, ApiRefused
+from rlarena.web.my_matches import recent_matches
 from rlarena.web.origin import api_base
+from rlarena.web.paging import Paging
 from rlarena.web.routing import USER_COOKIE, Context, WebApp, html
 
 TOKEN_COOKIE = "rlarena_token"  # noqa: S105 (a cookie name)
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
+LEADERBOARD_PAGE, MATCHES_PAGE, HISTORY_PAGE = 100, 10, 100
 
 
 def client(ctx: Context) -> ApiClient:
@@ -130,7 +133,11 @@ def _my_page(ctx: Context, user: str, error: str | None, status: int) -> flask.R
     api_client = client(ctx)
     mine = api_client.get("/api/v1/agents/my")["agents"]
     environments = api_client.get("/api/v1/environments")["environments"]
-    return html(pages.my_agents(mine, environments, user=user, error=error), status)
+    matches, paging = recent_matches(api_client, mine, Paging.of(ctx.request.args, MATCHES_PAGE))
+    markup = pages.my_agents(
+        mine, environments, user=user, error=error, matches=matches, paging=paging, query=ctx.request.args
+    )
+    return html(markup, status)
 
 
 @api.route("/me/agents", "POST")
@@ -156,10 +163,23 @@ def game(ctx: Context) -> flask.Response:
     found = [e for e in api_client.get("/api/v1/environments")["environments"] if e["id"] == environment_id]
     if not found:
         raise NotFound(f"There is no game {environment_id!r}.")
-    board = api_client.get(f"/api/v1/leaderboard/environment/{environment_id}?limit=100&sort={sort}")["leaderboard"]
+    paging = Paging.of(ctx.request.args, LEADERBOARD_PAGE)
+    answer = api_client.get(
+        f"/api/v1/leaderboard/environment/{environment_id}?limit={paging.size}&page={paging.page}&sort={sort}"
+    )
     ticket = ws_ticket(api_client) if current_user(ctx) else None
     live = ticket is not None or ctx.settings.relay_allow_anonymous  # the relay refuses anonymous sockets otherwise
-    return html(pages.leaderboard(found[0], board, sort=sort, user=current_user(ctx), live=live, ticket=ticket))
+    markup = pages.leaderboard(
+        found[0],
+        answer["leaderboard"],
+        sort=sort,
+        user=current_user(ctx),
+        live=live,
+        ticket=ticket,
+        paging=paging.counted(int(answer.get("total", 0))),
+        query=ctx.request.args,
+    )
+    return html(markup)
 
 
 @api.route("/docs", "GET")
@@ -223,19 +243,31 @@ def _agent_page(ctx: Context, agent_id: str, upload_error: str | None, status: i
     api_client = client(ctx)
     found = _page_of(lambda: api_client.get(f"/api/v1/agents/{agent_id}"), "agent")["agent"]
     versions = _owned_versions(api_client, agent_id)
-    matches = api_client.get(f"/api/v1/matches/agent/{agent_id}?pageSize=10")["matches"]
+    args = ctx.request.args
+    matches_paging = Paging.of(args, MATCHES_PAGE)
+    history_paging = Paging.of(args, HISTORY_PAGE, param="history")
+    matches = api_client.get(
+        f"/api/v1/matches/agent/{agent_id}?pageSize={matches_paging.size}&page={matches_paging.page}"
+    )
     opponents = api_client.get(f"/api/v1/agents/{agent_id}/stats")["stats"]
-    history = api_client.get(f"/api/v1/agents/{agent_id}/rating-history?pageSize=100")["history"]
+    history = api_client.get(
+        f"/api/v1/agents/{agent_id}/rating-history?pageSize={history_paging.size}&page={history_paging.page}"
+    )
     live_ticket = ws_ticket(api_client) if versions is not None else None
     markup = agent_pages.agent(
         found,
         versions,
-        matches,
+        matches["matches"],
         opponents,
         user=current_user(ctx),
         live_ticket=live_ticket,
-        history=history,
+        history=history["history"],
         upload_error=upload_error,
+        paging=agent_pages.AgentPaging(
+            matches_paging.counted(int(matches.get("total", 0))),
+            history_paging.counted(int(history.get("total", 0))),
+            args,
+        ),
     )
     return html(markup, status)
 

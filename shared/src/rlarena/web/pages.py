@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rlarena.web.agent_pages import matches_table
 from rlarena.web.layout import page
 from rlarena.web.markup import Html, join, tag, void
+from rlarena.web.paging import MAX_PAGE_SIZE, Paging, pager
 
 Json = Mapping[str, Any]
 
@@ -79,6 +81,8 @@ def leaderboard(
     user: str | None,
     live: bool = False,
     ticket: str | None = None,
+    paging: Paging | None = None,
+    query: Mapping[str, str] | None = None,
 ) -> Html:
     """`live`: the page follows the board over the WebSocket, as the viewer (with a WebSocket
     `ticket`, never the session token) or anonymously."""
@@ -122,8 +126,13 @@ def leaderboard(
         data_live_ticket=ticket if live else None,
     )
     intro = tag("p", environment.get("description") or "")
-    content = join([intro, table, "" if rows else tag("p", "No ranked agents yet.", class_="muted")])
+    pages = pager(paging, query or {}, "Pages of the leaderboard") if paging else ""
+    content = join([intro, table, "" if rows else tag("p", _empty_board(paging), class_="muted"), pages])
     return page(str(environment.get("name") or environment.get("id")), content, user=user)
+
+
+def _empty_board(paging: Paging | None) -> str:
+    return "No agents on this page." if paging and paging.page > 1 else "No ranked agents yet."
 
 
 def skill_interval(skill: Json | None) -> str:
@@ -133,7 +142,18 @@ def skill_interval(skill: Json | None) -> str:
     return f"{mu:.1f} ± {sigma:.1f} ({mu - sigma:.1f} to {mu + sigma:.1f})"
 
 
-def my_agents(agents: Sequence[Json], environments: Sequence[Json], *, user: str, error: str | None = None) -> Html:
+def my_agents(
+    agents: Sequence[Json],
+    environments: Sequence[Json],
+    *,
+    user: str,
+    error: str | None = None,
+    matches: Sequence[Json] = (),
+    paging: Paging | None = None,
+    query: Mapping[str, str] | None = None,
+) -> Html:
+    """My agents, a form to create one, and my recent matches (`paging`: which page of them)."""
+
     rows = [
         tag(
             "tr",
@@ -168,7 +188,14 @@ def my_agents(agents: Sequence[Json], environments: Sequence[Json], *, user: str
         method="post",
         action="/me/agents",
     )
-    return page("My agents", join([table, form]), user=user)
+    recent = [
+        tag("h2", "My recent matches"),
+        matches_table(matches),
+        pager(paging, query or {}, "Pages of my recent matches") if paging else "",
+    ]
+    if paging and not matches and paging.page * paging.size > MAX_PAGE_SIZE:
+        recent.insert(2, tag("p", "Older matches are listed on each agent's page.", class_="muted"))
+    return page("My agents", join([table, *recent, form]), user=user)
 
 
 def not_found(message: str, *, user: str | None = None) -> Html:
