@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from rlarena.http.api import Context, HttpApi, Reply
+from rlarena.http.schemas.base import Schema
 from rlarena.relay.tickets import TICKET_PATH, ticket_answer
 
 
+class WsTicket(Schema):
+    """A WebSocket ticket: for `/api/v1/ws?ticket=` only, refused as a bearer token by every API."""
+
+    ticket: str = Field(description="Send as ?ticket= on the WebSocket handshake")
+    expires_at: str = Field(description="When the ticket stops opening connections (UTC, ISO 8601)")
+
+
 def add_ticket_route(api: HttpApi) -> None:
-    @api.route(TICKET_PATH, "POST")
+    @api.route(
+        TICKET_PATH,
+        "POST",
+        summary="A ticket to open the WebSocket with",
+        description="A short-lived ticket (about a minute) for the caller to open /api/v1/ws with "
+        "(`?ticket=`), so a web page never holds the bearer token. Refused as a bearer token by every API.",
+        tags=("live",),
+        auth="bearer",
+        responses={201: WsTicket},
+    )
     def create_ws_ticket(ctx: Context) -> Reply:
         """A ticket for the caller to open the WebSocket with (`/api/v1/ws?ticket=`), valid for about a minute."""
         return Reply(ticket_answer(ctx.platform.tokens, ctx.user_id()), 201)
