@@ -6,7 +6,12 @@ For each agent, at tic-tac-toe, in the strict sandbox on the curated runtime (`m
   its model loaded), p50 and p90 over fresh sandboxes;
 - per move: the runner's p50 round trip for a move (the agent's own work included), from whole
   matches of the agent against itself;
-- matches/s: those matches one after another, start-up and teardown included.
+- matches/s: those matches one after another, start-up and teardown included;
+- warm matches/s: the same in warm sandboxes (rlarena.executor.warm_agents: the agent loaded once,
+  a forked copy per match) after one warm-up match, and its ratio to the in-process floor: the
+  platform's environment with the agent called directly in this process, no sandbox (the ONNX
+  agent's floor is the numpy agent's, which computes the same MLP: onnxruntime is in the agents'
+  runtime, not the platform's).
 
 The standard-library agent is measured on the interpreter the runtime is made from too (the
 "base python" row: what agents ran on before the runtime), to show what the runtime itself costs.
@@ -17,7 +22,9 @@ ReLU), about what a tic-tac-toe policy needs; the numpy agent computes the same 
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import shutil
 import tempfile
 import time
@@ -30,7 +37,10 @@ from bench.support import percentile, table
 AGENTS = ("stdlib", "numpy", "onnx")
 STARTS = 30
 MATCHES = 30
+WARM_MATCHES = 200
 ROUNDS = 5
+# The goal of issue 18 for a numpy and an ONNX agent in warm sandboxes.
+WARM_GOAL = 50.0
 
 STDLIB_AGENT = """
 def agent(observation, configuration):
@@ -148,7 +158,7 @@ def start_up(runtime: Any, folder: Path, starts: int) -> list[float]:
     return ready
 
 
-def matches(runtime: Any, folder: Path, games: int) -> tuple[list[float], float, bool]:
+def matches(runtime: Any, folder: Path, games: int, warm: Any = None) -> tuple[list[float], float, bool]:
     """`games` tic-tac-toe matches of the agent against itself, one after another: every move's
     round trip in seconds, the seconds they took, and whether every match and agent was OK."""
     from rlarena.executor.runner import AgentSpec, run_match
@@ -158,11 +168,36 @@ def matches(runtime: Any, folder: Path, games: int) -> tuple[list[float], float,
     statuses: list[str] = []
     started = time.perf_counter()
     for seed in range(games):
-        result = run_match("tic-tac-toe", agents, seed=seed, runtime=runtime, record_replay=False)
+        result = run_match("tic-tac-toe", agents, seed=seed, runtime=runtime, record_replay=False, warm=warm)
         statuses += [result.status, *(agent.status for agent in result.agent_results)]
         for agent in result.agent_results:
             move_times += agent.move_times
     return move_times, time.perf_counter() - started, set(statuses) <= {"SUCCESS", "OK"}
+
+
+def warm_matches(runtime: Any, folder: Path, games: int) -> tuple[list[float], float, bool, str]:
+    """`matches` in warm sandboxes after one warm-up match; and why the agent played cold, if it did."""
+    from rlarena.executor.warm_agents import WarmAgents
+
+    pool = WarmAgents(memory_budget_bytes=1024 * 1024 * 1024)
+    try:
+        matches(runtime, folder, 1, warm=pool)  # the warm-up: both zygotes start and load the agent
+        played, elapsed, fine = matches(runtime, folder, games, warm=pool)
+        return played, elapsed, fine, pool.cold_reason(folder, "agent.py")
+    finally:
+        pool.close()
+
+
+def in_process_floor(folder: Path, code: str, games: int) -> float:
+    """Matches/s of the agent called directly in this process (no sandbox, no replay)."""
+    from bench.matches import in_process
+
+    here = Path.cwd()
+    os.chdir(folder)  # the agent loads its model by a relative path, as in its sandbox
+    try:
+        return in_process("tic-tac-toe", code, games)["matches_per_s"]
+    finally:
+        os.chdir(here)
 
 
 def run(
@@ -187,6 +222,10 @@ def run(
         moves: dict[str, list[float]] = {name: [] for name, *_ in plans}
         seconds = dict.fromkeys(ready, 0.0)
         ok = dict.fromkeys(ready, True)
+        warm_seconds = dict.fromkeys(ready, 0.0)
+        warm_moves: dict[str, list[float]] = {name: [] for name in ready}
+        cold_reasons: dict[str, str] = dict.fromkeys(ready, "")
+        floors: dict[str, float] = {}
         for round_number in range(rounds):
             log(f"agent runtime: round {round_number + 1} of {rounds}")
             for name, used, folder in plans:
@@ -195,6 +234,16 @@ def run(
                 moves[name] += played
                 seconds[name] += elapsed
                 ok[name] = ok[name] and fine
+                played, elapsed, fine, cold = warm_matches(used, folder, WARM_MATCHES // rounds)
+                warm_moves[name] += played
+                warm_seconds[name] += elapsed
+                ok[name] = ok[name] and fine
+                cold_reasons[name] = cold_reasons[name] or cold
+        for name, _, folder in plans:
+            floor_folder = folders["numpy"] if name == "onnx" else folder
+            floor_code = NUMPY_AGENT if name in ("numpy", "onnx") else STDLIB_AGENT
+            with contextlib.suppress(ImportError):
+                floors[name] = in_process_floor(floor_folder, floor_code, WARM_MATCHES)
         played_games = max(games // rounds, 1) * rounds
         agents = {
             name: {
@@ -206,6 +255,13 @@ def run(
                 "all_ok": ok[name],
                 "starts": len(ready[name]),
                 "games": played_games,
+                "warm_matches_per_s": (WARM_MATCHES // rounds * rounds) / warm_seconds[name],
+                "warm_move_p50_ms": percentile(sorted(warm_moves[name]), 0.5) * 1000,
+                "warm_cold_reason": cold_reasons[name],
+                "in_process_matches_per_s": floors.get(name),
+                "warm_ratio_to_in_process": (WARM_MATCHES // rounds * rounds) / warm_seconds[name] / floors[name]
+                if floors.get(name)
+                else None,
             }
             for name in ready
         }
@@ -223,10 +279,23 @@ def report(results: dict[str, Any]) -> str:
             f"{figures['move_p50_ms']:.2f}",
             f"{figures['move_p90_ms']:.2f}",
             f"{figures['matches_per_s']:.2f}",
+            f"{figures['warm_matches_per_s']:.1f}" + (" (cold!)" if figures["warm_cold_reason"] else ""),
+            f"{figures['warm_move_p50_ms']:.2f}",
+            "-" if figures["warm_ratio_to_in_process"] is None else f"{figures['warm_ratio_to_in_process']:.2f}",
         ]
         for name, figures in results["agents"].items()
     ]
-    headers = ["agent", "start-up p50 ms", "p90 ms", "move p50 ms", "move p90 ms", "tic-tac-toe matches/s"]
+    headers = [
+        "agent",
+        "start-up p50 ms",
+        "p90 ms",
+        "move p50 ms",
+        "move p90 ms",
+        "tic-tac-toe matches/s",
+        "warm matches/s",
+        "warm move p50 ms",
+        "warm / in-process",
+    ]
     sandbox = "strict sandbox" if results["strict_sandbox"] else "sandbox WITHOUT its strict layers"
     return f"agent runtime ({results['runtime']}; {sandbox})\n" + table(headers, rows)
 
@@ -235,4 +304,11 @@ def problems(results: dict[str, Any]) -> list[str]:
     found = [f"agent runtime: the {name} agent failed" for name, r in results["agents"].items() if not r["all_ok"]]
     if not results["strict_sandbox"]:
         found.append("agent runtime: measured without the strict sandbox")
+    for name in ("numpy", "onnx"):
+        figures = results["agents"][name]
+        if figures["warm_cold_reason"]:
+            found.append(f"agent runtime: the {name} agent played cold: {figures['warm_cold_reason']}")
+        if figures["warm_matches_per_s"] < WARM_GOAL:
+            rate = figures["warm_matches_per_s"]
+            found.append(f"agent runtime: the {name} agent's {rate:.1f} warm matches/s miss the goal of {WARM_GOAL:g}")
     return found

@@ -5,12 +5,18 @@ figures include everything an author waits for: the command's start-up, resolvin
 installing the agent runtime, and N sandboxed matches played one after another. The command's
 own progress lines (stderr) give the time of the matches alone, so start-up is shown apart.
 
+Agents run in warm sandboxes (WARM_SANDBOXES, the default): loaded once, a forked copy per match.
+Tic-tac-toe random against random is also played cold (WARM_SANDBOXES=false) for comparison, and
+each game's matches/s is set against the in-process floor measured in the same run (the platform's
+environment and the same agent called directly, no sandbox, no replay).
+
 Per-move overhead: the sandboxed random agent's p50 move time (the runner's round trip through
 its process) minus the same agent's p50 call made directly in this process.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -25,7 +31,7 @@ from bench.support import table
 RLARENA = Path(sys.executable).parent / "rlarena"
 # (game, agent A, agent B, games): random against random, then the strong house agent against it.
 RUNS = (
-    ("tic-tac-toe", "house:random", "house:random", 20),
+    ("tic-tac-toe", "house:random", "house:random", 200),
     ("tic-tac-toe", "house:negamax", "house:random", 20),
     ("connect-four", "house:random", "house:random", 10),
     ("connect-four", "house:negamax", "house:random", 4),
@@ -39,7 +45,11 @@ _MOVE_TIME = re.compile(r"^move time of ([AB]): p50 ([\d.]+) ms, p95 ([\d.]+) ms
 _RESULTS = re.compile(r"^A: (\d+) won, (\d+) drawn, (\d+) lost$", re.MULTILINE)
 
 
-def play(game: str, agent_a: str, agent_b: str, games: int) -> dict[str, Any]:
+# The same game cold, every agent a fresh sandbox (what `rlarena play` did before warm sandboxes).
+COLD_RUNS = (("tic-tac-toe", "house:random", "house:random", 20),)
+
+
+def play(game: str, agent_a: str, agent_b: str, games: int, *, warm: bool = True) -> dict[str, Any]:
     started = time.perf_counter()
     finished = subprocess.run(
         [str(RLARENA), "play", game, agent_a, agent_b, "--games", str(games)],
@@ -47,6 +57,7 @@ def play(game: str, agent_a: str, agent_b: str, games: int) -> dict[str, Any]:
         text=True,
         timeout=1800,
         check=False,
+        env={**os.environ, "WARM_SANDBOXES": "true" if warm else "false"},
     )
     wall = time.perf_counter() - started
     if finished.returncode != 0:
@@ -72,19 +83,25 @@ def play(game: str, agent_a: str, agent_b: str, games: int) -> dict[str, Any]:
 def run(log: Callable[[str], None] = print) -> dict[str, Any]:
     from rlarena.house import catalogue
 
-    results: dict[str, Any] = {"runs": []}
+    results: dict[str, Any] = {"runs": [], "cold_runs": []}
     for game, agent_a, agent_b, games in RUNS:
         log(f"play: {game} {agent_a} vs {agent_b} x {games}")
         results["runs"].append({"game": game, "a": agent_a, "b": agent_b, **play(game, agent_a, agent_b, games)})
+    for game, agent_a, agent_b, games in COLD_RUNS:
+        log(f"play, cold: {game} {agent_a} vs {agent_b} x {games}")
+        figures = play(game, agent_a, agent_b, games, warm=False)
+        results["cold_runs"].append({"game": game, "a": agent_a, "b": agent_b, **figures})
     overhead = {}
     for game in dict.fromkeys(game for game, *_ in RUNS):
         code = (catalogue.lookup(game, "random").folder / "main.py").read_text()
-        direct = in_process(game, code, 3)
         boxed = next(r for r in results["runs"] if r["game"] == game and r["a"] == r["b"] == "house:random")
+        direct = in_process(game, code, min(boxed["games"], 50))
         overhead[game] = {
             "agent_call_p50_ms": direct["agent_call_p50_ms"],
             "sandboxed_move_p50_ms": boxed["move_ms_a"][0],
             "overhead_p50_ms": boxed["move_ms_a"][0] - direct["agent_call_p50_ms"],
+            "in_process_matches_per_s": direct["matches_per_s"],
+            "ratio_to_in_process": boxed["matches_per_s"] / direct["matches_per_s"],
         }
     results["per_move_overhead"] = overhead
     return results
@@ -108,10 +125,19 @@ def report(results: dict[str, Any]) -> str:
     overhead = "; ".join(
         f"{game} {figures['overhead_p50_ms']:.2f} ms" for game, figures in results["per_move_overhead"].items()
     )
+    floors = "; ".join(
+        f"{game} {figures['in_process_matches_per_s']:.0f}/s (warm sandboxed at {figures['ratio_to_in_process']:.2f}x)"
+        for game, figures in results["per_move_overhead"].items()
+    )
+    cold = "; ".join(
+        f"{r['game']} {r['a']} vs {r['b']} x {r['games']}: {r['matches_per_s']:.2f} matches/s"
+        for r in results.get("cold_runs", [])
+    )
     return (
-        "rlarena play: matches one after another in the sandbox (matches/s: the matches alone; "
+        "rlarena play: matches one after another in warm sandboxes (matches/s: the matches alone; "
         "end to end: the whole command)\n" + table(headers, rows) + f"\nper-move overhead p50 (sandboxed round trip "
-        f"minus the direct call of the random agent): {overhead}"
+        f"minus the direct call of the random agent): {overhead}\nin-process floor (random agents, no sandbox): "
+        f"{floors}\ncold sandboxes (WARM_SANDBOXES=false): {cold}"
     )
 
 

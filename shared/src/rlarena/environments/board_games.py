@@ -34,6 +34,10 @@ class BoardGame:
 
         self.spec = spec
         self._env: Any = make("aec", self.pettingzoo_id)
+        # Reads and (already checked) steps go to the game itself: each attribute read through
+        # PettingZoo's three wrappers costs a chain of __getattr__ calls, and its illegal-move
+        # wrapper observes the position once more at every step.
+        self._game: Any = self._env.unwrapped
         self._agents: list[str] = list(self._env.possible_agents)
         self.reset(0)
 
@@ -45,6 +49,7 @@ class BoardGame:
         self._rewards = (0.0, 0.0)
         self._outcome: Outcome | None = None
         self._turn_view: dict[str, Any] | None = None  # PettingZoo's observation for the mover
+        self._legal: list[int] | None = None  # the mover's legal actions, once asked for
 
     @property
     def steps(self) -> int:
@@ -59,11 +64,12 @@ class BoardGame:
     def legal_actions(self, player: int) -> list[int]:
         if player not in self.to_act():
             return []
-        legal: list[int] = self._mover_view()["action_mask"].nonzero()[0].tolist()
-        return legal
+        if self._legal is None:
+            self._legal = self._mover_view()["action_mask"].nonzero()[0].tolist()
+        return list(self._legal)
 
     def observation(self, player: int) -> dict[str, Any]:
-        view = self._mover_view() if player in self.to_act() else self._env.observe(self._agents[player])
+        view = self._mover_view() if player in self.to_act() else self._game.observe(self._agents[player])
         # PettingZoo still shows moves to the next agent once a game is won; nobody may move.
         mask = view["action_mask"].tolist() if player in self.to_act() else [0] * len(view["action_mask"])
         return {
@@ -77,10 +83,11 @@ class BoardGame:
     def step(self, actions: Mapping[int, int]) -> None:
         check_actions(self, actions)
         ((_player, action),) = actions.items()
-        self._env.step(action)
+        self._game.step(action)
         self._steps += 1
         self._last_action = action
         self._turn_view = None
+        self._legal = None
         self._outcome = self._judge()
         # PettingZoo's rewards are the last step's: 0 until the deciding move.
         self._rewards = self._pettingzoo_rewards()
@@ -97,19 +104,19 @@ class BoardGame:
         return {"last_action": self._last_action, "to_act": self.to_act(), **self._frame_extras()}
 
     def _mover(self) -> int:
-        return self._agents.index(self._env.agent_selection)
+        return self._agents.index(self._game.agent_selection)
 
     def _mover_view(self) -> dict[str, Any]:
         if self._turn_view is None:
-            self._turn_view = self._env.observe(self._env.agent_selection)
+            self._turn_view = self._game.observe(self._game.agent_selection)
         return self._turn_view
 
     def _pettingzoo_rewards(self) -> tuple[float, float]:
-        first, second = (float(self._env.rewards[agent]) for agent in self._agents)
+        first, second = (float(self._game.rewards[agent]) for agent in self._agents)
         return first, second
 
     def _judge(self) -> Outcome | None:
-        env = self._env
+        env = self._game
         if any(env.terminations.values()) or any(env.truncations.values()):
             first, second = self._pettingzoo_rewards()
             if first == second:
@@ -143,7 +150,7 @@ class _GridGame(BoardGame, ABC):
 
     def _frame_extras(self) -> dict[str, Any]:
         # Seen from player 0, so the frame's 1 is always player 0 and 2 always player 1.
-        return {"board": self._rows(self._env.observe(self._agents[0])["observation"].tolist())}
+        return {"board": self._rows(self._game.observe(self._agents[0])["observation"].tolist())}
 
 
 def _cell(planes: list[list[list[int]]], first: int, second: int) -> int:
@@ -197,7 +204,7 @@ class Chess(BoardGame):
         raise ValueError(f"{uci!r} is not a legal move in this position")
 
     def _board(self) -> chess.Board:
-        board: chess.Board = self._env.unwrapped.board
+        board: chess.Board = self._game.board
         return board
 
     def _legal_moves(self) -> dict[int, str]:

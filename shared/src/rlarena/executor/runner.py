@@ -225,6 +225,7 @@ class _Match:
         self.overage = [self.limits.overage_s for _ in agents]
         self.steps = 0
         self.marks: list[list[int]] = [[] for _ in agents]  # stderr positions, one per frame
+        self._observed: dict[int, dict[str, Any]] = {}  # this step's observations, built once
 
     def play(self) -> MatchResult:
         started_at = datetime.now(UTC)
@@ -360,6 +361,7 @@ class _Match:
             except IllegalAction as illegal:  # a rule the legal list did not capture
                 return {illegal.player: _Failure(INVALID, str(illegal))}
             self.steps = env.steps
+            self._observed.clear()
             self._record(env, [actions.get(player) for player in range(len(self.agents))])
             self._mark_stderr()
         return {}
@@ -373,7 +375,7 @@ class _Match:
         for player in env.to_act():
             request = {
                 "type": "act",
-                "observation": env.observation(player),
+                "observation": self._observation(env, player),
                 "configuration": self._configuration(player, env.steps),
                 "remaining_overage": self.overage[player],
             }
@@ -414,6 +416,14 @@ class _Match:
             else:
                 actions[player] = frame["action"]
         return actions
+
+    def _observation(self, env: Environment, player: int) -> dict[str, Any]:
+        """`env.observation(player)` for the position on the board, built once for the request
+        and the replay frame (only ever serialised, never changed)."""
+        seen = self._observed.get(player)
+        if seen is None:
+            seen = self._observed[player] = env.observation(player)
+        return seen
 
     def _configuration(self, player: int, step: int) -> dict[str, Any]:
         # The game's parameters too; what each key means is in environments/guide.py (docs/agents.md).
@@ -507,7 +517,7 @@ class _Match:
             return
         trimmed = _TRIMMED_OBSERVATION_KEYS.get(self.spec.id, ())
         observations = [
-            {key: value for key, value in env.observation(player).items() if key not in trimmed}
+            {key: value for key, value in self._observation(env, player).items() if key not in trimmed}
             for player in range(len(self.agents))
         ]
         rewards: list[float | None] = list(env.last_rewards())

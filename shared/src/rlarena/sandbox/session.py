@@ -138,6 +138,14 @@ class FrameChannel:
         reading for `timeout` seconds with the pipe full."""
         body = json.dumps(message).encode("utf-8")
         data = memoryview(HEADER.pack(len(body)) + body)
+        try:  # a request fits in the pipe almost always: no selector needed then
+            data = data[os.write(self._in, data) :]
+        except BlockingIOError:
+            pass
+        except (BrokenPipeError, ValueError, OSError) as error:
+            raise ChannelClosed("the process closed its input (crashed or exited)") from error
+        if not data:
+            return
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as selector:
             selector.register(self._in, selectors.EVENT_WRITE)
