@@ -1,8 +1,10 @@
 """Hostile and careless input on every route: always a clear 4xx JSON error, never a 500.
 
-The routes come from the routers themselves: every HttpApi that a function's main.py binds
-(functions/*/main.py, the relay's included). ROUTES classifies each one; a route the table does not
-classify fails `test_every_route_is_classified` until someone says who may call it and what it takes.
+The routes come from the routers themselves: `HttpApi.routes()` of every function in
+`rlarena.platform.targets.HTTP_SERVICES` (the relay's included), each called through its main.py as
+its container loads it. Who may call a route and what it takes come from what the route declares
+(tests/support/routes.py), so a new route is in every test that applies to it as soon as it is
+registered; one that must not be called is listed in EXEMPT there, with the reason.
 """
 
 from __future__ import annotations
@@ -18,15 +20,21 @@ from functions_framework import create_app
 from rlarena.bootstrap import Platform
 from tests.conftest import ROOT
 from tests.support.api import ApiClient, User
-from tests.support.routes import PARAMS, ROUTES, Access, Route, Takes, functions, served_routes
+from tests.support.routes import (
+    EXEMPT,
+    NOT_JSON_APIS,
+    PARAMS,
+    ROUTES,
+    Access,
+    Route,
+    Takes,
+    functions,
+    operations,
+    served_routes,
+)
 from tests.support.seed import activate, insert_match
 
 WEBHOOK_TOKEN = "storage-webhook-token-for-the-bad-input-suite"
-
-
-# Every (function, method, rule) served by a function's HttpApi, classified. Path parameters are
-# classified by name in PARAMS. Add a new route here (the coverage test says which one is missing).
-# Path parameters by name: a UUID of the caller's agent / submission / match, or free text.
 
 
 @cache
@@ -44,7 +52,7 @@ def _routes(*, access: set[Access] | None = None, takes: set[Takes] | None = Non
     for key in served_routes():
         route = ROUTES.get(key)
         if route is None:
-            continue  # test_every_route_is_classified fails for it
+            continue  # test_every_route_is_declared_and_classified fails for it
         if access is not None and route.access not in access:
             continue
         if takes is not None and route.takes not in takes:
@@ -55,20 +63,26 @@ def _routes(*, access: set[Access] | None = None, takes: set[Takes] | None = Non
     return chosen
 
 
-def test_every_route_is_classified() -> None:
+def test_every_route_is_declared_and_classified() -> None:
+    from rlarena.platform.targets import HTTP_SERVICES
+
     served = set(served_routes())
-    assert len(functions()) >= 5, sorted(functions())
-    unclassified = sorted(served - ROUTES.keys())
-    assert not unclassified, (
-        "routes that tests/integration/test_bad_input.py does not classify (add them to ROUTES): "
-        + ", ".join(f"{m} {r} ({f})" for f, m, r in unclassified)
+    assert set(functions()) | NOT_JSON_APIS.keys() == HTTP_SERVICES.keys()
+    assert len(functions()) >= 5 and len(served) >= 40, (sorted(functions()), len(served))
+    undeclared = sorted(served - operations().keys())
+    assert not undeclared, "routes registered without their metadata: " + ", ".join(
+        f"{m} {r} ({f})" for f, m, r in undeclared
     )
-    gone = sorted(ROUTES.keys() - served)
-    assert not gone, "ROUTES lists routes no function serves any more: " + ", ".join(
-        f"{m} {r} ({f})" for f, m, r in gone
-    )
-    unknown = sorted({p for _, _, rule in served for p in _params(rule)} - PARAMS.keys())
-    assert not unknown, f"path parameters PARAMS does not classify: {unknown}"
+    assert served == ROUTES.keys()
+    unknown = sorted({p for _, _, rule in served for p in _params(rule) if PARAMS.get(p, "unknown") == "unknown"})
+    assert not unknown, f"UUID path parameters tests/support/routes.py ENTITIES does not name: {unknown}"
+    every = {(f.name, method, rule) for f in functions().values() for method, rule in f.api.routes()}
+    assert EXEMPT.keys() <= every and all(EXEMPT.values()), "EXEMPT lists a route no function serves, or no reason"
+
+
+def test_every_served_route_gets_real_requests() -> None:
+    """Each served route is in the hostile-query test (and in every other test its kind calls for)."""
+    assert {tuple(param.values) for param in _routes()} == set(served_routes())
 
 
 @dataclass
@@ -171,6 +185,14 @@ def test_every_route_answers_hostile_queries_without_a_500(world: World, functio
     assert response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
     if response.status_code >= 400:
         _assert_clean_4xx(response)
+
+
+@pytest.mark.parametrize(ROUTE_ARGS, _routes(access={Access.PUBLIC}))
+def test_public_routes_answer_without_a_token(world: World, function: str, method: str, rule: str) -> None:
+    """What a route declares as public is public: no 401 for a caller without a token."""
+    response = world.call(function, method, world.path(rule))
+    assert response.status_code not in (401, 403), (response.status_code, response.get_data(as_text=True)[:300])
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
 
 
 @pytest.mark.parametrize(ROUTE_ARGS, _routes(takes={Takes.JSON}))
