@@ -49,6 +49,7 @@ docs: $(STAMP)  ## regenerate docs/agents.md from the games' guides (a unit test
 	$(BIN)/python -m rlarena.agent_docs
 	$(BIN)/python -m rlarena.agent_docs shared/src/rlarena/web/content/agents.md
 	$(BIN)/python -m rlarena.api_docs.generate
+	$(BIN)/python -m rlarena.api_client.generate
 
 protos: $(STAMP)  ## regenerate shared/src/rlarena/grpc_gen from protos/*.proto
 	$(BIN)/python protos/generate.py

@@ -486,6 +486,13 @@ class UserStats(TypedDict):
     bestRank: int | None
 
 
+class WsTicket(TypedDict):
+    """A WebSocket ticket: for `/api/v1/ws?ticket=` only, refused as a bearer token by every API."""
+
+    ticket: str
+    expiresAt: str
+
+
 # What a leaderboard is sorted by: Elo (the default the old clients expect) or the skill estimate's
 # conservative score (mu - 3 sigma).
 LeaderboardOrder: TypeAlias = Literal["elo", "conservative"]
@@ -882,11 +889,9 @@ class ArenaApi:
 
     def create_ws_ticket(
         self,
-    ) -> Any:
-        """A ticket for the caller to open the WebSocket with (`/api/v1/ws?ticket=`), valid for about a
-        minute.
-        """
-        return self.transport.call("POST", "/api/v1/ws/ticket")
+    ) -> WsTicket:
+        """A ticket to open the WebSocket with"""
+        return cast("WsTicket", self.transport.call("POST", "/api/v1/ws/ticket"))
 
     def health(
         self,
