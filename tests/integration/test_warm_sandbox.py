@@ -136,7 +136,7 @@ def warm() -> Iterator[WarmAgents]:
     yield pool
     pool.close()
     deadline = time.monotonic() + 5
-    while (left := live_processes_of()) and time.monotonic() < deadline:
+    while (left := live_processes_of(pool.uids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not left, f"sandbox processes outlived their pool: {left}"
 
@@ -345,3 +345,23 @@ def test_a_killed_warm_parent_costs_a_cold_start_not_a_match(
     assert_fair(result)  # both agents started cold for this match
     assert_fair(play(runtime, agents, 3, warm))
     assert warm.started == 4  # and warm again afterwards
+
+
+def test_a_warm_parent_that_stops_answering_costs_a_cold_start_not_a_match(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents
+) -> None:
+    agents = [agent_folder(root, "a", VICTIM), agent_folder(root, "b", VICTIM)]
+    limits = MatchLimits.from_spec(registry.spec_of("tic-tac-toe"), **{**FAST, "startup_timeout_s": 3.0})
+    assert_fair(run_match("tic-tac-toe", agents, seed=1, runtime=runtime, limits=limits, warm=warm))
+    stopped = [pid for sandboxes in warm._idle.values() for sandbox in sandboxes[:1] for pid in _pids(sandbox)][:2]
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)  # the zygote takes the fork request and never forks
+    result = run_match("tic-tac-toe", agents, seed=2, runtime=runtime, limits=limits, warm=warm)
+    assert_fair(result)  # the stopped side was restarted cold within the match
+    assert warm.idle_count() == 1  # the stopped zygote was closed, the other one kept
+
+
+def _pids(sandbox: Any) -> list[int]:
+    group = sandbox._child.group
+    assert group is not None
+    return list(group.pids())

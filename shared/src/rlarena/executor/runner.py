@@ -51,6 +51,7 @@ from rlarena.environments import registry
 from rlarena.environments.base import Environment, EnvironmentSpec, IllegalAction
 from rlarena.environments.clocks import safety_wall_clock_s
 from rlarena.sandbox import staging
+from rlarena.sandbox.forked import ForkedSession
 from rlarena.sandbox.installed_packages import packages_of
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.runtime_install import AgentRuntime
@@ -290,6 +291,7 @@ class _Match:
             self._spawn_agents()
             deadline = min(time.monotonic() + self.limits.startup_timeout_s, self.deadline)
         replies = self._await({player: deadline for player in range(len(self.agents))}, "start-up")
+        replies.update(self._restart_cold(replies, deadline))
         failures: dict[int, _Failure] = {}
         for player, reply in replies.items():
             if isinstance(reply, _Failure):
@@ -306,25 +308,45 @@ class _Match:
         sandbox = self.limits.sandbox()
         require_readable_tree(self.runtime.path, "agent runtime")
         for player, agent in enumerate(self.agents):
-            warm = self._warm_session(agent, player, sandbox)
-            if warm is not None:
-                self.sessions.append(warm)
-                continue
-            # A fresh read-only copy per agent and match: nothing one match leaves reaches the next.
-            code = staging.stage_copy(agent.folder, "match-", _AGENT_FOLDER)
-            self.folders.append(code)
-            # Its installed requirements (the local builder's cache): read-only, shared, on sys.path.
-            packages = packages_of(agent.folder)
-            argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player), packages=packages)
-            self.sessions.append(
-                SandboxSession(
-                    argv,
-                    cwd=code,
-                    limits=sandbox,
-                    stderr_cap_bytes=self.limits.stderr_cap_chars * 4,
-                    mounts=[Mount(code), Mount(self.runtime.path), *([Mount(packages)] if packages else [])],
-                )
-            )
+            self.sessions.append(self._warm_session(agent, player, sandbox) or self._cold_session(agent, player))
+
+    def _cold_session(self, agent: AgentSpec, player: int) -> SandboxSession:
+        assert self.runtime is not None
+        # A fresh read-only copy per agent and match: nothing one match leaves reaches the next.
+        code = staging.stage_copy(agent.folder, "match-", _AGENT_FOLDER)
+        self.folders.append(code)
+        # Its installed requirements (the local builder's cache): read-only, shared, on sys.path.
+        packages = packages_of(agent.folder)
+        argv = self.runtime.module_argv(SERVE_MODULE, str(code), agent.entry_point, str(player), packages=packages)
+        return SandboxSession(
+            argv,
+            cwd=code,
+            limits=self.limits.sandbox(),
+            stderr_cap_bytes=self.limits.stderr_cap_chars * 4,
+            mounts=[Mount(code), Mount(self.runtime.path), *([Mount(packages)] if packages else [])],
+        )
+
+    def _restart_cold(
+        self, replies: dict[int, tuple[Any, float] | _Failure], deadline: float
+    ) -> dict[int, tuple[Any, float] | _Failure]:
+        """Players whose warm sandbox failed to fork their copy, started cold: a broken warm
+        sandbox never costs a match."""
+        broken = [
+            player
+            for player, reply in replies.items()
+            if isinstance(reply, _Failure)
+            and isinstance(session := self.sessions[player], ForkedSession)
+            and session.fork_failed()
+        ]
+        for player in broken:
+            with contextlib.suppress(Exception):
+                self.sessions[player].kill()
+            self.sessions[player] = self._cold_session(self.agents[player], player)
+        if not broken:
+            return {}
+        return self._await(
+            {player: max(deadline, time.monotonic() + self.limits.startup_timeout_s) for player in broken}, "start-up"
+        )
 
     def _warm_session(self, agent: AgentSpec, player: int, sandbox: SandboxLimits) -> FrameChannel | None:
         if self.warm is None or self.runtime is None:
@@ -538,6 +560,9 @@ class _Match:
             self.marks[player].append(session.stderr_position())
 
     def _tear_down(self) -> None:
+        for session in self.sessions:
+            if isinstance(session, ForkedSession):
+                session.begin_end()  # every warm sandbox cleans up at once
         for player, session in enumerate(self.sessions):
             with contextlib.suppress(Exception):  # a teardown problem must not hide the result
                 session.kill()

@@ -55,6 +55,7 @@ class WarmAgents:
         self._lock = threading.Lock()
         self._closed = False
         self.started = 0  # zygotes started, for tests and benchmarks
+        self.uids: set[int] = set()  # the pool uids they ran as
         self.reclaimed = 0  # idle zygotes closed to keep within the budget
 
     def session(
@@ -138,6 +139,7 @@ class WarmAgents:
             staging.discard(code)
             raise
         self.started += 1
+        self.uids.add(sandbox.uid)
         reason = sandbox.wait_ready(startup_timeout_s)
         if reason:
             sandbox.close()

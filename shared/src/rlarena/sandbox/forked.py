@@ -61,9 +61,11 @@ class WarmSandbox:
         finally:
             theirs.close()
         self._control = ours
+        self.uid = self._child.uid
         self._on_close = on_close
         self._closed = False
         self.busy = False
+        self._forked_due = False
         self.load_log = ""  # what the agent printed while its module was imported
         self.last_used = time.monotonic()
 
@@ -97,23 +99,40 @@ class WarmSandbox:
         finally:
             for fd in given:
                 os.close(fd)
-        session = ForkedSession(self, requests_w, responses_r, stderr_r, stderr_cap_bytes)
-        try:
-            reply = self._receive(FORK_TIMEOUT_S)
-            if not isinstance(reply.get("forked"), int):
-                raise WarmSandboxBroken(f"unexpected reply to fork: {reply!r:.100}")
-        except WarmSandboxBroken:
-            session.close_channel()
-            raise
+        # The zygote's "forked" reply is read with its next answer: the copy's ready frame is what
+        # the runner waits for, and two agents' forks then overlap.
+        self._forked_due = True
         self.busy = True
-        return session
+        return ForkedSession(self, requests_w, responses_r, stderr_r, stderr_cap_bytes)
 
-    def ask(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def tell(self, message: dict[str, Any]) -> None:
         try:
             self._control.send(json.dumps(message).encode("utf-8"))
         except OSError as error:
             raise WarmSandboxBroken(f"the zygote is gone: {error}") from error
+
+    def answer(self, timeout: float) -> dict[str, Any]:
+        """The zygote's next reply, after the "forked" reply still due, which is checked."""
+        if self._forked_due:
+            self._forked_due = False
+            forked = self._receive(FORK_TIMEOUT_S)
+            if not isinstance(forked.get("forked"), int):
+                raise WarmSandboxBroken(f"unexpected reply to fork: {forked!r:.100}")
         return self._receive(timeout)
+
+    def fork_failed(self) -> bool:
+        """Whether the last fork did not happen (the zygote died or refused), without waiting."""
+        if not self._forked_due:
+            return False
+        ready, _, _ = select.select([self._control], [], [], 0)
+        if not ready:
+            return True  # alive but silent while its copy failed to start: treat it as broken
+        try:
+            self._forked_due = False
+            forked = self._receive(0)
+        except WarmSandboxBroken:
+            return True
+        return not isinstance(forked.get("forked"), int)
 
     def memory_bytes(self) -> int:
         """What the zygote holds (its cgroup's usage); 0 when the host does not say."""
@@ -187,13 +206,15 @@ class ForkedSession(FrameChannel):
         self._status: int | None = None
         self._killed = False
         self._broken = False
+        self._end_asked = False
         self.on_end: Callable[[WarmSandbox, bool], None] = lambda sandbox, usable: sandbox.close()
         self.cpu_seconds = 0.0
 
     def exit_status(self) -> int | None:
         if self._status is None and not self._killed and not self._broken:
             try:
-                status = self._sandbox.ask({"type": "status"}, STATUS_TIMEOUT_S).get("status")
+                self._sandbox.tell({"type": "status"})
+                status = self._sandbox.answer(STATUS_TIMEOUT_S).get("status")
             except WarmSandboxBroken:
                 self._broken = True
                 return None
@@ -217,14 +238,30 @@ class ForkedSession(FrameChannel):
     def stderr_position(self) -> int:
         return len(self._preface) + super().stderr_position()
 
+    def begin_end(self) -> None:
+        """Ask the zygote to end the match without waiting (`kill` waits): ends then overlap."""
+        if self._end_asked or self._killed or self._broken:
+            return
+        self._end_asked = True
+        try:
+            self._sandbox.tell({"type": "end"})
+        except WarmSandboxBroken:
+            self._broken = True
+
+    def fork_failed(self) -> bool:
+        """Whether the zygote failed this copy's fork (the runner then starts the agent cold)."""
+        self._broken = self._broken or self._sandbox.fork_failed()
+        return self._broken
+
     def kill(self) -> None:
         if self._killed:
             return
+        self.begin_end()
         self._killed = True
         usable = not self._broken
         if usable:
             try:
-                reply = self._sandbox.ask({"type": "end"}, END_TIMEOUT_S)
+                reply = self._sandbox.answer(END_TIMEOUT_S)
                 usable = reply.get("ended") is True
                 status = reply.get("status")
                 self._status = status if isinstance(status, int) else self._status
