@@ -112,14 +112,14 @@ def test_a_player_signs_up_uploads_watches_the_build_and_opens_a_match(
 def test_the_pages_fit_a_phone_and_can_be_used_from_the_keyboard(page: Page, local_platform: RunningPlatform) -> None:
     base = local_platform.base_url
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/", "/signup", "/login", "/games/tic-tac-toe"):
+    for path in ("/", "/signup", "/login", "/games/tic-tac-toe", "/docs"):
         page.goto(f"{base}{path}")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path  # no sideways scrolling
         screenshot(page, f"phone{path.replace('/', '-') or '-home'}")
     page.goto(f"{base}/login")
     page.keyboard.press("Tab")  # the first stop is the brand link, then the navigation, then the form
     focused = [page.evaluate("document.activeElement.textContent || document.activeElement.id")]
-    for _ in range(5):
+    for _ in range(6):  # Docs, API, Log in, Sign up, then the two fields
         page.keyboard.press("Tab")
         focused.append(page.evaluate("document.activeElement.id || document.activeElement.textContent"))
     assert focused[0] == "RL Arena" and "email" in focused and "password" in focused, focused

@@ -84,7 +84,9 @@ def failure_rules(limits: MatchLimits) -> str:
         "same step the match is a draw (0.5 each) with both statuses recorded. The agent's error message "
         f"(with its traceback, {ERROR_TEXT_CAP:,} characters at most) and its output (print goes to stderr; "
         f"the first {limits.stderr_cap_chars:,} characters) are kept for its owner: "
-        "GET /api/v1/matches/{id}/logs."
+        "GET /api/v1/matches/{id}/logs. Its `lines` give that output line by line, each with the replay "
+        "`frame` it was printed during (`[{frame, text}]`), so a line can be read beside the move it came "
+        "from: the match page on the web shows your agents' lines beside the replay, following its slider."
     )
 
 

@@ -27,6 +27,8 @@ from rlarena.web.routing import USER_COOKIE, Context, WebApp, html
 TOKEN_COOKIE = "rlarena_token"  # noqa: S105 (a cookie name)
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript"}
 LEADERBOARD_PAGE, MATCHES_PAGE, HISTORY_PAGE = 100, 10, 100
+# Served at /assets/ from web/vendor/ (npm's swagger-ui-dist, unchanged; see its README there).
+VENDORED = {name: ("vendor", "swagger-ui") for name in ("swagger-ui-bundle.js", "swagger-ui.css")}
 
 
 def client(ctx: Context) -> ApiClient:
@@ -189,6 +191,23 @@ def docs(ctx: Context) -> flask.Response:
     return html(docs_page(user=current_user(ctx)))
 
 
+@api.route("/api/v1/docs", "GET")
+def api_docs(ctx: Context) -> flask.Response:
+    from rlarena.web.api_reference import swagger_page
+
+    return html(swagger_page(user=current_user(ctx)))
+
+
+@api.route("/api/v1/openapi.json", "GET")
+def openapi_document(ctx: Context) -> flask.Response:
+    """The merged document of every function's routes (each function serves its own at the same path)."""
+    from rlarena.web.api_reference import document_bytes
+
+    response = flask.Response(document_bytes(), mimetype="application/json")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @api.route("/assets/<name>", "GET")
 def static(ctx: Context) -> flask.Response:
     name = ctx.path_text("name")
@@ -208,7 +227,8 @@ def static_file(name: str) -> bytes | None:
         from rlarena.replays import player_js
 
         return player_js().encode()
-    resource = resources.files("rlarena.web").joinpath("static", name)
+    folder = VENDORED.get(name, ("static",))
+    resource = resources.files("rlarena.web").joinpath(*folder, name)
     return resource.read_bytes() if resource.is_file() else None
 
 

@@ -1,4 +1,4 @@
-"""`/docs`: docs/agents.md as HTML with a table of contents.
+"""`/docs`: docs/agents.md as HTML with a table of contents, then the API's operations.
 
 The web function ships its own copy (rlarena/web/content/agents.md, written by `make docs` beside
 docs/agents.md; a unit test fails when the two differ). markdown-it-py is imported on the first
@@ -77,9 +77,14 @@ def contents(headings: tuple[Heading, ...]) -> Html:
         for h in headings
         if h.level <= 3
     ]
+    items.append(tag("li", tag("a", "API reference", href="#api-reference")))
     return tag("nav", tag("h2", "Contents"), tag("ul", *items), aria_label="Contents", class_="toc")
 
 
 def docs_page(*, user: str | None) -> Html:
+    """The agent interface (docs/agents.md), then the API reference: every operation of the REST API."""
+    from rlarena.web.api_reference import operations_section
+
     doc = agent_docs()
-    return page(doc.title, join([contents(doc.headings), tag("article", doc.body, class_="doc")]), user=user)
+    parts = [contents(doc.headings), tag("article", doc.body, class_="doc"), operations_section()]
+    return page(doc.title, join(parts), user=user)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from rlarena.web.markup import Html, tag, void
 
 
-def page(title: str, content: Html, *, user: str | None = None, status_note: Html | None = None) -> Html:
+def page(
+    title: str,
+    content: Html,
+    *,
+    user: str | None = None,
+    status_note: Html | None = None,
+    extra_head: Html | None = None,
+) -> Html:
+    """`extra_head`: more of the page's head (a stylesheet of its own)."""
     signed_in = (
         [
             tag("a", "My agents", href="/me"),
@@ -18,6 +26,7 @@ def page(title: str, content: Html, *, user: str | None = None, status_note: Htm
         "nav",
         tag("a", "RL Arena", href="/", class_="brand"),
         tag("a", "Docs", href="/docs"),
+        tag("a", "API", href="/api/v1/docs"),
         *signed_in,
         aria_label="Main",
     )
@@ -27,6 +36,7 @@ def page(title: str, content: Html, *, user: str | None = None, status_note: Htm
         void("meta", name="viewport", content="width=device-width, initial-scale=1"),
         tag("title", f"{title} · RL Arena"),
         void("link", rel="icon", href="data:,"),  # no favicon: nor a request for one
+        extra_head or "",
         void("link", rel="stylesheet", href="/assets/style.css"),
         tag("script", src="/assets/app.js", defer=True),
     )
