@@ -1,18 +1,26 @@
 """`rlarena play GAME AGENT_A AGENT_B`: matches on this machine, on the platform's runner and sandbox.
 
-Game i (from 0) has A as player i % 2 (with --swap, B moves first in game 0) and seed S + i. A
-summary follows: A's wins, draws and losses, each agent's statuses and move times, and A's score
-with a 95% interval and the Elo difference it implies. Exit status: 0 when the matches ran, 1 when
-the platform could not play some, 2 for a bad game, agent or option.
+Game i (from 0) has A as player i % 2 (with --swap, B moves first in game 0) and seed S + i; --jobs
+games are played at once (default 2: one per core of a small machine), and counted in their order,
+so the summary does not depend on it. A summary follows: A's wins, draws and losses, each agent's
+statuses and move times, and A's score with a 95% interval and the Elo difference it implies. Exit
+status: 0 when the matches ran, 1 when the platform could not play some, 2 for a bad game, agent or
+option.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rlarena.authoring.games import add_game_argument
+
+if TYPE_CHECKING:
+    from rlarena.authoring.local_matches import Arena, GameRecord
 
 SUMMARY = "play matches between two agents on this machine, in the platform's sandbox"
 AGENT_HELP = "a .py file, a folder, a .zip or .tar.gz, or a house agent (house:random, house:negamax, ...)"
@@ -26,6 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="the first match's seed; then S+1, ... (default 1)")
     parser.add_argument("--replay", type=Path, default=None, help="write the last match's replay here as HTML")
     parser.add_argument("--swap", action="store_true", help="B moves first in the first match")
+    parser.add_argument("--jobs", type=int, default=2, help="matches played at once (default 2)")
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -46,13 +55,7 @@ def run(arguments: argparse.Namespace) -> int:
             progress = Progress(games)
             print(f"{arena.game}: A = {arena.names[0]}, B = {arena.names[1]}, {games} games", file=sys.stderr)
             try:
-                for index in range(games):
-                    record = arena.play(
-                        index + 1,
-                        arguments.seed + index,
-                        a_first=(index % 2 == 0) != arguments.swap,
-                        record_replay=arguments.replay is not None and index == games - 1,
-                    )
+                for index, record in enumerate(_records(arena, arguments)):
                     tally.add(record)
                     progress.update(index + 1, tally.progress_text())
             except KeyboardInterrupt:
@@ -69,9 +72,40 @@ def run(arguments: argparse.Namespace) -> int:
     return 1 if len(tally.played) < len(tally.records) else 0
 
 
+def _records(arena: Arena, arguments: argparse.Namespace) -> Iterator[GameRecord]:
+    """The games' records in their order, `--jobs` of them played at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    games: int = arguments.games
+
+    def play(index: int) -> GameRecord:
+        return arena.play(
+            index + 1,
+            arguments.seed + index,
+            a_first=(index % 2 == 0) != arguments.swap,
+            record_replay=arguments.replay is not None and index == games - 1,
+        )
+
+    pool = ThreadPoolExecutor(max_workers=arguments.jobs, thread_name_prefix="play")
+    try:
+        # Submitted a few ahead only: an interrupted run stops soon, and leaves little to cancel.
+        pending = deque(pool.submit(play, index) for index in range(min(games, 2 * arguments.jobs)))
+        submitted = len(pending)
+        while pending:
+            record = pending.popleft().result()
+            if submitted < games:
+                pending.append(pool.submit(play, submitted))
+                submitted += 1
+            yield record
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _option_problem(arguments: argparse.Namespace) -> str:
     if arguments.games < 1:
         return "--games must be at least 1"
+    if not 1 <= arguments.jobs <= 64:
+        return "--jobs must be between 1 and 64"
     if arguments.seed < 0:
         return "--seed must not be negative"
     replay: Path | None = arguments.replay
