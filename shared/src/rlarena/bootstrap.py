@@ -13,12 +13,14 @@ from cloudevents.http import CloudEvent
 from sqlalchemy import Engine
 
 from rlarena.adapters.db.engine import make_engine
+from rlarena.adapters.db.leaderboard_stamps import Stamp, StampReader
 from rlarena.adapters.db.outbox import OutboxRelay
 from rlarena.adapters.db.rate_limits import RateLimiter
 from rlarena.adapters.db.unit_of_work import UnitOfWork
 from rlarena.config import Settings
 from rlarena.events.catalogue import EventType, Source, StorageObjectCreated, make_event
 from rlarena.events.publisher import Publisher, publisher_for
+from rlarena.service.rendered_boards import RenderedBoards
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -55,6 +57,21 @@ class Platform:
             pool_size=self.settings.db_pool_size,
             max_overflow=self.settings.db_max_overflow,
         )
+
+    @cached_property
+    def leaderboards(self) -> RenderedBoards:
+        """The leaderboard pages this process rendered, served while their board is unchanged."""
+        return RenderedBoards()
+
+    @cached_property
+    def _stamps(self) -> StampReader:
+        return StampReader(
+            self.engine, pool_size=self.settings.db_pool_size, max_overflow=self.settings.db_max_overflow
+        )
+
+    def leaderboard_stamp(self, environment_id: str | None) -> Stamp:
+        """What the leaderboard of `environment_id` (all of them for None) is at, in one round trip."""
+        return self._stamps.read(environment_id)
 
     @cached_property
     def passwords(self) -> PasswordHasher:
@@ -152,6 +169,8 @@ class Platform:
     def close(self) -> None:
         if "executor" in self.__dict__:
             self.executor.close()
+        if "_stamps" in self.__dict__:
+            self._stamps.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import flask
+
 from rlarena import runtime
 from rlarena.entrypoints.views import agent_view, environment_view, opponent_view, rating_history_view
 from rlarena.http.api import Context, HttpApi, Reply
@@ -183,9 +188,14 @@ def rating_history(ctx: Context) -> Reply:
     query=SortedLeaderboardQuery,
     responses={200: Leaderboard},
 )
-def leaderboard(ctx: Context) -> Reply:
-    board, total = agents.leaderboard(ctx.platform, None, ctx.query(SortedLeaderboardQuery))
-    return Reply({"leaderboard": [agent_view(a) for a in board], "total": total})
+def leaderboard(ctx: Context) -> flask.Response:
+    body = agents.rendered_leaderboard(
+        ctx.platform,
+        None,
+        ctx.query(SortedLeaderboardQuery),
+        lambda board, total: _json({"leaderboard": [agent_view(a) for a in board], "total": total}),
+    )
+    return flask.Response(body, mimetype="application/json")
 
 
 @api.route(
@@ -199,10 +209,22 @@ def leaderboard(ctx: Context) -> Reply:
     responses={200: EnvironmentLeaderboard},
     errors=(404,),
 )
-def environment_leaderboard(ctx: Context) -> Reply:
+def environment_leaderboard(ctx: Context) -> flask.Response:
     environment_id = ctx.path_text("environmentId")
-    board, total = agents.leaderboard(ctx.platform, environment_id, ctx.query(SortedLeaderboardQuery))
-    return Reply({"environmentId": environment_id, "leaderboard": [agent_view(a) for a in board], "total": total})
+    body = agents.rendered_leaderboard(
+        ctx.platform,
+        environment_id,
+        ctx.query(SortedLeaderboardQuery),
+        lambda board, total: _json(
+            {"environmentId": environment_id, "leaderboard": [agent_view(a) for a in board], "total": total}
+        ),
+    )
+    return flask.Response(body, mimetype="application/json")
+
+
+def _json(body: dict[str, Any]) -> bytes:
+    """A leaderboard page as the API renders JSON, once per change of the board (then cached)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @api.route(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from rlarena.adapters.db.models import Agent, Environment
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent
@@ -11,7 +12,15 @@ from rlarena.domain.ranking import LeaderboardOrder
 from rlarena.errors import Conflict, Forbidden, InvalidInput, NotFound
 from rlarena.service.commands import CreateAgent, LeaderboardQuery, PageQuery, UpdateAgent
 from rlarena.service.ports import PlatformCore
+from rlarena.service.rendered_boards import RenderedBoards, Stamp
 from rlarena.service.unit_of_work import UnitOfWorkLike
+
+
+class LeaderboardPlatform(PlatformCore, Protocol):
+    @property
+    def leaderboards(self) -> RenderedBoards: ...
+
+    def leaderboard_stamp(self, environment_id: str | None) -> Stamp: ...
 
 
 def list_agents(platform: PlatformCore, query: PageQuery) -> tuple[list[RankedAgent], int]:
@@ -102,13 +111,42 @@ def leaderboard(
     platform: PlatformCore, environment_id: str | None, query: SortedLeaderboardQuery
 ) -> tuple[list[RankedAgent], int]:
     with platform.uow() as uow:
-        if environment_id is not None and uow.environments.get(environment_id) is None:
-            raise NotFound(f"no environment {environment_id!r}")
-        if query.sort is LeaderboardOrder.CONSERVATIVE:
-            return uow.agents.conservative_leaderboard(
-                environment_id=environment_id, offset=query.offset, limit=query.limit
-            )
-        return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
+        return _leaderboard(uow, environment_id, query)
+
+
+def rendered_leaderboard(
+    platform: LeaderboardPlatform,
+    environment_id: str | None,
+    query: SortedLeaderboardQuery,
+    render: Callable[[list[RankedAgent], int], bytes],
+) -> bytes:
+    """One leaderboard page as `render` made it, re-rendered only when the board has changed.
+
+    One cheap read (the board's stamp) when nothing changed; the stamp is read before the board,
+    so a page is never stored under a stamp newer than what it shows.
+    """
+    key = (environment_id, query.sort, query.offset, query.limit)
+    stamp = platform.leaderboard_stamp(environment_id)
+    cached = platform.leaderboards.get(key, stamp)
+    if cached is not None:
+        return cached
+    with platform.uow() as uow:
+        board, total = _leaderboard(uow, environment_id, query)
+    body = render(board, total)
+    platform.leaderboards.put(key, stamp, body)
+    return body
+
+
+def _leaderboard(
+    uow: UnitOfWorkLike, environment_id: str | None, query: SortedLeaderboardQuery
+) -> tuple[list[RankedAgent], int]:
+    if environment_id is not None and uow.environments.get(environment_id) is None:
+        raise NotFound(f"no environment {environment_id!r}")
+    if query.sort is LeaderboardOrder.CONSERVATIVE:
+        return uow.agents.conservative_leaderboard(
+            environment_id=environment_id, offset=query.offset, limit=query.limit
+        )
+    return uow.agents.leaderboard(environment_id=environment_id, offset=query.offset, limit=query.limit)
 
 
 def environments(platform: PlatformCore) -> Sequence[Environment]:

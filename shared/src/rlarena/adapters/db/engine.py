@@ -25,15 +25,20 @@ def normalise_url(url: str) -> str:
 TIMESTAMPTZ_OID = 1184
 
 
-def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2) -> Engine:
+def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2, single_statements: bool = False) -> Engine:
+    """`single_statements`: autocommit connections without pre-ping, for callers that run one
+    statement at a time and retry a dropped connection: one round trip per statement, not four
+    (pre-ping, BEGIN, the statement, ROLLBACK). PostgreSQL only."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    lean: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if single_statements else {}
     engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=not single_statements,
+        **lean,
         pool_recycle=300,
         pool_timeout=10,
     )

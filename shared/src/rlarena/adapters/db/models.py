@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -352,3 +353,16 @@ class OutboxEvent(Base):
     due_at: Mapped[datetime] = mapped_column()  # not before this: leased to a publisher, or backing off
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LeaderboardStamp(Base):
+    """A version per environment that changes in every transaction that changes its leaderboard.
+
+    Triggers keep it (migration 0005: every insert, change or deletion of an agent, a renamed or
+    deleted user), so no code path can forget it; a process serves its cached board while it holds.
+    """
+
+    __tablename__ = "leaderboard_stamps"
+
+    environment_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
