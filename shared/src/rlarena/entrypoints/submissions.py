@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from urllib.parse import quote
 
 import flask
 from cloudevents.http import CloudEvent
@@ -286,12 +287,14 @@ def rebuild(ctx: Context) -> Reply:
 def download_code(ctx: Context) -> flask.Response:
     view, data = submissions.source_of(ctx.platform, ctx.user_id(), ctx.path_uuid("submissionId"))
     name = f"{view.agent.name}-v{view.submission.version}-{view.submission.source_filename or 'source'}"
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:200]
-    return flask.Response(
-        data,
-        mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
-    )
+    return flask.Response(data, mimetype="application/octet-stream", headers={"Content-Disposition": attachment(name)})
+
+
+def attachment(name: str) -> str:
+    """Content-Disposition for a download named `name`: headers are Latin-1, so `filename` keeps
+    ASCII letters, digits and ._- only, and `filename*` (RFC 6266) carries the name in UTF-8."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)[:200]
+    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(name[:200], safe='')}"
 
 
 @api.route(

@@ -11,7 +11,7 @@ from pydantic.alias_generators import to_camel
 class Schema(BaseModel):
     """camelCase on the wire; a key the model does not name is a mismatch (the model must grow)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", defer_build=True)
 
 
 class ErrorBody(Schema):
