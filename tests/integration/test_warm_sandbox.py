@@ -365,3 +365,28 @@ def _pids(sandbox: Any) -> list[int]:
     group = sandbox._child.group
     assert group is not None
     return list(group.pids())
+
+
+KEEPS_A_FILE_OPEN = """
+MODEL = open("weights.txt")  # read lazily, as numpy's npz files are
+
+def agent(observation, configuration):
+    if configuration["step"] < 2:
+        report("read", line=MODEL.readline().strip(), position=MODEL.tell())
+    return observation["action_mask"].index(1)
+"""
+
+
+def test_a_file_kept_open_from_the_import_is_reopened_in_each_copy(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents
+) -> None:
+    reader = agent_folder(root, "reader", REPORT + KEEPS_A_FILE_OPEN)
+    (reader.folder / "weights.txt").write_text("first line\nsecond line\n")
+    victim = agent_folder(root, "victim", VICTIM)
+    for seed in range(3):
+        result = play(runtime, [reader, victim], seed, warm)
+        assert_fair(result)
+        read = attack_report(result.agent_results[0].stderr, "read")
+        assert read == {"attack": "read", "line": "first line", "position": 11}, read  # no offset shared
+    assert warm.cold_reason(reader.folder, "main.py") == ""
+    assert warm.started == 2

@@ -91,6 +91,7 @@ class _Loaded:
     entry_point: str
     keep_random: Any  # random's state to restore in a copy, when the agent seeded it at import
     reseed_numpy: bool
+    files: tuple[tuple[int, int, bool], ...] = ()  # read-only files kept open: (fd, offset, inheritable)
 
 
 def main(argv: list[str]) -> int:
@@ -118,7 +119,10 @@ def main(argv: list[str]) -> int:
     if problem:
         _send(control, {"ok": False, "cold": problem})
         return 0
-    loaded = _Loaded(module, argv[1], *seeds.settle())
+    files = tuple(
+        (fd, os.lseek(fd, 0, os.SEEK_CUR), os.get_inheritable(fd)) for fd in _kept_descriptors(control.fileno())
+    )
+    loaded = _Loaded(module, argv[1], *seeds.settle(), files=files)
     _quiet_signals()
     _libc_prctl(PR_SET_DUMPABLE, 0)
     _prime(module)
@@ -178,6 +182,7 @@ def _play(fds: list[int], loaded: _Loaded, player: int) -> int:
     os.dup2(stderr, 2)
     os.dup2(2, 1)
     os.close(stderr)
+    _reopen(loaded.files)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has it
     # The copy stays non-dumpable, as its parent is: its own /proc files are its own all the same,
     # and making it dumpable again (or raising its oom_score_adj) costs ~0.3-0.6 ms a match.
@@ -271,7 +276,10 @@ def unclean(control_fd: int) -> str:
             lambda: [name for name in os.listdir("/proc") if name.isdigit() and name != "1"],
             "its import left processes running",
         ),
-        (lambda: _kept_descriptors(control_fd), "its import kept descriptors open"),
+        (
+            lambda: [fd for fd in _kept_descriptors(control_fd) if not _reopenable(fd)],
+            "its import kept descriptors open (other than files read from a read-only folder)",
+        ),
         (_shared_writable_memory, "its import mapped writable shared memory"),
         (_scratch_files, "its import wrote to /tmp or /dev/shm"),
         (lambda: any(_ipc_ids(kind) for kind in SYSV_IPC), "its import created System V IPC objects"),
@@ -279,20 +287,44 @@ def unclean(control_fd: int) -> str:
     return next((why for check, why in checks if check()), "")
 
 
-def _kept_descriptors(control_fd: int) -> list[str]:
+def _kept_descriptors(control_fd: int) -> list[int]:
+    """The descriptors the import left open (not the standard ones, not the control socket)."""
     listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
     try:
         names = os.listdir(listing)
     finally:
         os.close(listing)
-    kept = []
-    for name in names:
-        fd = int(name)
-        if fd in (0, 1, 2, control_fd, listing):
-            continue
-        with contextlib.suppress(OSError):
-            kept.append(os.readlink(f"/proc/self/fd/{fd}"))
-    return kept
+    # The listing's own descriptors (and their duplicates made by listdir) are closed by now.
+    return [int(name) for name in names if int(name) not in (0, 1, 2, control_fd) and _is_open(int(name))]
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
+
+
+def _reopenable(fd: int) -> bool:
+    """A file read from a read-only mount (a model the agent keeps open, numpy's npz): each copy
+    reopens it, so no offset, flag or lock is shared, and nobody can write to it."""
+    import fcntl
+    import stat
+
+    try:
+        readable_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        return readable_only and stat.S_ISREG(os.fstat(fd).st_mode) and bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _reopen(files: tuple[tuple[int, int, bool], ...]) -> None:
+    for fd, offset, inheritable in files:
+        fresh = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+        os.lseek(fresh, offset, os.SEEK_SET)
+        os.dup2(fresh, fd, inheritable=inheritable)
+        os.close(fresh)
 
 
 def _shared_writable_memory() -> bool:
