@@ -10,6 +10,9 @@ Tic-tac-toe random against random is also played cold (WARM_SANDBOXES=false) for
 each game's matches/s is set against the in-process floor measured in the same run (the platform's
 environment and the same agent called directly, no sandbox, no replay).
 
+CPU ms/match: all the CPU time of the command, its sandboxes and their copies, per game (what
+bounds matches/s on a machine shared with other work: 2 cores give at most 2000 / that).
+
 Per-move overhead: the sandboxed random agent's p50 move time (the runner's round trip through
 its process) minus the same agent's p50 call made directly in this process.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -50,6 +54,7 @@ COLD_RUNS = (("tic-tac-toe", "house:random", "house:random", 20),)
 
 
 def play(game: str, agent_a: str, agent_b: str, games: int, *, warm: bool = True) -> dict[str, Any]:
+    cpu_before = _children_cpu_s()
     started = time.perf_counter()
     finished = subprocess.run(
         [str(RLARENA), "play", game, agent_a, agent_b, "--games", str(games)],
@@ -60,6 +65,8 @@ def play(game: str, agent_a: str, agent_b: str, games: int, *, warm: bool = True
         env={**os.environ, "WARM_SANDBOXES": "true" if warm else "false"},
     )
     wall = time.perf_counter() - started
+    # The command, its sandboxes and their copies: every one is reaped by its parent in turn.
+    cpu = _children_cpu_s() - cpu_before
     if finished.returncode != 0:
         raise RuntimeError(f"rlarena play {game} {agent_a} {agent_b} failed: {finished.stderr[-2000:]}")
     progress = _LAST_PROGRESS.findall(finished.stderr)
@@ -73,11 +80,17 @@ def play(game: str, agent_a: str, agent_b: str, games: int, *, warm: bool = True
         "start_up_s": wall - matches_s,
         "matches_per_s": games / matches_s,
         "end_to_end_matches_per_s": games / wall,
+        "cpu_ms_per_match": cpu / games * 1000,  # start-up included, spread over the games
         "move_ms_a": moves.get("A"),  # p50, p95, max
         "move_ms_b": moves.get("B"),
         "a_wins_draws_losses": [int(value) for value in results.groups()] if results else None,
         "all_ok": "ERROR 0, TIMEOUT 0, INVALID 0" in finished.stdout and "status of A: OK 0" not in finished.stdout,
     }
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -116,12 +129,23 @@ def report(results: dict[str, Any]) -> str:
             f"{r['matches_per_s']:.2f}",
             f"{r['start_up_s']:.2f}",
             f"{r['end_to_end_matches_per_s']:.2f}",
+            f"{r['cpu_ms_per_match']:.1f}",
             " / ".join(f"{value:.1f}" for value in r["move_ms_a"]),
             "-".join(str(value) for value in r["a_wins_draws_losses"]),
         ]
         for r in results["runs"]
     ]
-    headers = ["game", "agents", "games", "matches/s", "start-up s", "end to end/s", "A move p50/p95/max ms", "A W-D-L"]
+    headers = [
+        "game",
+        "agents",
+        "games",
+        "matches/s",
+        "start-up s",
+        "end to end/s",
+        "CPU ms/match",
+        "A move p50/p95/max ms",
+        "A W-D-L",
+    ]
     overhead = "; ".join(
         f"{game} {figures['overhead_p50_ms']:.2f} ms" for game, figures in results["per_move_overhead"].items()
     )
@@ -130,7 +154,8 @@ def report(results: dict[str, Any]) -> str:
         for game, figures in results["per_move_overhead"].items()
     )
     cold = "; ".join(
-        f"{r['game']} {r['a']} vs {r['b']} x {r['games']}: {r['matches_per_s']:.2f} matches/s"
+        f"{r['game']} {r['a']} vs {r['b']} x {r['games']}: {r['matches_per_s']:.2f} matches/s, "
+        f"{r['cpu_ms_per_match']:.1f} CPU ms/match"
         for r in results.get("cold_runs", [])
     )
     return (

@@ -2,7 +2,9 @@
 
 Each agent runs as its own `SandboxSession` (`python -I -m rlarena.agent_runtime.serve`) in a
 private working folder holding a copy of its code only, so agents cannot read each other's files
-through their folders. The runner then drives the environment (`rlarena.environments.base`):
+through their folders; or, given `warm` (rlarena.executor.warm_agents), as a forked copy of its
+warm sandbox (`rlarena.sandbox.forked.ForkedSession`, the same frames), started cold whenever the
+warm sandbox cannot serve. The runner then drives the environment (`rlarena.environments.base`):
 
 - start-up: both agents load concurrently; each must send its ready frame within
   `startup_timeout_s`;
