@@ -3,7 +3,10 @@ OpenAPI 3.1, and the shipped copy never stale."""
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from rlarena.api_docs.generate import SERVICES, main, merged_document
 from rlarena.http.api import HttpApi
 from rlarena.http.openapi import document, openapi_path
 from rlarena.http.operation import Content, Operation
-from rlarena.platform.targets import http_services
+from rlarena.platform.targets import HTTP_SERVICES, http_services
 
 ERROR_STATUSES = {400, 401, 403, 404, 405, 409, 413, 415, 422, 426, 429, 503}
 
@@ -112,3 +115,15 @@ def test_a_function_document_describes_exactly_its_own_routes() -> None:
     assert {p.replace("{", "<").replace("}", ">") for p in described["paths"]} == {op.rule for op in api.operations()}
     assert described["info"]["title"].endswith(": auth")
     assert "/api/v1/agents" not in described["paths"]
+
+
+def test_importing_a_function_imports_no_response_model() -> None:
+    # The models cost ~0.1 s to import: a cold start leaves them to the first checked answer.
+    modules = ", ".join(target.partition(":")[0] for name, target in HTTP_SERVICES.items() if name in SERVICES)
+    probe = (
+        f"import sys; import {modules}; "
+        "print(sorted(m for m in sys.modules if m.startswith(('rlarena.http.schemas.', 'rlarena.http.openapi'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    # Only the path parameters' constants and the base the relay's ticket model derives from.
+    assert set(ast.literal_eval(loaded)) <= {"rlarena.http.schemas.params", "rlarena.http.schemas.base"}, loaded

@@ -11,18 +11,7 @@ from rlarena import runtime
 from rlarena.entrypoints.views import agent_view, environment_view, opponent_view, rating_history_view
 from rlarena.http.api import Context, HttpApi, Reply
 from rlarena.http.health import add_health
-from rlarena.http.operation import PathParam
-from rlarena.http.schemas.agents import (
-    AgentDeleted,
-    AgentPage,
-    AgentReply,
-    AgentStats,
-    EnvironmentLeaderboard,
-    Environments,
-    Leaderboard,
-    MyAgents,
-    RatingHistory,
-)
+from rlarena.http.operation import PathParam, schemas
 from rlarena.http.schemas.params import AGENT_ID
 from rlarena.http.self_description import add_openapi
 from rlarena.service import agents, ratings
@@ -33,6 +22,8 @@ api = HttpApi("agents", runtime.platform)
 add_health(api)
 add_openapi(api)
 
+model = schemas("agents")
+
 
 @api.route(
     "/api/v1/agents",
@@ -41,7 +32,7 @@ add_openapi(api)
     description="Every live agent, a page at a time, best rated first.",
     tags=("agents",),
     query=PageQuery,
-    responses={200: AgentPage},
+    responses={200: model("AgentPage")},
 )
 def list_agents(ctx: Context) -> Reply:
     query = ctx.query(PageQuery)
@@ -59,7 +50,7 @@ def list_agents(ctx: Context) -> Reply:
     tags=("agents",),
     auth="bearer",
     query=MyAgentsQuery,
-    responses={200: MyAgents},
+    responses={200: model("MyAgents")},
 )
 def my_agents(ctx: Context) -> Reply:
     user_id = ctx.user_id()
@@ -76,7 +67,7 @@ def my_agents(ctx: Context) -> Reply:
     tags=("agents",),
     auth="bearer",
     body=CreateAgent,
-    responses={201: AgentReply},
+    responses={201: model("AgentReply")},
     errors=(409,),
 )
 def create_agent(ctx: Context) -> Reply:
@@ -91,7 +82,7 @@ def create_agent(ctx: Context) -> Reply:
     description="An agent with its ratings, record and rank.",
     tags=("agents",),
     params={"agentId": AGENT_ID},
-    responses={200: AgentReply},
+    responses={200: model("AgentReply")},
     errors=(404,),
 )
 def get_agent(ctx: Context) -> Reply:
@@ -108,7 +99,7 @@ def get_agent(ctx: Context) -> Reply:
     auth="bearer",
     params={"agentId": AGENT_ID},
     body=UpdateAgent,
-    responses={200: AgentReply},
+    responses={200: model("AgentReply")},
     errors=(403, 404, 409),
 )
 def update_agent(ctx: Context) -> Reply:
@@ -127,7 +118,7 @@ def update_agent(ctx: Context) -> Reply:
     tags=("agents",),
     auth="bearer",
     params={"agentId": AGENT_ID},
-    responses={200: AgentDeleted},
+    responses={200: model("AgentDeleted")},
     errors=(403, 404),
 )
 def delete_agent(ctx: Context) -> Reply:
@@ -144,7 +135,7 @@ def delete_agent(ctx: Context) -> Reply:
     description="Wins, losses and draws against each opponent it met.",
     tags=("agents",),
     params={"agentId": AGENT_ID},
-    responses={200: AgentStats},
+    responses={200: model("AgentStats")},
     errors=(404,),
 )
 def agent_stats(ctx: Context) -> Reply:
@@ -161,7 +152,7 @@ def agent_stats(ctx: Context) -> Reply:
     tags=("agents",),
     params={"agentId": AGENT_ID},
     query=PageQuery,
-    responses={200: RatingHistory},
+    responses={200: model("RatingHistory")},
     errors=(404,),
 )
 def rating_history(ctx: Context) -> Reply:
@@ -186,7 +177,7 @@ def rating_history(ctx: Context) -> Reply:
     description="Agents by Elo (`sort=elo`) or by conservative skill (`sort=conservative`), a page at a time.",
     tags=("leaderboards",),
     query=SortedLeaderboardQuery,
-    responses={200: Leaderboard},
+    responses={200: model("Leaderboard")},
 )
 def leaderboard(ctx: Context) -> flask.Response:
     body = agents.rendered_leaderboard(
@@ -206,7 +197,7 @@ def leaderboard(ctx: Context) -> flask.Response:
     tags=("leaderboards",),
     params={"environmentId": PathParam("The environment's id, e.g. tic-tac-toe", uuid=False)},
     query=SortedLeaderboardQuery,
-    responses={200: EnvironmentLeaderboard},
+    responses={200: model("EnvironmentLeaderboard")},
     errors=(404,),
 )
 def environment_leaderboard(ctx: Context) -> flask.Response:
@@ -233,7 +224,7 @@ def _json(body: dict[str, Any]) -> bytes:
     summary="The games",
     description="Every environment with its limits and what its agents are given (the same source as docs/agents.md).",
     tags=("environments",),
-    responses={200: Environments},
+    responses={200: model("Environments")},
 )
 def list_environments(ctx: Context) -> Reply:
     found = agents.environments(ctx.platform)

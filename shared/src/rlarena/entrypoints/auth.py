@@ -6,7 +6,7 @@ from rlarena import runtime
 from rlarena.entrypoints.views import stats_view, user_view
 from rlarena.http.api import Context, HttpApi, Reply
 from rlarena.http.health import add_health
-from rlarena.http.schemas.auth import Profile, Session, UserReply
+from rlarena.http.operation import schemas
 from rlarena.http.self_description import add_openapi
 from rlarena.service import accounts
 from rlarena.service.commands import LogIn, RegisterUser, UpdateProfile
@@ -14,6 +14,8 @@ from rlarena.service.commands import LogIn, RegisterUser, UpdateProfile
 api = HttpApi("auth", runtime.platform)
 add_health(api)
 add_openapi(api)
+
+model = schemas("auth")
 
 
 @api.route(
@@ -24,7 +26,7 @@ add_openapi(api)
     "Attempts are limited per client address (AUTH_RATE_LIMIT_PER_MINUTE).",
     tags=("auth",),
     body=RegisterUser,
-    responses={201: Session},
+    responses={201: model("Session")},
     errors=(409,),
     rate_limited=True,
 )
@@ -41,7 +43,7 @@ def register(ctx: Context) -> Reply:
     "Attempts are limited per client address (AUTH_RATE_LIMIT_PER_MINUTE).",
     tags=("auth",),
     body=LogIn,
-    responses={200: Session},
+    responses={200: model("Session")},
     rate_limited=True,
     errors=(401,),
 )
@@ -57,7 +59,7 @@ def login(ctx: Context) -> Reply:
     description="The account of the bearer token, with its submissions, active agents, matches, wins and best rank.",
     tags=("users",),
     auth="bearer",
-    responses={200: Profile},
+    responses={200: model("Profile")},
 )
 def me(ctx: Context) -> Reply:
     user, stats = accounts.profile(ctx.platform, ctx.user_id())
@@ -73,7 +75,7 @@ def me(ctx: Context) -> Reply:
     tags=("users",),
     auth="bearer",
     body=UpdateProfile,
-    responses={200: UserReply},
+    responses={200: model("UserReply")},
 )
 def update_me(ctx: Context) -> Reply:
     user_id = ctx.user_id()

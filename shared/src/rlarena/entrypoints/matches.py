@@ -9,16 +9,7 @@ from rlarena.adapters.db.match_labels import LabelledMatch
 from rlarena.entrypoints.views import match_view
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid
 from rlarena.http.health import add_health
-from rlarena.http.operation import Content
-from rlarena.http.schemas.matches import (
-    AgentMatchPage,
-    MatchLogs,
-    MatchPage,
-    MatchReply,
-    Replay,
-    ReplayLink,
-    ReplayPage,
-)
+from rlarena.http.operation import Content, schemas
 from rlarena.http.schemas.params import AGENT_ID, MATCH_ID
 from rlarena.http.self_description import add_openapi
 from rlarena.service import manual_matches, matches
@@ -28,6 +19,8 @@ from rlarena.service.matches import MatchListQuery, ReplayFormatQuery, ReplaysQu
 api = HttpApi("matchmaker", runtime.platform)
 add_health(api)
 add_openapi(api)
+
+model = schemas("matches")
 
 
 def _page_reply(found: list[LabelledMatch], total: int, query: PageQuery, key: str = "matches") -> Reply:
@@ -41,7 +34,7 @@ def _page_reply(found: list[LabelledMatch], total: int, query: PageQuery, key: s
     description="Public matches, newest first, optionally of one environment, agent or status.",
     tags=("matches",),
     query=MatchListQuery,
-    responses={200: MatchPage},
+    responses={200: model("MatchPage")},
 )
 def list_matches(ctx: Context) -> Reply:
     query = ctx.query(MatchListQuery)
@@ -58,7 +51,7 @@ def list_matches(ctx: Context) -> Reply:
     tags=("matches",),
     auth="bearer",
     body=CreateMatch,
-    responses={202: MatchReply},
+    responses={202: model("MatchReply")},
     errors=(403, 404, 409),
     rate_limited=True,
 )
@@ -78,7 +71,7 @@ def create_match(ctx: Context) -> Reply:
     description="The public matches of one agent that have a replay, newest first.",
     tags=("replays",),
     query=ReplaysQuery,
-    responses={200: ReplayPage},
+    responses={200: model("ReplayPage")},
     errors=(404,),
 )
 def list_replays(ctx: Context) -> Reply:
@@ -98,7 +91,7 @@ def list_replays(ctx: Context) -> Reply:
     tags=("matches",),
     params={"agentId": AGENT_ID},
     query=PageQuery,
-    responses={200: AgentMatchPage},
+    responses={200: model("AgentMatchPage")},
     errors=(404,),
 )
 def agent_matches(ctx: Context) -> Reply:
@@ -118,7 +111,7 @@ def agent_matches(ctx: Context) -> Reply:
     description="A match with both sides, its status, result, rating changes and replay links.",
     tags=("matches",),
     params={"matchId": MATCH_ID},
-    responses={200: MatchReply},
+    responses={200: model("MatchReply")},
     errors=(404,),
 )
 def get_match(ctx: Context) -> Reply:
@@ -132,7 +125,7 @@ def get_match(ctx: Context) -> Reply:
     tags=("matches",),
     auth="bearer",
     params={"matchId": MATCH_ID},
-    responses={200: MatchLogs},
+    responses={200: model("MatchLogs")},
     errors=(403, 404),
 )
 def match_logs(ctx: Context) -> Reply:
@@ -151,7 +144,7 @@ def match_logs(ctx: Context) -> Reply:
     tags=("replays",),
     params={"matchId": MATCH_ID},
     query=ReplayFormatQuery,
-    responses={200: Content({"application/json": Replay, "text/html": {"type": "string"}}, "The replay")},
+    responses={200: Content({"application/json": model("Replay"), "text/html": {"type": "string"}}, "The replay")},
     errors=(404,),
     rate_limited=True,
 )
@@ -179,7 +172,7 @@ def replay(ctx: Context) -> Reply | flask.Response:
     tags=("replays",),
     params={"matchId": MATCH_ID},
     query=ReplayFormatQuery,
-    responses={200: ReplayLink},
+    responses={200: model("ReplayLink")},
     errors=(404,),
 )
 def replay_url(ctx: Context) -> Reply:

@@ -25,18 +25,8 @@ from rlarena.events.catalogue import (
 from rlarena.events.targets import expect_type
 from rlarena.http.api import Context, HttpApi, Reply, parse_uuid, read_at_most, read_body
 from rlarena.http.health import add_health
-from rlarena.http.operation import Content
+from rlarena.http.operation import Content, schemas
 from rlarena.http.schemas.params import AGENT_ID, BINARY, SUBMISSION_ID, UPLOAD_FORM
-from rlarena.http.schemas.submissions import (
-    BuildLogs,
-    BuildStatus,
-    StorageEventsAccepted,
-    SubmissionList,
-    SubmissionMessage,
-    SubmissionReply,
-    UploadReceived,
-    UploadTicket,
-)
 from rlarena.http.self_description import add_openapi
 from rlarena.service import build_queue, house_agents, submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
@@ -46,6 +36,8 @@ add_health(api)
 add_openapi(api)
 
 MULTIPART_OVERHEAD = 64 * 1024
+
+model = schemas("submissions")
 
 
 @api.route(
@@ -58,7 +50,7 @@ MULTIPART_OVERHEAD = 64 * 1024
     tags=("submissions",),
     auth="bearer",
     body=Content({"multipart/form-data": UPLOAD_FORM, "application/json": SubmitCodeUrl}),
-    responses={201: SubmissionReply},
+    responses={201: model("SubmissionReply")},
     errors=(403, 404, 409),
     rate_limited=True,
 )
@@ -108,7 +100,7 @@ def _multipart_upload(ctx: Context) -> tuple[uuid.UUID, str, bytes]:
     tags=("submissions",),
     auth="bearer",
     body=RequestUploadUrl,
-    responses={201: UploadTicket},
+    responses={201: model("UploadTicket")},
     errors=(403, 404, 409),
     rate_limited=True,
 )
@@ -139,7 +131,7 @@ def upload_url(ctx: Context) -> Reply:
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
     body=Content({"application/octet-stream": BINARY}),
-    responses={202: UploadReceived},
+    responses={202: model("UploadReceived")},
     errors=(403, 404, 409),
     rate_limited=True,
 )
@@ -159,7 +151,7 @@ def direct_upload(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
-    responses={200: SubmissionReply},
+    responses={200: model("SubmissionReply")},
     errors=(403, 404),
 )
 def get_submission(ctx: Context) -> Reply:
@@ -175,7 +167,7 @@ def get_submission(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"agentId": AGENT_ID},
-    responses={200: SubmissionList},
+    responses={200: model("SubmissionList")},
     errors=(403, 404),
 )
 def list_submissions(ctx: Context) -> Reply:
@@ -191,7 +183,7 @@ def list_submissions(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
-    responses={200: SubmissionMessage},
+    responses={200: model("SubmissionMessage")},
     errors=(403, 404, 409),
 )
 def activate(ctx: Context) -> Reply:
@@ -207,7 +199,7 @@ def activate(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
-    responses={200: BuildStatus},
+    responses={200: model("BuildStatus")},
     errors=(403, 404),
 )
 def build_status(ctx: Context) -> Reply:
@@ -241,7 +233,7 @@ def build_status(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
-    responses={200: BuildLogs},
+    responses={200: model("BuildLogs")},
     errors=(403, 404),
 )
 def build_logs(ctx: Context) -> Reply:
@@ -265,7 +257,7 @@ def build_logs(ctx: Context) -> Reply:
     tags=("submissions",),
     auth="bearer",
     params={"submissionId": SUBMISSION_ID},
-    responses={202: SubmissionMessage},
+    responses={202: model("SubmissionMessage")},
     errors=(403, 404, 409),
 )
 def rebuild(ctx: Context) -> Reply:
@@ -306,7 +298,7 @@ def attachment(name: str) -> str:
     tags=("internal",),
     auth="bearer",
     body=Content({"application/json": {"type": "object"}}),
-    responses={202: StorageEventsAccepted},
+    responses={202: model("StorageEventsAccepted")},
     errors=(503,),
     database=False,
     internal=True,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rlarena import __version__
 from rlarena.http.api import Context, HttpApi, Reply
-from rlarena.http.schemas.service import Health
+from rlarena.http.operation import Ref
 
 if TYPE_CHECKING:
     from rlarena.config import Settings
@@ -21,7 +21,7 @@ def add_health(api: HttpApi) -> None:
         "how agents' code is isolated here and what agents can import.",
         tags=("service",),
         database=False,
-        responses={200: Health},
+        responses={200: Ref("rlarena.http.schemas.service:Health")},
     )
     def health(ctx: Context) -> Reply:
         return Reply(

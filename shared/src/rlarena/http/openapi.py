@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from rlarena import __version__
-from rlarena.http.operation import Content, Operation
+from rlarena.http.operation import Answer, Content, Model, Operation, Ref, resolved
 from rlarena.http.schemas.base import ErrorBody
 
 if TYPE_CHECKING:
@@ -115,12 +115,16 @@ class _Definitions:
         return schema
 
 
+def _is_model(item: object) -> bool:
+    return isinstance(item, Ref) or (isinstance(item, type) and issubclass(item, BaseModel))
+
+
 def _models_of(operation: Operation) -> Iterable[type[BaseModel]]:
     for item in (operation.body, operation.query, *operation.responses.values()):
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            yield item
-        elif isinstance(item, Content):
-            yield from (m for m in item.media.values() if isinstance(m, type) and issubclass(m, BaseModel))
+        if isinstance(item, Content):
+            yield from (resolved(m) for m in item.media.values() if _is_model(m))  # type: ignore[arg-type]
+        elif _is_model(item):
+            yield resolved(item)  # type: ignore[arg-type]
 
 
 def _schemas(operations: list[Operation]) -> _Definitions:
@@ -163,7 +167,7 @@ def _operation(operation: Operation, definitions: _Definitions) -> dict[str, Any
     return described
 
 
-def _response(meaning: str, answer: type[BaseModel] | Content | None, definitions: _Definitions) -> dict[str, Any]:
+def _response(meaning: str, answer: Answer, definitions: _Definitions) -> dict[str, Any]:
     if answer is None:
         return {"description": meaning}
     if isinstance(answer, Content) and answer.description:
@@ -171,12 +175,12 @@ def _response(meaning: str, answer: type[BaseModel] | Content | None, definition
     return {"description": meaning, "content": _content(answer, definitions)}
 
 
-def _content(answer: type[BaseModel] | Content, definitions: _Definitions) -> dict[str, Any]:
-    media: Mapping[str, type[BaseModel] | Mapping[str, Any]] = (
+def _content(answer: Model | Content, definitions: _Definitions) -> dict[str, Any]:
+    media: Mapping[str, Model | Mapping[str, Any]] = (
         answer.media if isinstance(answer, Content) else {"application/json": answer}
     )
     return {
-        name: {"schema": definitions.ref(schema) if isinstance(schema, type) else dict(schema)}
+        name: {"schema": definitions.ref(resolved(schema)) if _is_model(schema) else dict(schema)}  # type: ignore[arg-type]
         for name, schema in media.items()
     }
 

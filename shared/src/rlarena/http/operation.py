@@ -6,7 +6,9 @@ built when an answer is checked or the document is generated.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,15 +25,48 @@ DATABASE_ERRORS = (503,)
 
 
 @dataclass(frozen=True)
+class Ref:
+    """A response model named by "module:Class", imported when an answer is first checked or the
+    document is built: the models cost ~0.1 s to import, which a cold start should not pay."""
+
+    target: str
+
+    def resolve(self) -> type[BaseModel]:
+        return _resolve(self.target)
+
+
+@functools.cache
+def _resolve(target: str) -> type[BaseModel]:
+    module, _, name = target.partition(":")
+    model = getattr(importlib.import_module(module), name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{target} is not a pydantic model")
+    return model
+
+
+def schemas(area: str) -> Callable[[str], Ref]:
+    """Refs to the models of `rlarena.http.schemas.<area>`: `model = schemas("agents")`, then
+    `responses={200: model("AgentPage")}`."""
+    return lambda name: Ref(f"rlarena.http.schemas.{area}:{name}")
+
+
+Model = type[BaseModel] | Ref
+
+
+def resolved(model: Model) -> type[BaseModel]:
+    return model.resolve() if isinstance(model, Ref) else model
+
+
+@dataclass(frozen=True)
 class Content:
     """An answer or a body that is no pydantic model: its media types, each with a JSON schema
     (a download, an HTML replay, a multipart form); a model may stand for a JSON schema."""
 
-    media: Mapping[str, type[BaseModel] | Mapping[str, Any]]
+    media: Mapping[str, Model | Mapping[str, Any]]
     description: str = ""
 
 
-Answer = type[BaseModel] | Content | None
+Answer = Model | Content | None
 
 
 @dataclass(frozen=True)

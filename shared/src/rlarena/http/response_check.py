@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from rlarena.http.operation import Content, Operation
+from rlarena.http.operation import Content, Operation, Ref, resolved
 
 JSON = "application/json"
 
 
 def json_model(operation: Operation, status: int) -> type[BaseModel] | None:
     """The model declared for a JSON answer with `status`, if any."""
-    answer = operation.responses.get(status)
+    answer: object = operation.responses.get(status)
     if isinstance(answer, Content):
-        answer = answer.media.get(JSON)  # type: ignore[assignment]
-    return answer if isinstance(answer, type) and issubclass(answer, BaseModel) else None
+        answer = answer.media.get(JSON)
+    if isinstance(answer, Ref) or (isinstance(answer, type) and issubclass(answer, BaseModel)):
+        return resolved(answer)
+    return None
 
 
 def response_problem(operation: Operation, status: int, text: str) -> str | None:

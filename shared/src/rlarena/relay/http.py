@@ -9,7 +9,7 @@ from __future__ import annotations
 from rlarena import runtime
 from rlarena.http.api import Context, HttpApi, Reply
 from rlarena.http.health import add_health
-from rlarena.http.schemas.base import ErrorBody
+from rlarena.http.operation import schemas
 from rlarena.http.self_description import add_openapi
 from rlarena.relay.protocol import UPGRADE_REQUIRED, WS_PATH
 from rlarena.relay.ticket_route import add_ticket_route
@@ -18,6 +18,8 @@ api = HttpApi("ws-relay", runtime.platform)
 add_health(api)
 add_openapi(api)
 add_ticket_route(api)
+
+model = schemas("base")
 
 
 @api.route(
@@ -29,7 +31,7 @@ add_ticket_route(api)
     "without the upgrade answers 426.",
     tags=("live",),
     database=False,
-    responses={101: None, 426: ErrorBody},
+    responses={101: None, 426: model("ErrorBody")},
     headers={426: {"Upgrade": "websocket"}},
 )
 def upgrade_required(ctx: Context) -> Reply:
