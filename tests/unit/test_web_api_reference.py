@@ -8,7 +8,7 @@ from importlib import resources
 
 from rlarena.api_docs import merged_document_bytes
 from rlarena.web.api_reference import operations, operations_section, swagger_page
-from rlarena.web.app import static_file
+from rlarena.web.assets import static_file
 from rlarena.web.docs_page import docs_page
 
 
