@@ -124,3 +124,19 @@ def test_the_generated_source_passes_ruff_as_the_repository_configures_it(tmp_pa
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_method_names_stay_unique_when_operation_ids_clash(tmp_path: Path) -> None:
+    either: dict[str, Any] = {"content": {"application/json": {"schema": {}}, "multipart/form-data": {"schema": {}}}}
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Clashes", "version": "1"},
+        "paths": {
+            "/a": {"post": {"operationId": "create", "requestBody": either, "responses": {}}},
+            "/b": {"post": {"operationId": "create_upload", "responses": {}}},
+            "/c": {"get": {"operationId": "create", "responses": {}}, "put": {"responses": {}}},
+        },
+    }
+    module = generated_module(document, tmp_path, "clashing_api")
+    names = {name for name, _ in inspect.getmembers(module.ArenaApi, inspect.isfunction) if not name.startswith("_")}
+    assert names == {"create", "create_upload", "create_upload2", "create2", "put_c"}

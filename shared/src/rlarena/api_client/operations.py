@@ -99,7 +99,10 @@ def methods(document: Schema, types: SchemaTypes) -> Iterator[Method]:
                 continue
             base = Method(unique(operation_name(path, http_method, operation), taken), http_method, path, "")
             shared = [*item.get("parameters", ())]
-            yield from _variants(document, types, base, shared, operation)
+            for method in _variants(document, types, base, shared, operation):
+                if method.name != base.name:  # "_upload": unique among the operations' names too
+                    method.name = unique(method.name, taken)
+                yield method
 
 
 def operation_name(path: str, http_method: str, operation: Mapping[str, Any]) -> str:
