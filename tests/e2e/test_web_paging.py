@@ -87,4 +87,5 @@ def test_the_lists_page_through_what_the_api_holds(local_platform: RunningPlatfo
 
     listed, mine = while_quiet(matches_of_first, my_pages)
     assert isinstance(listed, list) and mine == listed[:2]
-    assert "My recent matches" in owner.open("/me").text
+    mine_page = owner.open("/me").text
+    assert "My recent matches" in mine_page and "<td>v1 in play</td>" in mine_page

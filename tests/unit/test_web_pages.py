@@ -114,3 +114,15 @@ def test_the_match_page_names_both_sides_their_versions_statuses_and_the_result(
 def test_a_draw_and_a_match_without_replay() -> None:
     html = agent_pages.match(match(winnerId=None), None, user=None)
     assert "Result: draw" in html and "No replay for this match." in html and "player.js" not in html
+
+
+def test_my_agents_say_the_newest_versions_build_status_and_which_version_plays() -> None:
+    building = {"id": "s-4", "version": 4, "status": "building", "isActive": False}
+    playing = {"id": "s-3", "version": 3, "status": "active", "isActive": True}
+    failed = {"id": "s-1", "version": 1, "status": "failed", "isActive": False}
+    assert pages.versions_summary(agent(), [building, playing]) == "v4 building · v3 in play"
+    assert pages.versions_summary(agent(), [playing]) == "v3 in play"
+    assert pages.versions_summary(agent(), [failed]) == "v1 failed · none in play"
+    assert pages.versions_summary(agent(), []) == "no versions yet"
+    html = pages.my_agents([agent()], [], user="ann", versions={str(agent()["id"]): [building, playing]})
+    assert '<th scope="col">Versions</th>' in html and "<td>v4 building · v3 in play</td>" in html

@@ -92,8 +92,16 @@ def _my_page(ctx: Context, user: str, error: str | None, status: int) -> flask.R
     mine = api_client.get("/api/v1/agents/my")["agents"]
     environments = api_client.get("/api/v1/environments")["environments"]
     matches, paging = recent_matches(api_client, mine, Paging.of(ctx.request.args, MATCHES_PAGE))
+    versions = {a["id"]: api_client.get(f"/api/v1/submissions/agent/{a['id']}")["submissions"] for a in mine}
     markup = pages.my_agents(
-        mine, environments, user=user, error=error, matches=matches, paging=paging, query=ctx.request.args
+        mine,
+        environments,
+        user=user,
+        error=error,
+        matches=matches,
+        paging=paging,
+        query=ctx.request.args,
+        versions=versions,
     )
     return html(markup, status)
 

@@ -151,24 +151,26 @@ def my_agents(
     matches: Sequence[Json] = (),
     paging: Paging | None = None,
     query: Mapping[str, str] | None = None,
+    versions: Mapping[str, Sequence[Json]] | None = None,
 ) -> Html:
-    """My agents, a form to create one, and my recent matches (`paging`: which page of them)."""
-
+    """My agents with their versions' build status (`versions`: each agent's, newest first), a form
+    to create one, and my recent matches (`paging`: which page of them)."""
     rows = [
         tag(
             "tr",
             tag("td", agent_link(a)),
             tag("td", a.get("environmentId")),
             tag("td", a.get("elo")),
-            tag("td", "active version" if a.get("activeSubmissionId") else "no active version"),
+            tag("td", versions_summary(a, (versions or {}).get(str(a.get("id"))))),
         )
         for a in agents
     ]
     table = (
         tag(
             "table",
-            tag("thead", tag("tr", *(tag("th", h, scope="col") for h in ("Agent", "Game", "Elo", "Status")))),
+            tag("thead", tag("tr", *(tag("th", h, scope="col") for h in ("Agent", "Game", "Elo", "Versions")))),
             tag("tbody", *rows),
+            class_="my-agents",
         )
         if rows
         else tag("p", "You have no agents yet.", class_="muted")
@@ -196,6 +198,19 @@ def my_agents(
     if paging and not matches and paging.page * paging.size > MAX_PAGE_SIZE:
         recent.insert(2, tag("p", "Older matches are listed on each agent's page.", class_="muted"))
     return page("My agents", join([table, *recent, form]), user=user)
+
+
+def versions_summary(agent: Json, submissions: Sequence[Json] | None) -> str:
+    """ "v4 building · v3 in play": the newest version's build status and the one that plays."""
+    if submissions is None:  # not read: say what the agent itself says
+        return "active version" if agent.get("activeSubmissionId") else "no active version"
+    if not submissions:
+        return "no versions yet"
+    newest = submissions[0]
+    playing = next((s for s in submissions if s.get("isActive")), None)
+    parts = [] if newest is playing else [f"v{newest.get('version')} {newest.get('status')}"]
+    parts.append(f"v{playing.get('version')} in play" if playing else "none in play")
+    return " · ".join(parts)
 
 
 def not_found(message: str, *, user: str | None = None) -> Html:
