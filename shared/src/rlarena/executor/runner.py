@@ -229,6 +229,7 @@ class _Match:
         self.steps = 0
         self.marks: list[list[int]] = [[] for _ in agents]  # stderr positions, one per frame
         self._observed: dict[int, dict[str, Any]] = {}  # this step's observations, built once
+        self._configurations: dict[int, dict[str, Any]] = {}  # each player's, but for the step
 
     def play(self) -> MatchResult:
         started_at = datetime.now(UTC)
@@ -451,15 +452,18 @@ class _Match:
 
     def _configuration(self, player: int, step: int) -> dict[str, Any]:
         # The game's parameters too; what each key means is in environments/guide.py (docs/agents.md).
-        from rlarena.environments.guide import configuration
+        base = self._configurations.get(player)
+        if base is None:
+            from rlarena.environments.guide import configuration
 
-        return configuration(
-            self.spec,
-            player=player,
-            step=step,
-            move_timeout_s=self.limits.move_timeout_s,
-            overage_s=self.limits.overage_s,
-        )
+            base = self._configurations[player] = configuration(
+                self.spec,
+                player=player,
+                step=0,
+                move_timeout_s=self.limits.move_timeout_s,
+                overage_s=self.limits.overage_s,
+            )
+        return {**base, "step": step}  # the key keeps its place
 
     def _await(self, deadlines: dict[int, float], stage: str) -> dict[int, tuple[Any, float] | _Failure]:
         """Wait for one frame from each player in `deadlines`, together, so each one's arrival
