@@ -5,9 +5,10 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import HTTPException
 
-from rlarena.entrypoints.matches import api
-from rlarena.entrypoints.matchmaker import on_event
-from rlarena.events.targets import serve
+from rlarena.http.deferred import DeferredApi
+
+# Imported after the first /health, and by the event target on its first event (cold start).
+api = DeferredApi("matchmaker", "rlarena.entrypoints.matches")
 
 # What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
 functions_framework.errorhandler(HTTPException)(api.http_error)
@@ -20,4 +21,7 @@ def matchmaker_http(request: flask.Request) -> flask.Response:
 
 @functions_framework.cloud_event
 def matchmaker_events(event: CloudEvent) -> None:
+    from rlarena.entrypoints.matchmaker import on_event
+    from rlarena.events.targets import serve
+
     serve(on_event, event)

@@ -10,7 +10,10 @@ import flask
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
-from rlarena.relay.http import api
+from rlarena.http.deferred import DeferredApi
+
+# Imported after the first /health (cold start): rlarena.http.deferred.
+api = DeferredApi("ws-relay", "rlarena.relay.http")
 
 # What functions-framework refuses itself (no route, a path it cannot match) is our JSON error too.
 functions_framework.errorhandler(HTTPException)(api.http_error)

@@ -20,6 +20,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from rlarena.http.api import HttpApi
+from rlarena.http.deferred import DeferredApi
 from rlarena.http.operation import Content, Operation
 from rlarena.platform.targets import HTTP_SERVICES, http_services
 from tests.conftest import ROOT
@@ -83,7 +84,11 @@ def _bound_target(name: str, api: HttpApi) -> str:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    apis = [value for value in vars(module).values() if isinstance(value, HttpApi)]
+    apis = [
+        value.load() if isinstance(value, DeferredApi) else value  # imported after /health: the same HttpApi
+        for value in vars(module).values()
+        if isinstance(value, HttpApi | DeferredApi)
+    ]
     targets = [
         attribute for attribute, value in vars(module).items() if attribute.endswith("_http") and callable(value)
     ]

@@ -1,18 +1,25 @@
-"""GET /health for every function: answers without touching the database (probes are cheap)."""
+"""GET /health for every function: answers without touching the database (probes are cheap).
+
+Two ways to the same answer: the route every HttpApi registers (`add_health`), and
+`rlarena.http.deferred`, which answers before the function's API module is even imported. Both
+render `health_body`, whose imports are light (no pydantic models, no database machinery).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rlarena import __version__
-from rlarena.http.api import Context, HttpApi, Reply
-from rlarena.http.operation import Ref
 
 if TYPE_CHECKING:
     from rlarena.config import Settings
+    from rlarena.http.api import Context, HttpApi, Reply
 
 
 def add_health(api: HttpApi) -> None:
+    from rlarena.http.api import Reply
+    from rlarena.http.operation import Ref
+
     @api.route(
         "/health",
         "GET",
@@ -24,15 +31,17 @@ def add_health(api: HttpApi) -> None:
         responses={200: Ref("rlarena.http.schemas.service:Health")},
     )
     def health(ctx: Context) -> Reply:
-        return Reply(
-            {
-                "status": "ok",
-                "service": api.service,
-                "version": __version__,
-                "sandbox": sandbox_state(ctx.platform.settings.use_k8s),
-                "agentRuntime": agent_runtime_state(ctx.platform.settings),
-            }
-        )
+        return Reply(health_body(api.service, ctx.platform.settings))
+
+
+def health_body(service: str, settings: Settings) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "service": service,
+        "version": __version__,
+        "sandbox": sandbox_state(settings.use_k8s),
+        "agentRuntime": agent_runtime_state(settings),
+    }
 
 
 def sandbox_state(use_k8s: bool) -> str | list[str]:

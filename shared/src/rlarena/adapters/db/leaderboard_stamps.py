@@ -64,8 +64,10 @@ class StampReader:
                 cursor.execute(_ONE, (environment_id,))
             rows = cursor.fetchall()
             cursor.close()
-        except engine.dialect.loaded_dbapi.Error as error:
-            if engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+        except (engine.dialect.loaded_dbapi.Error, OSError) as error:
+            # pg8000 raises a reset socket as it finds it (ConnectionResetError), a failed send as
+            # its InterfaceError.
+            if isinstance(error, OSError) or engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
                 connection.invalidate(error)
                 if not last_try:
                     raise _Dropped from error
