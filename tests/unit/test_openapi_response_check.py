@@ -87,3 +87,9 @@ def test_answers_are_checked_by_default_outside_production_only() -> None:
     production = Settings.model_construct(env="production", validate_responses=None)
     assert not production.checks_responses
     assert Settings(ENV="development", VALIDATE_RESPONSES=False).checks_responses is False
+
+
+def test_an_empty_setting_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALIDATE_RESPONSES", "")
+    assert Settings(ENV="development").validate_responses is None
+    assert Settings(ENV="development").checks_responses

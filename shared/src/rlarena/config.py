@@ -270,6 +270,11 @@ class Settings(BaseSettings):
                     setattr(self, name, value)
         return self
 
+    @field_validator("validate_responses", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"
