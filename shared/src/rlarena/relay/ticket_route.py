@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from rlarena.http.api import Context, HttpApi, Reply
-from rlarena.http.schemas.base import Schema
+from rlarena.http.operation import Ref
 from rlarena.relay.tickets import TICKET_PATH, ticket_answer
-
-
-class WsTicket(Schema):
-    """A WebSocket ticket: for `/api/v1/ws?ticket=` only, refused as a bearer token by every API."""
-
-    ticket: str = Field(description="Send as ?ticket= on the WebSocket handshake")
-    expires_at: str = Field(description="When the ticket stops opening connections (UTC, ISO 8601)")
 
 
 def add_ticket_route(api: HttpApi) -> None:
@@ -25,7 +16,7 @@ def add_ticket_route(api: HttpApi) -> None:
         "(`?ticket=`), so a web page never holds the bearer token. Refused as a bearer token by every API.",
         tags=("live",),
         auth="bearer",
-        responses={201: WsTicket},
+        responses={201: Ref("rlarena.relay.ticket_schema:WsTicket")},
     )
     def create_ws_ticket(ctx: Context) -> Reply:
         """A ticket for the caller to open the WebSocket with (`/api/v1/ws?ticket=`), valid for about a minute."""
