@@ -4,12 +4,10 @@ committed by any process, through any code path, shows on the next request."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text, update
+from sqlalchemy import text, update
 
 from rlarena.adapters.db.engine import make_engine
 from rlarena.adapters.db.leaderboard_stamps import StampReader
@@ -24,23 +22,10 @@ from tests.support.api import ApiClient
 from tests.support.api import User as ApiUser
 from tests.support.databases import PostgresDatabases
 from tests.support.seed import activate
+from tests.support.statements import statements
 
 BOARD = "/api/v1/leaderboard?limit=100"
 TIC_TAC_TOE_BOARD = "/api/v1/leaderboard/environment/tic-tac-toe?limit=100"
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def ranked_agents(api: ApiClient, platform: Platform, owner: ApiUser, count: int) -> list[str]:

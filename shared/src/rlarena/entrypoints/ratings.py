@@ -12,4 +12,4 @@ from rlarena.service import ratings
 
 def on_match_finished(event: CloudEvent) -> None:
     expect_type(event, EventType.MATCH_FINISHED)
-    ratings.record_result(runtime.platform(), parse_payload(event, MatchFinished))
+    ratings.apply_result(runtime.platform(), parse_payload(event, MatchFinished))

@@ -42,8 +42,20 @@ def record_result(platform: PlatformCore, result: MatchFinished) -> RatingUpdate
     is published even if the process dies right after the commit: a redelivery has nothing to
     recover (before the outbox it republished, in case the publication after the commit was lost).
     """
+    return _record(platform, result, recall=True)
+
+
+def apply_result(platform: PlatformCore, result: MatchFinished) -> None:
+    """`record_result` for the ratings function, which answers nothing: a redelivery ends at its
+    claim (one statement), without reading back the update it announced the first time."""
+    _record(platform, result, recall=False)
+
+
+def _record(platform: PlatformCore, result: MatchFinished, *, recall: bool) -> RatingUpdated | None:
     with platform.uow() as uow:
         first_time = claim(uow, CONSUMER, EventKey("match", str(result.match_id)), EventType.MATCH_FINISHED)
+        if not (first_time or recall):
+            return None
         match = uow.ratings.lock_match(result.match_id)
         if match is None:
             raise EventRejected(f"match {result.match_id} does not exist")
