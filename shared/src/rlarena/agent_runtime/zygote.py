@@ -37,6 +37,7 @@ import shutil
 import signal
 import socket
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -380,7 +381,8 @@ def _end_match(child: int | None, status: int | None) -> int | None:
                 status = os.waitstatus_to_exitcode(code)
         if not [name for name in os.listdir("/proc") if name.isdigit() and name != "1"]:
             return status
-    raise RuntimeError("the match's processes would not die")
+        time.sleep(0.001)  # a dying process not yet reparented to us: look again
+    raise RuntimeError("the match's processes would not die")  # the platform then closes this sandbox
 
 
 def _reap_all() -> None:
