@@ -68,10 +68,20 @@ from rlarena.adapters.tokens import TokenService
 from rlarena.domain.statuses import MatchStatus
 
 GOAL_SECONDS = 0.5
+# Every HTTP function (and the ratings CloudEvent target): its folder under functions/.
+COLD_TARGETS = {
+    **TARGETS,
+    "submissions_http": "submissions",
+    "matchmaker_http": "matchmaker",
+    "ws_relay_http": "ws-relay",
+}
 API_REQUESTS = {
     "auth_http": "GET /api/v1/users/me",
     "agents_http": "GET /api/v1/leaderboard?limit=10",
     "ratings_events": "POST / (match.finished)",
+    "submissions_http": "GET /api/v1/submissions/agent/<its agent>",
+    "matchmaker_http": "GET /api/v1/matches?pageSize=10",
+    "ws_relay_http": "GET /health (the relay's HTTP side reads no database)",
 }
 TOP_PACKAGES = 6
 MARK = "--- main.py ---"
@@ -280,20 +290,25 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
             "auth_http": Probe("GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}),
             "agents_http": Probe("GET", "/api/v1/leaderboard?limit=10"),
             "ratings_events": None,
+            "submissions_http": Probe(
+                "GET", f"/api/v1/submissions/agent/{a}", headers={"Authorization": f"Bearer {token}"}
+            ),
+            "matchmaker_http": Probe("GET", "/api/v1/matches?pageSize=10"),
+            "ws_relay_http": None,
         }
         began, machine_before, own_before = time.perf_counter(), system_busy_seconds(), own_cpu_seconds()
-        for target in TARGETS:
+        for target, folder_name in COLD_TARGETS.items():
             log(f"cold start: {target} ({repeats} runs after 1 warm-up)")
             runs = []
             imports = ImportCosts()
-            source = str(ROOT / "functions" / TARGETS[target] / "main.py")
+            source = str(ROOT / "functions" / folder_name / "main.py")
             for attempt in range(repeats + 1):
                 if target == "ratings_events":
                     probe = match_finished(insert_running_match(engine, a, b), a, b)
                 else:
                     probe = Probe("GET", "/health")
                 log_path = workdir / f"{target}-{attempt}.log"
-                runs.append(spawn_and_time(target, env, probe, api_probes[target], log_path))
+                runs.append(spawn_and_time(target, folder_name, env, probe, then=api_probes[target], log_path=log_path))
                 if attempt:  # interleaved with the spawns, so both see the same machine
                     imports.measure(source, env)
             timed = runs[1:]
@@ -326,11 +341,13 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
     return results
 
 
-def spawn_and_time(target: str, env: dict[str, str], probe: Probe, then: Probe | None, log_path: Path) -> Run:
+def spawn_and_time(
+    target: str, folder: str, env: dict[str, str], probe: Probe, *, then: Probe | None, log_path: Path
+) -> Run:
     """One fresh process: time to `probe`'s first 200, then (if given) to `then`'s 200 right after."""
     port = free_port()
     with log_path.open("wb") as output:
-        server = ServerProcess(function_command(target, port), env, output)
+        server = ServerProcess(function_command(target, port, folder), env, output)
         try:
             result = first_ok(server, port, probe)
             if then is None:
