@@ -8,6 +8,7 @@ from rlarena.bootstrap import bootstrap
 from rlarena.domain.archives import ArchiveLimits
 from rlarena.events.publisher import RecordingPublisher
 from rlarena.service.accounts import AccountsPlatform
+from rlarena.service.agents import LeaderboardPlatform
 from rlarena.service.builds import BuildsPlatform
 from rlarena.service.manual_matches import ManualMatchesPlatform
 from rlarena.service.match_booking import BookingPlatform
@@ -27,7 +28,8 @@ def test_the_platform_is_what_every_use_case_needs(tmp_path: Path) -> None:
     reading: MatchesPlatform = platform
     booking: BookingPlatform = platform
     manual: ManualMatchesPlatform = platform
-    needs += [intake, queue, accounts, reading, booking, manual]
+    boards: LeaderboardPlatform = platform
+    needs += [intake, queue, accounts, reading, booking, manual, boards]
     assert all(need.uow is not None for need in needs)
     assert not {"engine", "store", "builder", "executor", "passwords", "tokens"} & set(platform.__dict__)
 
