@@ -42,7 +42,7 @@ import math
 import selectors
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +74,7 @@ _TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observati
 _AGENT_FOLDER = "agent"
 # The seam for agents that already run elsewhere (a match Pod's containers, see
 # rlarena.executor.pod_runner): given the start-up deadline, one connected channel per player.
-Connect = Callable[[float], list[FrameChannel]]
+Connect = Callable[[float], Sequence[FrameChannel]]
 
 
 @dataclass(frozen=True)
