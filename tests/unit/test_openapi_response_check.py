@@ -93,3 +93,33 @@ def test_an_empty_setting_means_the_default(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("VALIDATE_RESPONSES", "")
     assert Settings(ENV="development").validate_responses is None
     assert Settings(ENV="development").checks_responses
+
+
+def make_ready_api(text: str, mimetype: str) -> HttpApi:
+    """A route answering a ready flask.Response, as the leaderboard does with its rendered bytes."""
+
+    class Platform:
+        settings = Settled(True)
+
+    api = HttpApi("fake", Platform)  # type: ignore[arg-type]
+
+    @api.route("/thing", "GET", summary="A thing", responses={200: Thing})
+    def get_thing(ctx: Context) -> flask.Response:
+        return flask.Response(text, status=200, mimetype=mimetype)
+
+    return api
+
+
+def test_a_ready_json_answer_is_checked_too(caplog: pytest.LogCaptureFixture) -> None:
+    good = call(make_ready_api('{"thingId":"a","size":2}', "application/json"))
+    assert good.status_code == 200
+    assert json.loads(good.get_data()) == {"thingId": "a", "size": 2}
+    drifted = call(make_ready_api('{"thingId":"a"}', "application/json"))
+    assert drifted.status_code == 500
+    assert "get_thing 200 does not match Thing" in caplog.text
+
+
+def test_a_ready_answer_that_is_not_json_is_left_alone() -> None:
+    response = call(make_ready_api("raw agent bytes", "application/octet-stream"))
+    assert response.status_code == 200
+    assert response.get_data() == b"raw agent bytes"
