@@ -2,8 +2,11 @@
 in one round trip, since every leaderboard request starts with it.
 
 On PostgreSQL the reader has its own small pool of autocommit connections without pre-ping and
-sends its one SELECT through the driver's cursor: no BEGIN, no ROLLBACK, no `SELECT 1`, no
-statement compilation; a connection found dropped is discarded and the read tried once more on a
+sends its one SELECT of every stamp (a handful of rows: one per environment) as a simple query
+(pg8000's `execute_simple`): one message and one answer, where the driver's cursor makes three
+round trips (parse, describe and bind, execute); no BEGIN, no ROLLBACK, no `SELECT 1`, no
+statement compilation, no parameter (one environment's stamp is picked from the rows here, so
+no request input ever reaches the SQL text); a connection found dropped is discarded and the read tried once more on a
 fresh one (after a server restart, every pooled connection is dead: at most the pool's size
 are discarded before a new one is made). SQLite reads through the platform's engine.
 """
@@ -18,7 +21,6 @@ from rlarena.adapters.db.models import LeaderboardStamp
 Stamp = tuple[tuple[str, int], ...]
 
 _ALL = "SELECT environment_id, version FROM leaderboard_stamps ORDER BY environment_id"
-_ONE = "SELECT environment_id, version FROM leaderboard_stamps WHERE environment_id = %s"
 
 
 class StampReader:
@@ -57,13 +59,7 @@ class StampReader:
     def _read_on(engine: Engine, environment_id: str | None, *, last_try: bool = False) -> Stamp:
         connection = engine.raw_connection()
         try:
-            cursor = connection.cursor()
-            if environment_id is None:
-                cursor.execute(_ALL)
-            else:
-                cursor.execute(_ONE, (environment_id,))
-            rows = cursor.fetchall()
-            cursor.close()
+            rows = connection.driver_connection.execute_simple(_ALL).rows or []  # type: ignore[union-attr]
         except (engine.dialect.loaded_dbapi.Error, OSError) as error:
             # pg8000 raises a reset socket as it finds it (ConnectionResetError), a failed send as
             # its InterfaceError.
@@ -74,7 +70,11 @@ class StampReader:
             raise
         finally:
             connection.close()
-        return tuple((str(environment), int(version)) for environment, version in rows)
+        return tuple(
+            (str(environment), int(version))
+            for environment, version in rows
+            if environment_id is None or environment == environment_id
+        )
 
 
 class _Dropped(Exception):
