@@ -27,6 +27,7 @@ class FakeRatings:
         self.agents = {a.id: a for a in agents}
         self.locked: list[set[uuid.UUID]] = []
         self.history: list[tuple[uuid.UUID, list[RatedAgent], uuid.UUID | None, datetime]] = []
+        self.saved: list[tuple[uuid.UUID, list[uuid.UUID]]] = []
 
     def lock_players(self, agent_ids: set[uuid.UUID]) -> dict[uuid.UUID, Agent]:
         self.locked.append(set(agent_ids))
@@ -36,6 +37,9 @@ class FakeRatings:
         self, match_id: uuid.UUID, rated: Sequence[RatedAgent], winner_id: uuid.UUID | None, now: datetime
     ) -> None:
         self.history.append((match_id, list(rated), winner_id, now))
+
+    def save_rated(self, match: Match, agents: Sequence[Agent]) -> None:
+        self.saved.append((match.id, [a.id for a in agents]))
 
 
 def agent(number: int, *, elo: int = 1500, rated_matches: int = 0) -> Agent:
@@ -100,6 +104,7 @@ def test_a_rated_win_updates_both_rows_the_match_and_writes_both_history_entries
         (second.id, second.user_id, 20),
     ]
     assert update.changes[1].skill_mu_after == second.skill_mu > 25.0
+    assert fake.saved == [(match.id, [first.id, second.id])]  # written back once, both agents
 
 
 def test_an_unrated_match_completes_without_touching_ratings_or_history() -> None:
@@ -107,6 +112,7 @@ def test_an_unrated_match_completes_without_touching_ratings_or_history() -> Non
     fake, match = FakeRatings([first, second]), match_between(first, second, is_rated=False)
     update = apply(fake, match, finished(match, None))
     assert update.changes == [] and fake.history == []
+    assert fake.saved == [(match.id, [])]  # the match's ending only
     assert (first.elo, first.draws, first.total_matches, match.status) == (1500, 0, 0, "completed")
 
 

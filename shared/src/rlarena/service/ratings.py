@@ -96,6 +96,8 @@ def _apply(uow: UnitOfWorkLike, platform: PlatformCore, match: Match, result: Ma
     match.completed_at = result.finished_at or now
     match.updated_at = now
     _record_ending(match, result, first, second)
+    # The rows were read detached (SQL Core, no ORM flush): written back here, agents only if rated.
+    uow.ratings.save_rated(match, [first, second] if changes else [])
     return _update_event(match, changes)
 
 

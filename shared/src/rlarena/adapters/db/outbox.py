@@ -12,14 +12,16 @@ idempotent (deterministic event ids, `processed_events`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from cloudevents.conversion import to_json
 from cloudevents.http import CloudEvent, from_json
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Insert, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rlarena.adapters.db.models import OutboxEvent
@@ -37,7 +39,9 @@ def _wall_clock() -> datetime:
 
 
 def stage(session: Session, event: CloudEvent, now: datetime) -> OutboxEvent:
-    """Add `event` to the outbox in the session's transaction, leased to this committer."""
+    """Add `event` to the outbox in the session's transaction, leased to this committer.
+
+    One INSERT through SQL Core (no ORM flush); the row returned is detached, with its `seq`."""
     row = OutboxEvent(
         event_id=str(event["id"]),
         event_type=str(event["type"]),
@@ -46,8 +50,22 @@ def stage(session: Session, event: CloudEvent, now: datetime) -> OutboxEvent:
         due_at=now + LEASE,
         created_at=now,
     )
-    session.add(row)
+    values = {name: getattr(row, name) for name in _STAGED}
+    row.seq = session.connection().execute(_insert_staged(), values).scalar_one()
     return row
+
+
+_STAGED = ("event_id", "event_type", "body", "attempts", "due_at", "created_at")
+
+
+@functools.cache
+def _insert_staged() -> Insert:
+    table = cast(Table, OutboxEvent.__table__)
+    return (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _STAGED})
+        .returning(table.c.seq)
+    )
 
 
 def backoff(attempts: int) -> timedelta:
@@ -76,9 +94,10 @@ class OutboxRelay:
         self._clock = clock
         self._postgres = engine.dialect.name == "postgresql"
 
-    def publish_committed(self, rows: Sequence[OutboxEvent]) -> RelayRun:
-        """Right after their commit: publish the rows this process staged (it holds their lease)."""
-        return self._publish(list(rows))
+    def publish_committed(self, staged: Sequence[tuple[OutboxEvent, CloudEvent]]) -> RelayRun:
+        """Right after their commit: publish the rows this process staged (it holds their lease),
+        from the events it staged (not parsed back from the rows' JSON)."""
+        return self._publish(list(staged))
 
     def publish_due(self, limit: int = 200) -> RelayRun:
         """Publish what is due (never published, or backing off), oldest first; take a lease first."""
@@ -101,20 +120,19 @@ class OutboxRelay:
                 )
             )
             session.commit()
-        rows = [row for row in rows if row.seq in taken]
-        return self._publish(rows)
+        return self._publish([(row, None) for row in rows if row.seq in taken])
 
     def pending(self) -> int:
         """How many events wait for the broker (for health and tests)."""
         with self._sessions() as session:
             return int(session.scalar(select(func.count()).select_from(OutboxEvent)) or 0)
 
-    def _publish(self, rows: list[OutboxEvent]) -> RelayRun:
+    def _publish(self, rows: list[tuple[OutboxEvent, CloudEvent | None]]) -> RelayRun:
         accepted: list[int] = []
         refused: list[tuple[OutboxEvent, str]] = []
-        for row in rows:
+        for row, event in rows:
             try:
-                self._publish_one(from_json(row.body))
+                self._publish_one(from_json(row.body) if event is None else event)
             except Exception as error:
                 refused.append((row, f"{type(error).__name__}: {error}"[:ERROR_CAP]))
             else:

@@ -32,7 +32,7 @@ class UnitOfWork:
     def __init__(self, engine: Engine, *, relay: OutboxRelay | None = None) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._relay = relay
-        self._staged: list[OutboxEvent] = []
+        self._staged: list[tuple[OutboxEvent, CloudEvent]] = []
 
     def __enter__(self) -> Self:
         self.session = self._sessions()
@@ -56,7 +56,7 @@ class UnitOfWork:
     def publish(self, event: CloudEvent) -> None:
         """Announce `event` if, and only if, this transaction commits (the outbox)."""
         # Wall-clock time: the outbox's leases and backoff are the relay's, not the domain's clock.
-        self._staged.append(outbox.stage(self.session, event, datetime.now(UTC)))
+        self._staged.append((outbox.stage(self.session, event, datetime.now(UTC)), event))
 
     def commit(self) -> None:
         self.session.commit()
