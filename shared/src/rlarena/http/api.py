@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Map, MapAdapter, Rule
 
 from rlarena.adapters.db.outage import database_unavailable, describe, is_database_outage
 from rlarena.bootstrap import Platform
@@ -130,9 +130,10 @@ class Context:
             raise invalid_fields(error) from None
 
     def query(self, model: type[M]) -> M:
-        reject_nul(self.request.args.to_dict(), "the query string")
+        args = self.request.args.to_dict()
+        reject_nul(args, "the query string")
         try:
-            return model.model_validate(self.request.args.to_dict())
+            return model.model_validate(args)
         except ValidationError as error:
             raise invalid_fields(error, where="query parameter") from None
 
@@ -214,6 +215,8 @@ class HttpApi:
         self.service = service
         self._platform = platform
         self._rules = Map(strict_slashes=False, merge_slashes=False)
+        # Bound once: the rules match on the path and method alone (no host, no subdomain).
+        self._adapter: MapAdapter = self._rules.bind("localhost")
         self._handlers: dict[str, Handler] = {}
         self._operations: dict[tuple[str, str], Operation] = {}
 
@@ -318,9 +321,8 @@ class HttpApi:
     def _dispatch(self, platform: Platform, request: flask.Request) -> flask.Response:
         if request.method == "OPTIONS":
             return flask.Response(status=204)
-        adapter = self._rules.bind_to_environ(request.environ)
         try:
-            endpoint, params = adapter.match()
+            endpoint, params = self._adapter.match(request.path, request.method)
         except WerkzeugMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.valid_methods or []))
             raise MethodNotAllowed(f"{request.method} is not allowed here; use {allowed}") from None

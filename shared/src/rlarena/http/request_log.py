@@ -11,6 +11,8 @@ log = logging.getLogger("rlarena.http")
 
 
 def log_request(request: flask.Request, status: int, seconds: float, service: str) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
     log.info(
         "%s %s %d %.1fms",
         request.method,
