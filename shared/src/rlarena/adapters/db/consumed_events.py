@@ -8,10 +8,12 @@ result) the caller passes a business key instead, e.g. ("match", match_id).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from cloudevents.http import CloudEvent
+from sqlalchemy import Insert, Table, bindparam
 from sqlalchemy.orm import Session
 
 from rlarena.adapters.db.models import ProcessedEvent, utcnow
@@ -43,14 +45,23 @@ def claim(uow: HasSession, consumer: str, key: EventKey, event_type: str) -> boo
     transaction, then it counts as taken if the twin committed).
     """
     session = uow.session
-    if session.get_bind().dialect.name == "postgresql":
+    connection = session.connection()
+    values = {"consumer": consumer, "source": key.source, "event_id": key.id, "event_type": event_type}
+    return connection.execute(_claim(connection.dialect.name), values | {"processed_at": utcnow()}).first() is not None
+
+
+@functools.cache
+def _claim(dialect: str) -> Insert:
+    """Built once per dialect (SQL Core on the table, cached compiled): a claim is on every delivery's path."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = (
-        insert(ProcessedEvent)
-        .values(consumer=consumer, source=key.source, event_id=key.id, event_type=event_type, processed_at=utcnow())
+    table = cast(Table, ProcessedEvent.__table__)
+    names = ("consumer", "source", "event_id", "event_type", "processed_at")
+    return (
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in names})
         .on_conflict_do_nothing(index_elements=["consumer", "source", "event_id"])
-        .returning(ProcessedEvent.event_id)
+        .returning(table.c.event_id)
     )
-    return session.execute(statement).first() is not None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, TextClause, Update, bindparam, func, insert, select, text, update
+from sqlalchemy import Select, Table, TextClause, Update, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from rlarena.adapters.db.models import Agent, Match, RatingHistory
@@ -157,7 +157,7 @@ class _Statements:
     update_agent: Update
     update_two_agents: TextClause
     update_match: Update
-    insert_history: Insert
+    insert_history: TextClause
 
 
 @functools.cache
@@ -171,6 +171,7 @@ def _statements() -> _Statements:
         + ")"
         for n in range(2)
     )
+    history_rows = ", ".join("(" + ", ".join(f":{name}{n}" for name in _HISTORY) + ")" for n in range(2))
     assignments = ", ".join(f"{name} = v.{name}" for name in _AGENT_RATING[1:])
     return _Statements(
         lock_match=select(matches).where(matches.c.id == bindparam("match_id")).with_for_update(),
@@ -188,9 +189,10 @@ def _statements() -> _Statements:
         update_match=update(matches)
         .where(matches.c.id == bindparam("match_id"))
         .values({name: bindparam(name, type_=matches.c[name].type) for name in _MATCH_ENDING}),
-        insert_history=insert(history).values(
-            [{name: bindparam(f"{name}{n}", type_=history.c[name].type) for name in _HISTORY} for n in range(2)]
-        ),
+        # Text, not insert().values([...]): SQLAlchemy does not cache a multi-row VALUES statement.
+        insert_history=text(
+            f"INSERT INTO rating_history ({', '.join(_HISTORY)}) VALUES {history_rows}"  # noqa: S608 - the model's own columns
+        ).bindparams(*(bindparam(f"{name}{n}", type_=history.c[name].type) for n in range(2) for name in _HISTORY)),
     )
 
 
