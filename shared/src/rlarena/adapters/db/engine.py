@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from rlarena.adapters.db import pg8000_pipeline
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,7 @@ def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2, single_s
         event.listen(engine, "connect", _fast_timestamps)
         event.listen(engine, "connect", _no_delay)
         _remember_converted_statements()
+        pg8000_pipeline.install()
     return engine
 
 
