@@ -3,12 +3,13 @@ in one round trip, since every leaderboard request starts with it.
 
 On PostgreSQL the reader has its own small pool of autocommit connections without pre-ping and
 sends its one SELECT of every stamp (a handful of rows: one per environment) as a simple query
-(pg8000's `execute_simple`): one message and one answer, where the driver's cursor makes three
-round trips (parse, describe and bind, execute); no BEGIN, no ROLLBACK, no `SELECT 1`, no
-statement compilation, no parameter (one environment's stamp is picked from the rows here, so
-no request input ever reaches the SQL text); a connection found dropped is discarded and the read tried once more on a
-fresh one (after a server restart, every pooled connection is dead: at most the pool's size
-are discarded before a new one is made). SQLite reads through the platform's engine.
+(pg8000's `execute_simple`): one Query message and one answer, lighter on both ends than the
+extended protocol's Parse, Describe, Bind and Execute (three round trips in pg8000's own cursor,
+one write when `pg8000_pipeline` is installed); no BEGIN, no ROLLBACK, no `SELECT 1`, no
+statement compilation, no parameter (one environment's stamp is picked from the rows here, so no
+request input ever reaches the SQL text); a connection found dropped is discarded and the read
+tried once more on a fresh one (after a server restart, every pooled connection is dead: at most
+the pool's size are discarded before a new one is made). SQLite reads through the platform's engine.
 """
 
 from __future__ import annotations
