@@ -149,6 +149,8 @@ def _placeholder(field_type: Any) -> str:
         return "30s"
     if Path in kinds:
         return "placeholder-folder"  # never touched: the checks do no I/O
+    if bool in kinds:
+        return "false"  # a switch whose default is "decide from ENV" (VALIDATE_RESPONSES)
     return secrets.token_hex(32)
 
 
