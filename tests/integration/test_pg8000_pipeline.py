@@ -98,3 +98,19 @@ def test_an_uncommitted_write_stays_invisible_to_others_until_commit(engine: Eng
             assert reader.execute(text("SELECT count(*) FROM pipeline_t")).scalar() == 1
     finally:
         other.dispose()
+
+
+def test_the_pinned_pg8000_is_the_series_the_pipeline_was_written_for() -> None:
+    # Bumping pg8000 in constraints.txt to another series turns the pipeline off silently
+    # (install() leaves an untested pg8000 alone): this says to test it against the new one.
+    import pg8000
+
+    from rlarena.adapters.db import pg8000_pipeline
+
+    pinned = next(
+        line.split("==", 1)[1].strip()
+        for line in (Path(__file__).resolve().parents[2] / "constraints.txt").read_text().splitlines()
+        if line.lower().startswith("pg8000==")
+    )
+    assert pinned.startswith(pg8000_pipeline.SUPPORTED_SERIES)
+    assert pg8000.__version__ == pinned

@@ -21,11 +21,18 @@ from __future__ import annotations
 
 from typing import Any
 
+# The pg8000 releases whose internals this was written and tested against (constraints.txt pins
+# one); any other keeps pg8000's own three round trips rather than guess at its internals.
+SUPPORTED_SERIES = "1.31."
+
 
 def install() -> None:
-    """Replace pg8000's statement execution (idempotent)."""
+    """Replace pg8000's statement execution (idempotent); a no-op on an untested pg8000."""
+    import pg8000
     from pg8000 import core, legacy
 
+    if not str(getattr(pg8000, "__version__", "")).startswith(SUPPORTED_SERIES):
+        return
     original = core.CoreConnection.execute_unnamed
     original_simple = core.CoreConnection.execute_simple
     original_rollback = legacy.Connection.rollback
