@@ -48,8 +48,12 @@ FINISHED, FAILED, STARTED = "dev.rlarena.match.finished", "dev.rlarena.match.fai
 # Ctrl-C in a terminal: the platform (here a stand-in that runs an ExecutorChild) gets SIGINT with
 # its whole process group, does its own shutdown work for a while, then stops the executor.
 PLATFORM = """
-import sys, time
+import signal, sys, time
 from rlarena.platform.executor_child import ExecutorChild
+
+# A terminal's foreground process turns Ctrl-C into KeyboardInterrupt, even when this test runs
+# where SIGINT is ignored and so inherited ignored (a CI job started in the background).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 child = ExecutorChild(sys.argv[1], sys.argv[2], shutdown_grace_s=float(sys.argv[3]))
 child.start()
@@ -131,13 +135,21 @@ def dispatch(url: str, code: Path) -> str:
     return match_id
 
 
-def line_of(process: subprocess.Popen[str], prefix: str) -> str:
-    """The next line of the process's output that starts with `prefix` (the executor shares it)."""
+def line_of(process: subprocess.Popen[str], prefix: str, timeout: float = 90) -> str:
+    """The next line of the process's output that starts with `prefix` (the executor shares it).
+
+    A process that prints nothing for `timeout` seconds is killed (its executor follows its parent),
+    so the test fails instead of waiting forever."""
     assert process.stdout is not None
-    for line in process.stdout:
-        if line.startswith(prefix):
-            return line.strip()
-    raise AssertionError(f"the process ended without printing {prefix!r}")
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    try:
+        for line in process.stdout:
+            if line.startswith(prefix):
+                return line.strip()
+    finally:
+        watchdog.cancel()
+    raise AssertionError(f"the process ended without printing {prefix!r} (or was killed after {timeout} s)")
 
 
 def healthy(url: str) -> bool:
