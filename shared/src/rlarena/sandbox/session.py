@@ -23,6 +23,7 @@ import signal
 import struct
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ class _StderrDrain(threading.Thread):
             return self._data.decode("utf-8", errors="replace")
 
 
-class FrameChannel:
+class FrameChannel(ABC):
     """Frames to and from a sandboxed child over two descriptors, its stderr drained on a thread.
 
     The child's process is the subclass's: `SandboxSession` started it, a warm sandbox forked it
@@ -222,17 +223,20 @@ class FrameChannel:
     def stderr_truncated(self) -> bool:
         return self._stderr.truncated
 
+    @abstractmethod
     def exit_status(self) -> int | None:
         """The child's returncode once it has exited (negative: killed by that signal), else None."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def describe_exit(self) -> str:
         """For people: "exited 1", "killed by SIGKILL", or "still running"."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def kill(self) -> None:
         """End the child and everything it started, and close the channel. Idempotent."""
-        raise NotImplementedError
+        ...
 
 
 class SandboxSession(FrameChannel):
