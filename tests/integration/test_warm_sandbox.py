@@ -248,30 +248,107 @@ def agent(observation, configuration):
     assert warm.started == 2
 
 
+# Run at import: what an earlier match's import left, then the plant given (the import runs in each copy).
+IMPORT_PROBE = """
+import threading
+
+def _leftovers():
+    processes = sorted(int(pid) for pid in os.listdir("/proc") if pid.isdigit() and int(pid) not in (1, os.getpid()))
+    files = [name for name in os.listdir("/tmp") if name == "state"] + os.listdir("/dev/shm")
+    return processes, files
+
+_processes, _files = _leftovers()
+report("import-probe", pid=os.getpid(), processes=_processes, files=_files, threads=threading.active_count())
+"""
+
+
 @pytest.mark.parametrize(
-    ("name", "code", "why"),
+    ("name", "code"),
     [
-        (
-            "thread",
-            "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()",
-            "threads",
-        ),
-        ("process", "import os, time\nif os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)", "processes"),
-        ("file", "open('/tmp/state', 'w').write('x')", "/tmp"),  # noqa: S108 - the sandbox's own /tmp
-        ("shared-memory", "import mmap\nSHARED = mmap.mmap(-1, 4096)", "shared memory"),
-        ("descriptor", "import os\nPIPE = os.pipe()", "descriptors"),
+        ("thread", "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()"),
+        ("process", "import os, time\nif os.fork() == 0:\n    time.sleep(600)\n    os._exit(0)"),
+        ("file", "open('/tmp/state', 'w').write('x')\nopen('/dev/shm/state', 'w').write('x')"),
+        ("shared-memory", "import mmap\nSHARED = mmap.mmap(-1, 4096)"),
+        ("descriptor", "import os\nPIPE = os.pipe()"),
     ],
 )
-def test_an_agent_whose_import_leaves_state_behind_plays_cold(
-    runtime: AgentRuntime, root: Path, warm: WarmAgents, name: str, code: str, why: str
+def test_an_agent_whose_import_leaves_state_behind_plays_warm_and_the_next_match_finds_none_of_it(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents, name: str, code: str
 ) -> None:
-    agent = agent_folder(root, name, code + "\n" + VICTIM)
+    agent = agent_folder(root, name, REPORT + IMPORT_PROBE + code + "\n" + VICTIM)
     victim = agent_folder(root, "victim", VICTIM)
-    for seed in range(2):
-        assert_fair(play(runtime, [victim, agent], seed, warm))
-    assert why in warm.cold_reason(agent.folder, "main.py")
-    assert warm.cold_reason(victim.folder, "main.py") == ""
-    assert warm.started == 2  # the refused zygote is not tried again
+    for seed in range(3):
+        result = play(runtime, [victim, agent], seed, warm)
+        assert_fair(result)
+        probe = attack_report(result.agent_results[1].stderr, "import-probe")
+        assert probe["pid"] != 1, probe  # the agent's code runs in the copy, never in the warm parent
+        assert (probe["processes"], probe["files"], probe["threads"]) == ([], [], 1), probe
+    assert warm.cold_reason(agent.folder, "main.py") == ""
+    assert warm.started == 2  # warm through every match
+
+
+# Rebinds the warm parent's functions (the zygote runs as __main__) so that /tmp would not be
+# emptied between matches, then keeps a note there: the copy it runs in is the only one it changes.
+HIJACK = """
+import sys
+main = sys.modules["__main__"]
+patched = [name for name in ("_clean_scratch", "unclean", "_end_match") if hasattr(main, name)]
+main._clean_scratch = lambda: None
+main.unclean = lambda *args: ""
+main._end_match = lambda child, status: status
+try:
+    with open("/tmp/memory") as note:
+        remembered = note.read()
+except OSError:
+    remembered = ""
+with open("/tmp/memory", "a") as note:
+    note.write("seen a match;")
+report("hijack", patched=patched, module=getattr(main, "__spec__", None) and main.__spec__.name, remembered=remembered)
+"""
+
+
+def test_an_agent_that_rebinds_its_warm_parents_code_changes_only_its_own_copy(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents
+) -> None:
+    attacker = agent_folder(root, "hijacker", REPORT + HIJACK + VICTIM)
+    victim = agent_folder(root, "victim", VICTIM)
+    for seed in range(3):
+        result = play(runtime, [victim, attacker], seed, warm)
+        assert_fair(result)
+        hijack = attack_report(result.agent_results[1].stderr, "hijack")
+        assert hijack["module"] == "rlarena.agent_runtime.zygote", hijack  # it found the zygote's code
+        assert hijack["patched"] == ["_clean_scratch", "unclean", "_end_match"], hijack  # and rebound it
+        assert hijack["remembered"] == "", hijack  # yet no match remembers the last one
+    assert warm.cold_reason(attacker.folder, "main.py") == ""
+    assert warm.started == 2
+
+
+ONNX_AGENT = """
+import numpy as np
+import onnxruntime as ort
+
+SESSION = ort.InferenceSession("policy.onnx", providers=["CPUExecutionProvider"])
+
+def agent(observation, configuration):
+    mask = np.array(observation["action_mask"], dtype=np.float32).reshape(1, 9)
+    logits = SESSION.run(None, {"mask": mask})[0][0]
+    return int(np.argmax(np.where(mask[0] > 0, logits, -np.inf)))
+"""
+
+
+def test_numpy_and_onnx_agents_play_warm(runtime: AgentRuntime, root: Path, warm: WarmAgents) -> None:
+    import numpy as np
+
+    from tests.support.onnx_models import linear_policy
+
+    onnx = agent_folder(root, "onnx", ONNX_AGENT)
+    (onnx.folder / "policy.onnx").write_bytes(linear_policy(np.eye(9, dtype=np.float32), np.zeros(9)))
+    numpy_agent = agent_folder(root, "numpy", NUMPY_UNSEEDED)
+    for seed in range(3):
+        assert_fair(play(runtime, [onnx, numpy_agent], seed, warm))
+    assert warm.cold_reason(onnx.folder, "main.py") == ""
+    assert warm.cold_reason(numpy_agent.folder, "main.py") == ""
+    assert warm.started == 2
 
 
 SEEDED = """

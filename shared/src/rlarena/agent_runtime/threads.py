@@ -4,8 +4,8 @@ A sandbox has one CPU's share and a cap on processes and threads (the cgroup's p
 OpenBLAS, OpenMP and onnxruntime start a thread per core they see: dozens on a large host, each
 one slower than none under a one-CPU quota, and enough to reach the cap. The variables below are
 read by those libraries when they load (python -I ignores only PYTHON* variables), and
-onnxruntime, which reads none, gets sessions of one intra-op and one inter-op thread unless the
-agent asks for more itself. Standard library only, and cheap: nothing is imported here.
+onnxruntime, which reads none of them for its thread pools, gets sessions of one intra-op and one
+inter-op thread unless the agent asks for more itself. Standard library only, and cheap: nothing is imported here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ THREAD_VARIABLES = {
     "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
     "VECLIB_MAXIMUM_THREADS": "1",
+    # onnxruntime >= 1.29 starts a telemetry uploader thread when it loads (it tries to reach
+    # Microsoft's collector, which a sandbox cannot anyway); this variable, read at that moment,
+    # keeps it from starting, so a warm sandbox can load onnxruntime and still fork cleanly.
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 ONNXRUNTIME = "onnxruntime"
 

@@ -1,23 +1,33 @@
-"""`python -I -m rlarena.agent_runtime.zygote <folder> <entry_point>`: a warm agent that forks a copy per match.
+"""`python -I -m rlarena.agent_runtime.zygote <folder> <entry_point>`: a warm runtime that forks a copy per match.
 
 It runs inside the strict sandbox (its own uid, cgroup, seccomp filter, namespaces, read-only code)
-as its pid namespace's init, imports the agent's module once and then, for each match, forks a copy
-that resolves the agent's interface for its player and plays the match exactly as
-`rlarena.agent_runtime.serve` does. The copy starts from the warm state and nothing of a match
-reaches the next one:
+as its pid namespace's init. It never runs the agent's code: the agent shares an interpreter with
+whatever imports it, and Python is no boundary inside a process (an agent imported here could
+rebind this module's functions, skip the cleaning between matches and carry what it saw into the
+next match). What it prepares once is what the platform trusts:
 
-- the parent forks only from a clean state it checked after the import (`unclean`): one thread,
-  no other process, no descriptor but its own, no writable shared memory, empty /tmp and /dev/shm,
-  no System V IPC object. An agent whose import leaves any of these is refused (the platform then
-  starts it cold for every match), since a copy could reach the next match through it;
+- the runtime (`rlarena.agent_runtime`: the loader, the interface detection, the frame loop), and
+- the libraries the agent's files import (read with `ast`, never run) that the agent runtime's
+  interpreter provides itself: numpy, onnxruntime, python-chess, the standard library. A name the
+  agent's folder or its installed requirements provide is left alone (the copy imports the agent's
+  own), and the requirements are off the path while the libraries load, so none of their code
+  runs here either.
+
+For each match it forks a copy that imports the agent's module, resolves its interface for its
+player and plays exactly as `rlarena.agent_runtime.serve` does. Nothing of a match reaches the
+next one:
+
+- the parent forks only from a state it checked after loading (`unclean`): one thread, no other
+  process, no descriptor but its own, no writable shared memory, empty /tmp and /dev/shm, no
+  System V IPC object (a library that left any of these would make the agent play cold);
 - after a match the parent SIGKILLs every other process of its namespace (`kill(-1)` spares the
   init only), reaps them, and empties /tmp, /dev/shm and System V IPC: the next copy finds what
   the first one found;
 - the parent is non-dumpable (no /proc/1/mem for a copy of the same uid; ptrace is denied by the
   seccomp filter anyway) and has no signal handler, so the kernel drops every signal a copy sends
   to its namespace's init, SIGKILL and SIGSTOP included;
-- `random` is reseeded from the system in each copy (CPython does it at fork) unless the agent
-  seeded it at import, and numpy's global generator likewise, so a copy behaves as a cold start.
+- `random` is reseeded from the system in each copy (CPython does it at fork), numpy's global
+  generator likewise, so a copy behaves as a cold start.
 
 Control channel: fd 0 is a SOCK_SEQPACKET socket, one JSON message per packet.
     out, once loaded:  {"ok": true, "ready": true}  or  {"ok": false, "cold": "why not"}
@@ -40,13 +50,11 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from rlarena.agent_runtime import serve
-from rlarena.agent_runtime.loader import AgentLoadError, format_user_traceback, import_entry_point, resolve_interface
+from rlarena.agent_runtime import preload, serve
+from rlarena.agent_runtime.loader import AgentLoadError, load_agent
 
 USAGE = "usage: python -I -m rlarena.agent_runtime.zygote <folder> <entry_point>"
 PACKET_BYTES = 64 * 1024
@@ -55,44 +63,6 @@ SYSV_IPC = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}
 PR_SET_DUMPABLE = 4
 IPC_RMID = 0
 _KILL_ROUNDS = 200
-
-
-class _Seeds:
-    """What the agent's import did to the global random generators (see the module docstring)."""
-
-    def __init__(self) -> None:
-        import random
-
-        self._random = random.getstate()
-        self.numpy_before: Any = None
-
-    def settle(self) -> tuple[Any, bool]:
-        """(random's state to restore in a copy or None, whether to reseed numpy in a copy)."""
-        import random
-
-        state = random.getstate()
-        keep_random = state if state != self._random else None
-        numpy_random = sys.modules.get("numpy.random")
-        reseed_numpy = False
-        if numpy_random is not None and self.numpy_before is not None:
-            with contextlib.suppress(Exception):
-                reseed_numpy = _same_numpy_state(self.numpy_before, numpy_random.get_state())
-        return keep_random, reseed_numpy
-
-
-def _same_numpy_state(before: Any, after: Any) -> bool:
-    return bool(before[0] == after[0] and (before[1] == after[1]).all() and tuple(before[2:]) == tuple(after[2:]))
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    """What every copy starts from: the agent's module and what its import did to the generators."""
-
-    module: ModuleType
-    entry_point: str
-    keep_random: Any  # random's state to restore in a copy, when the agent seeded it at import
-    reseed_numpy: bool
-    files: tuple[tuple[int, int, bool], ...] = ()  # read-only files kept open: (fd, offset, inheritable)
 
 
 def main(argv: list[str]) -> int:
@@ -105,33 +75,21 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         _send(control, {"ok": False, "cold": USAGE})
         return 2
-    seeds = _Seeds()
-    _watch_numpy(seeds)
-    try:
-        module = import_entry_point(Path(argv[0]), argv[1])
-    except AgentLoadError as error:
-        _send(control, {"ok": False, "cold": error.message})
-        return 1
-    except BaseException as error:  # the agent's own exotic failure: a cold start will report it
-        _send(control, {"ok": False, "cold": f"the agent could not be loaded: {error!r}"})
-        return 1
+    folder, entry_point = Path(argv[0]), argv[1]
+    _libc_prctl(PR_SET_DUMPABLE, 0)
+    loaded = preload.trusted_libraries(folder, entry_point)
     _reap_all()
-    problem = unclean(control.fileno())
+    problem = unclean(control.fileno(), ", ".join(["the runtime", *loaded]))
     if problem:
         _send(control, {"ok": False, "cold": problem})
         return 0
-    files = tuple(
-        (fd, os.lseek(fd, 0, os.SEEK_CUR), os.get_inheritable(fd)) for fd in _kept_descriptors(control.fileno())
-    )
-    loaded = _Loaded(module, argv[1], *seeds.settle(), files=files)
     _quiet_signals()
-    _libc_prctl(PR_SET_DUMPABLE, 0)
-    _prime(module)
+    _prime()
     _send(control, {"ok": True, "ready": True})
-    return _serve(control, loaded)
+    return _serve(control, folder, entry_point)
 
 
-def _serve(control: socket.socket, loaded: _Loaded) -> int:
+def _serve(control: socket.socket, folder: Path, entry_point: str) -> int:
     child: int | None = None
     status: int | None = None
     while True:
@@ -144,7 +102,7 @@ def _serve(control: socket.socket, loaded: _Loaded) -> int:
         request = json.loads(data)
         kind = request.get("type")
         if kind == "fork" and len(fds) == 3 and child is None:
-            child, status = _fork(control, fds, loaded, int(request.get("player", 0))), None
+            child, status = _fork(control, fds, folder, entry_point, int(request.get("player", 0))), None
             _send(control, {"forked": child})
         elif kind == "status":
             if child is not None and status is None:
@@ -161,7 +119,7 @@ def _serve(control: socket.socket, loaded: _Loaded) -> int:
             return 2
 
 
-def _fork(control: socket.socket, fds: list[int], loaded: _Loaded, player: int) -> int:
+def _fork(control: socket.socket, fds: list[int], folder: Path, entry_point: str, player: int) -> int:
     pid = os.fork()
     if pid:
         for fd in fds:
@@ -170,7 +128,7 @@ def _fork(control: socket.socket, fds: list[int], loaded: _Loaded, player: int) 
     code = 1
     try:
         control.close()
-        code = _play(fds, loaded, player)
+        code = _play(fds, folder, entry_point, player)
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
@@ -178,18 +136,19 @@ def _fork(control: socket.socket, fds: list[int], loaded: _Loaded, player: int) 
         os._exit(code)
 
 
-def _play(fds: list[int], loaded: _Loaded, player: int) -> int:
+def _play(fds: list[int], folder: Path, entry_point: str, player: int) -> int:
+    """The copy: from here on this process is the agent's, exactly as a cold `serve` is."""
     requests, responses, stderr = fds
     os.dup2(stderr, 2)
     os.dup2(2, 1)
     os.close(stderr)
-    _reopen(loaded.files)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has it
     # The copy stays non-dumpable, as its parent is: its own /proc files are its own all the same,
     # and making it dumpable again (or raising its oom_score_adj) costs ~0.3-0.6 ms a match.
-    _reseed(loaded)
+    _reseed()
+    preload.restore_path()
     try:
-        agent = resolve_interface(loaded.module, player, loaded.entry_point)
+        agent = load_agent(folder, entry_point, player)
     except AgentLoadError as error:
         serve.write_frame(responses, {"ok": False, "error": error.message, "traceback": error.user_traceback})
         return 1
@@ -199,20 +158,19 @@ def _play(fds: list[int], loaded: _Loaded, player: int) -> int:
             {
                 "ok": False,
                 "error": f"the agent could not be loaded: {type(error).__name__}: {error}",
-                "traceback": format_user_traceback(error) or traceback.format_exc(),
+                "traceback": traceback.format_exc(),
             },
         )
         return 1
     return serve.play(agent, requests, responses)
 
 
-def _prime(module: ModuleType) -> None:
-    """Do once here what every copy would do first, without running any of the agent's code: the
-    interface detection's first source read and parse (~6 ms), then freeze the heap so that a
-    copy's garbage collector leaves the parent's pages shared (fewer copy-on-write faults)."""
+def _prime() -> None:
+    """Do once here what every copy would do first, without any of the agent's code: the interface
+    detection's first source read and parse (~6 ms), then freeze the heap so that a copy's garbage
+    collector leaves the parent's pages shared (fewer copy-on-write faults)."""
     import gc
     import inspect
-    import linecache
 
     from rlarena.agent_runtime import detection
 
@@ -222,70 +180,35 @@ def _prime(module: ModuleType) -> None:
     detection.kaggle_evidence(sample)
     detection.positional_evidence(sample)
     inspect.signature(sample)
-    source = getattr(module, "__file__", None)
-    if isinstance(source, str):
-        linecache.getlines(source)
     gc.collect()
     gc.freeze()
 
 
-def _reseed(loaded: _Loaded) -> None:
-    if loaded.keep_random is not None:
-        import random
-
-        random.setstate(loaded.keep_random)  # the agent seeded it at import: undo CPython's reseed at fork
-    if loaded.reseed_numpy:
+def _reseed() -> None:
+    """numpy's global generator was made (and seeded) here once: every copy draws its own seed."""
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
         with contextlib.suppress(Exception):
-            sys.modules["numpy.random"].seed()
-
-
-def _watch_numpy(seeds: _Seeds) -> None:
-    """Note numpy's global generator state right after numpy.random loads (if the agent loads it)."""
-    from importlib.machinery import PathFinder
-
-    class Finder:
-        def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-            if name != "numpy.random":
-                return None
-            sys.meta_path.remove(self)
-            spec = PathFinder.find_spec(name, path)
-            if spec is None or spec.loader is None:
-                return spec
-            loader: Any = spec.loader
-            execute = loader.exec_module
-
-            def exec_module(loaded: ModuleType) -> None:
-                execute(loaded)
-                with contextlib.suppress(Exception):
-                    seeds.numpy_before = loaded.get_state()
-
-            loader.exec_module = exec_module
-            return spec
-
-    sys.meta_path.insert(0, Finder())
+            numpy_random.seed()
 
 
 # --- is the warm state safe to copy? ---------------------------------------------------------------
 
 
-def unclean(control_fd: int) -> str:
-    """Why a copy of this process could carry something from one match to the next ("" if nothing)."""
+def unclean(control_fd: int, loaded: str = "the runtime") -> str:
+    """Why a copy of this process could carry something from one match to the next ("" if nothing);
+    `loaded`: what was loaded here, for the reason."""
     checks: list[tuple[Callable[[], object], str]] = [
         (lambda: os.getpid() != 1, "not its sandbox's init (no strict sandbox)"),
-        (lambda: len(os.listdir("/proc/self/task")) > 1, "its import started threads"),
-        (
-            lambda: [name for name in os.listdir("/proc") if name.isdigit() and name != "1"],
-            "its import left processes running",
-        ),
-        (
-            lambda: [fd for fd in _kept_descriptors(control_fd) if not _reopenable(fd)],
-            "its import kept descriptors open (other than files read from a read-only folder)",
-        ),
-        (_shared_writable_memory, "its import mapped writable shared memory"),
-        (_scratch_files, "its import wrote to /tmp or /dev/shm"),
-        (lambda: any(_ipc_ids(kind) for kind in SYSV_IPC), "its import created System V IPC objects"),
+        (lambda: len(os.listdir("/proc/self/task")) > 1, "started threads"),
+        (lambda: [name for name in os.listdir("/proc") if name.isdigit() and name != "1"], "left processes running"),
+        (lambda: _kept_descriptors(control_fd), "kept descriptors open"),
+        (_shared_writable_memory, "mapped writable shared memory"),
+        (_scratch_files, "wrote to /tmp or /dev/shm"),
+        (lambda: any(_ipc_ids(kind) for kind in SYSV_IPC), "created System V IPC objects"),
     ]
-    return next((why for check, why in checks if check()), "")
+    why = next((why for check, why in checks if check()), "")
+    return f"loading {loaded} {why}" if why and not why.startswith("not ") else why
 
 
 def _kept_descriptors(control_fd: int) -> list[int]:
@@ -305,27 +228,6 @@ def _is_open(fd: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def _reopenable(fd: int) -> bool:
-    """A file read from a read-only mount (a model the agent keeps open, numpy's npz): each copy
-    reopens it, so no offset, flag or lock is shared, and nobody can write to it."""
-    import fcntl
-    import stat
-
-    try:
-        readable_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
-        return readable_only and stat.S_ISREG(os.fstat(fd).st_mode) and bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _reopen(files: tuple[tuple[int, int, bool], ...]) -> None:
-    for fd, offset, inheritable in files:
-        fresh = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
-        os.lseek(fresh, offset, os.SEEK_SET)
-        os.dup2(fresh, fd, inheritable=inheritable)
-        os.close(fresh)
 
 
 def _shared_writable_memory() -> bool:

@@ -1,0 +1,134 @@
+"""What a warm sandbox loads before any match: the libraries an agent imports that the platform trusts.
+
+A zygote (`rlarena.agent_runtime.zygote`) never runs the agent's code, but it can spare every copy
+the import of the big libraries the agent uses (numpy ~90 ms, onnxruntime ~100 ms), as long as the
+code that runs is the platform's own:
+
+- the names come from the agent's files read with `ast` (parsed, never run): `import x.y`,
+  `from x import y` at any depth of the file, relative imports excluded;
+- a name is loaded only when it comes from the interpreter itself (its standard library, the
+  agent runtime's site-packages) or from the runtime folder, and the agent's own folder does not
+  provide a module of that name first (the copy would import the agent's own; so would a cold
+  start);
+- while they load, sys.path holds those trusted folders only: a library's own optional import
+  cannot reach the agent's installed requirements. `restore_path()` (in each copy, before the
+  agent is imported) puts the requirements back where the bootstrap put them.
+
+Standard library only, like the rest of the runtime; the work happens in `trusted_libraries()`.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec, PathFinder
+from pathlib import Path
+
+MAX_FILES = 500
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Standard modules whose import does something (opens a browser, prints) or that are not libraries.
+NEVER = frozenset({"antigravity", "this", "__main__", "__future__", "idlelib", "turtledemo", "rlarena"})
+
+_ORIGINAL_PATH: list[str] = []  # sys.path as the bootstrap left it, kept for the copies
+
+
+def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
+    """Import the trusted libraries the agent in `folder` imports; the third-party ones it loaded."""
+    names = imported_names(folder)
+    _ORIGINAL_PATH[:] = sys.path
+    trusted = trusted_path()
+    agent_first = [str((folder / entry_point).parent), str(folder)]
+    sys.path[:] = trusted
+    loaded: list[str] = []
+    for name in sorted(names):
+        top = name.partition(".")[0]
+        if top in NEVER or name in sys.modules:
+            continue
+        if not _trusted(top, trusted, agent_first + _ORIGINAL_PATH):
+            continue
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: S112 - a library that fails here is imported (and reported) by the copy
+            continue
+        if top not in sys.stdlib_module_names and top not in loaded:
+            loaded.append(top)
+    return loaded
+
+
+def restore_path() -> None:
+    """sys.path as the bootstrap left it (with the agent's installed requirements, if any)."""
+    if _ORIGINAL_PATH:
+        sys.path[:] = _ORIGINAL_PATH
+
+
+def trusted_path() -> list[str]:
+    """The sys.path entries whose code the platform installed: the interpreter's library folders and
+    the runtime folder this package was loaded from."""
+    import sysconfig
+
+    own = {os.path.realpath(path) for key, path in sysconfig.get_paths().items() if key.endswith("lib")}
+    own |= {os.path.realpath(os.path.join(path, "lib-dynload")) for path in list(own)}
+    zipped = os.path.join(sys.base_prefix, "lib", f"python{sys.version_info[0]}{sys.version_info[1]}.zip")
+    own.add(os.path.realpath(zipped))
+    runtime = os.path.realpath(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    own.add(runtime)
+    return [entry for entry in sys.path if entry and os.path.realpath(entry) in own]
+
+
+def imported_names(folder: Path) -> set[str]:
+    """Absolute module names imported anywhere in the agent's Python files."""
+    names: set[str] = set()
+    for path in _python_files(folder):
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    return {name for name in names if all(part.isidentifier() for part in name.split("."))}
+
+
+def _python_files(folder: Path) -> Iterator[Path]:
+    count = 0
+    for root, directories, files in os.walk(folder):
+        directories.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.endswith(".py"):
+                continue
+            with contextlib.suppress(OSError):
+                if path.is_symlink() or path.stat().st_size > MAX_FILE_BYTES:
+                    continue
+                count += 1
+                if count > MAX_FILES:
+                    return
+                yield path
+
+
+def _trusted(top: str, trusted: list[str], as_the_copy_sees: list[str]) -> bool:
+    """Whether `top` is found in the trusted folders, and found there first by the copy too."""
+    if top in sys.builtin_module_names:
+        return True
+    ours = _find(top, trusted)
+    if ours is None or (ours.origin is None and not ours.submodule_search_locations):
+        return False
+    theirs = _find(top, as_the_copy_sees)
+    return theirs is not None and _where(theirs) == _where(ours)
+
+
+def _find(name: str, path: list[str]) -> ModuleSpec | None:
+    try:
+        return PathFinder.find_spec(name, path)
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def _where(spec: ModuleSpec) -> tuple[str | None, tuple[str, ...]]:
+    return spec.origin, tuple(spec.submodule_search_locations or ())
