@@ -123,3 +123,123 @@ def test_an_unreadable_or_huge_file_is_skipped(tmp_path: Path) -> None:
     assert imported_names(folder) == {"numpy"}
     shutil.rmtree(folder)
     assert imported_names(folder) == set()
+
+
+DETECTED = """
+import functools
+
+def kaggle(obs, config):
+    return obs.board.index(0) if config.columns else obs.mark
+
+def positional(observation):
+    ball_x, ball_y, *rest = observation
+    return 0
+
+def native(observation, configuration):
+    observation = observation["observation"]
+    return observation[0]
+
+@functools.lru_cache(maxsize=None)
+@staticmethod
+def decorated(observation, configuration):
+    return observation[1]
+
+class Agent:
+    def act(self, obs):
+        return obs["mark"]
+
+    async def later(self, observation):
+        return observation[-1]
+"""
+
+
+def test_functions_of_a_file_read_whole_get_the_evidence_their_own_source_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    from rlarena.agent_runtime import detection
+
+    monkeypatch.setattr(detection, "_FUNCTIONS", {})
+    path = tmp_path / "detected.py"
+    path.write_text(DETECTED)
+    spec = importlib.util.spec_from_file_location("detected_for_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    functions = [
+        module.kaggle,
+        module.positional,
+        module.native,
+        module.decorated.__wrapped__,
+        module.Agent().act,
+        module.Agent().later,
+    ]
+
+    def evidence() -> list[tuple[str | None, str | None]]:
+        return [(detection.kaggle_evidence(f), detection.positional_evidence(f)) for f in functions]
+
+    from_source = evidence()
+    assert from_source == [
+        ("config.columns", None),
+        (None, "unpacking observation"),
+        (None, None),  # rebound: proves nothing
+        (None, "observation[1]"),
+        ('obs["mark"]', None),
+        (None, "observation[-1]"),
+    ]
+    detection.read_file(str(path), path.read_bytes())
+    assert len(detection._FUNCTIONS) == 6
+    path.write_text("# the source is gone: only the whole-file reading can answer now\n")
+    import linecache
+
+    linecache.clearcache()
+    assert evidence() == from_source
+
+
+COMPILED_REPORT = """
+import json, sys
+from pathlib import Path
+from rlarena.agent_runtime import preload
+folder = Path(sys.argv[1])
+preload.compile_agent(folder)
+kept = {name: code for name, (_, _, code) in preload._COMPILED.items()}
+(folder / "changed.py").write_text("VALUE = 'changed after compiling'\\n")
+preload.use_compiled()
+sys.path.insert(0, str(folder))
+import same, changed
+print(json.dumps({
+    "compiled": sorted(Path(name).name for name in kept),
+    "same_reused": same.CODE is kept[str(folder.resolve() / "same.py")],
+    "changed": changed.VALUE,
+}))
+"""
+
+
+def test_a_copy_imports_the_agents_files_from_the_code_compiled_once_unless_they_changed(
+    runtime: AgentRuntime, tmp_path: Path
+) -> None:
+    folder = agent(
+        tmp_path,
+        "import same\n",
+        **{
+            "same.py": "import sys\nCODE = sys._getframe().f_code\n",
+            "changed.py": "VALUE = 'as compiled'\n",
+            "broken.py": "def (:\n",
+        },
+    )
+    argv = runtime.module_argv("json")
+    bootstrap = argv[3].rsplit("runpy.run_module", 1)[0]
+    done = subprocess.run(
+        [runtime.python, "-I", "-B", "-c", bootstrap + COMPILED_REPORT, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found == {
+        "compiled": ["changed.py", "main.py", "same.py"],
+        "same_reused": True,
+        "changed": "changed after compiling",
+    }

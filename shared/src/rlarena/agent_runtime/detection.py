@@ -14,6 +14,10 @@ string keys and no attributes, and has no `mark`. A parameter the function assig
 
 Both return a short description of the evidence ("observation.mark"), or None when there is none
 (including when the source cannot be read).
+
+`read_file` parses a whole file once (a warm sandbox does it for the agent's files, without running
+them): its functions are then found by their code's file, first line and name, not re-read and
+re-parsed from the source of each function in each copy.
 """
 
 from __future__ import annotations
@@ -31,6 +35,22 @@ KAGGLE_CONFIGURATION_FIELDS = frozenset(
 _KAGGLE_ONLY_KEY = "mark"
 # numpy's and PyTorch's: made from the whole native observation (a dict) they hold nothing useful.
 ARRAY_CONSTRUCTORS = frozenset({"array", "asarray", "asanyarray", "tensor", "as_tensor", "Tensor", "FloatTensor"})
+
+
+# (file, first line, name) -> the function's node, from files parsed whole by `read_file`.
+_FUNCTIONS: dict[tuple[str, int, str], ast.FunctionDef | ast.AsyncFunctionDef] = {}
+
+
+def read_file(filename: str, source: bytes) -> None:
+    """Parse `source` (the file `filename`) whole and remember each of its functions."""
+    try:
+        tree = ast.parse(source, filename=filename)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+            _FUNCTIONS.setdefault((filename, first, node.name), node)
 
 
 def kaggle_evidence(function: Callable[..., Any]) -> str | None:
@@ -84,8 +104,10 @@ def _parse(function: Callable[..., Any]) -> tuple[ast.AST, list[str | None]] | N
     try:  # the user's object may be anything, its attributes included: no evidence then
         bound = inspect.ismethod(function)
         code = getattr(function, "__func__", function)
-        tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
-        node = _find(tree, str(getattr(code, "__name__", "")))
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None = _known(code)
+        if node is None:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(code)))
+            node = _find(tree, str(getattr(code, "__name__", "")))
     except Exception:
         return None
     if node is None:
@@ -96,6 +118,13 @@ def _parse(function: Callable[..., Any]) -> tuple[ast.AST, list[str | None]] | N
         names = names[1:]
     rebound = {child.id for child in ast.walk(node) if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)}
     return node, [None if name in rebound else name for name in names]
+
+
+def _known(function: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    if not _FUNCTIONS or not inspect.isfunction(function):
+        return None
+    code = function.__code__
+    return _FUNCTIONS.get((code.co_filename, code.co_firstlineno, code.co_name))
 
 
 def _find(tree: ast.AST, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | None:

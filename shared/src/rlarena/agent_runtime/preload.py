@@ -14,7 +14,12 @@ code that runs is the platform's own:
   cannot reach the agent's installed requirements. `restore_path()` (in each copy, before the
   agent is imported) puts the requirements back where the bootstrap put them.
 
-Standard library only, like the rest of the runtime; the work happens in `trusted_libraries()`.
+The agent's own files are compiled here too (`compile_agent`: compiling runs nothing of them) and
+read into `linecache`, so that each copy's import and interface detection skip what a cold start
+does with a read-only folder (no `__pycache__`): its import is then the module's execution alone.
+
+Standard library only, like the rest of the runtime; the work happens in `trusted_libraries()` and
+`compile_agent()`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import sys
 from collections.abc import Iterator
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
+from types import CodeType
+from typing import Any
 
 MAX_FILES = 500
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -34,6 +41,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 NEVER = frozenset({"antigravity", "this", "__main__", "__future__", "idlelib", "turtledemo", "rlarena"})
 
 _ORIGINAL_PATH: list[str] = []  # sys.path as the bootstrap left it, kept for the copies
+_COMPILED: dict[str, tuple[int, int, CodeType]] = {}  # the agent's files: path -> (mtime_ns, size, code)
 
 
 def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
@@ -57,6 +65,49 @@ def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
         if top not in sys.stdlib_module_names and top not in loaded:
             loaded.append(top)
     return loaded
+
+
+def compile_agent(folder: Path) -> None:
+    """Compile the agent's Python files and read them into linecache, for every copy to reuse."""
+    import linecache
+
+    from rlarena.agent_runtime import detection
+
+    for path in _python_files(folder):
+        filename = os.path.realpath(path)
+        try:
+            facts = os.stat(filename)
+            with open(filename, "rb") as source:
+                data = source.read()
+            code = compile(data, filename, "exec", dont_inherit=True)
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # the copy's own import reports it
+        _COMPILED[filename] = (facts.st_mtime_ns, facts.st_size, code)
+        linecache.getlines(filename)
+        detection.read_file(filename, data)
+
+
+def use_compiled() -> None:
+    """In a copy: the import system takes the agent's files compiled by `compile_agent` (when they
+    are still the files that were compiled) instead of compiling them again."""
+    if not _COMPILED:
+        return
+    from importlib.machinery import SourceFileLoader
+
+    compile_again = SourceFileLoader.get_code
+
+    def get_code(self: Any, fullname: str) -> CodeType | None:
+        filename = os.path.realpath(self.get_filename(fullname))
+        known = _COMPILED.get(filename)
+        if known is not None:
+            with contextlib.suppress(OSError):
+                facts = os.stat(filename)
+                if (facts.st_mtime_ns, facts.st_size) == known[:2]:
+                    return known[2]
+        code: CodeType | None = compile_again(self, fullname)
+        return code
+
+    SourceFileLoader.get_code = get_code  # type: ignore[method-assign]
 
 
 def restore_path() -> None:

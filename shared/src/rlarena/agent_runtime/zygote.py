@@ -78,6 +78,7 @@ def main(argv: list[str]) -> int:
     folder, entry_point = Path(argv[0]), argv[1]
     _libc_prctl(PR_SET_DUMPABLE, 0)
     loaded = preload.trusted_libraries(folder, entry_point)
+    preload.compile_agent(folder)
     _reap_all()
     problem = unclean(control.fileno(), ", ".join(["the runtime", *loaded]))
     if problem:
@@ -147,6 +148,7 @@ def _play(fds: list[int], folder: Path, entry_point: str, player: int) -> int:
     # and making it dumpable again (or raising its oom_score_adj) costs ~0.3-0.6 ms a match.
     _reseed()
     preload.restore_path()
+    preload.use_compiled()
     try:
         agent = load_agent(folder, entry_point, player)
     except AgentLoadError as error:
