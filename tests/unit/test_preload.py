@@ -243,3 +243,63 @@ def test_a_copy_imports_the_agents_files_from_the_code_compiled_once_unless_they
         "same_reused": True,
         "changed": "changed after compiling",
     }
+
+
+def test_the_onnx_warm_up_model_is_the_one_onnx_helper_makes() -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from rlarena.agent_runtime.preload import WARM_UP_MODEL
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["m"]),
+            helper.make_node("Add", ["m", "b"], ["s"]),
+            helper.make_node("Relu", ["s"], ["y"]),
+        ],
+        "warm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        initializer=[
+            numpy_helper.from_array(np.eye(2, dtype=np.float32), "w"),
+            numpy_helper.from_array(np.zeros(2, np.float32), "b"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9, producer_name="rlarena")
+    onnx.checker.check_model(model)
+    assert model.SerializeToString() == WARM_UP_MODEL
+
+
+WARMED_REPORT = """
+import json, os, sys
+from pathlib import Path
+from rlarena.agent_runtime import preload
+loaded = preload.trusted_libraries(Path(sys.argv[1]), "main.py")
+print(json.dumps({
+    "loaded": loaded,
+    "companions": [name for name in ("numpy.random", "numpy.lib.format", "zipfile") if name in sys.modules],
+    "threads": len(os.listdir("/proc/self/task")),
+    "descriptors": sorted(int(fd) for fd in os.listdir("/proc/self/fd"))[3:],
+}))
+"""
+
+
+def test_numpy_and_onnxruntime_are_warmed_up_without_a_thread_or_a_descriptor_left(
+    runtime: AgentRuntime, tmp_path: Path
+) -> None:
+    folder = agent(tmp_path, "import numpy as np\nimport onnxruntime as ort\n")
+    argv = runtime.module_argv("json")
+    bootstrap = argv[3].rsplit("runpy.run_module", 1)[0]
+    done = subprocess.run(
+        [runtime.python, "-I", "-c", bootstrap + WARMED_REPORT, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["loaded"] == ["numpy", "onnxruntime"], found
+    assert found["companions"] == ["numpy.random", "numpy.lib.format", "zipfile"], found
+    assert found["threads"] == 1, found  # onnxruntime's telemetry thread kept from starting
+    assert found["descriptors"] == [3], found  # the listing's own descriptor only

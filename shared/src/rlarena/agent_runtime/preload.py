@@ -40,6 +40,20 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 # Standard modules whose import does something (opens a browser, prints) or that are not libraries.
 NEVER = frozenset({"antigravity", "this", "__main__", "__future__", "idlelib", "turtledemo", "rlarena"})
 
+# What else a trusted library's common calls import on first use (np.load: zipfile and the .npy
+# format; numpy's global generator), loaded with it.
+COMPANIONS = {"numpy": ("numpy.random", "numpy.lib.format", "zipfile")}
+# A platform-made ONNX model (MatMul, Add, Relu on [1, 2]): one session of it sets up onnxruntime's
+# environment, allocator and those kernels once in the zygote (a copy's first session then costs
+# ~4 ms instead of ~8). Made with onnx.helper: tests/unit/test_preload.py makes it again and compares.
+WARM_UP_MODEL = (
+    b'\x08\t\x12\x07rlarena:\x91\x01\n\x11\n\x01x\n\x01w\x12\x01m"\x06MatMul\n\x0e\n\x01m\n\x01'
+    b'b\x12\x01s"\x03Add\n\x0c\n\x01s\x12\x01y"\x04Relu\x12\x04warm*\x1b\x08\x02\x08\x02\x10\x01B\x01w'
+    b"J\x10\x00\x00\x80?\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80?*\x11\x08\x02\x10\x01B\x01bJ\x08\x00\x00\x00\x00\x00\x00\x00\x00Z\x13\n"
+    b"\x01x\x12\x0e\n\x0c\x08\x01\x12\x08\n\x02\x08\x01\n\x02\x08\x02b\x13\n\x01y\x12\x0e\n\x0c\x08\x01\x12\x08\n\x02\x08\x01\n\x02\x08\x02B"
+    b"\x04\n\x00\x10\x11"
+)
+
 _ORIGINAL_PATH: list[str] = []  # sys.path as the bootstrap left it, kept for the copies
 _COMPILED: dict[str, tuple[int, int, CodeType]] = {}  # the agent's files: path -> (mtime_ns, size, code)
 
@@ -64,7 +78,21 @@ def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
             continue
         if top not in sys.stdlib_module_names and top not in loaded:
             loaded.append(top)
+    _warm_up(loaded)
     return loaded
+
+
+def _warm_up(loaded: list[str]) -> None:
+    for top in loaded:
+        for name in COMPANIONS.get(top, ()):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+    onnxruntime: Any = sys.modules.get("onnxruntime")
+    if onnxruntime is not None and "numpy" in sys.modules:
+        numpy: Any = sys.modules["numpy"]
+        with contextlib.suppress(Exception):
+            session = onnxruntime.InferenceSession(WARM_UP_MODEL, providers=["CPUExecutionProvider"])
+            session.run(None, {"x": numpy.zeros((1, 2), dtype=numpy.float32)})
 
 
 def compile_agent(folder: Path) -> None:
