@@ -1,6 +1,8 @@
 """Cold start: a function's main.py, and its answer to the first GET /health, import none of the
 platform's heavy machinery (SQLAlchemy, the models, the API's pydantic schemas, Kubernetes, MinIO,
-gRPC); the API itself is imported in the background after that first answer."""
+gRPC); the API itself is imported in the background after that first answer, with the garbage
+collector paused, and what it made frozen (rlarena.http.gc_pause). The event targets of
+functions/ratings import their handlers on their first event."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ HEAVY = (
 # Loads main.py as functions-framework does (create_app), answers one GET /health with the
 # background import held back, and reports what was imported by then; then lets the import run.
 SCRIPT = """
-import json, sys, threading
+import gc, json, sys, threading
 from functions_framework import create_app
 from rlarena.http import deferred
 
@@ -47,6 +49,8 @@ print(json.dumps({
     "after_health": after_health,
     "loaded": type(api).__name__,
     "served_after": app.test_client().get("/health").get_json(),
+    "collector_enabled": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
@@ -79,3 +83,28 @@ def test_the_first_health_answer_imports_no_heavy_module(function: str, tmp_path
     # Then the API is there, and its own /health route gives the very same answer.
     assert report["loaded"] == "HttpApi"
     assert report["served_after"] == report["body"]
+    # The settings and the import ran without the collector, which runs again, their objects frozen.
+    assert report["collector_enabled"] is True
+    assert report["frozen"] > 10_000
+
+
+EVENT_SCRIPT = """
+import json, sys
+from functions_framework import create_app
+create_app(sys.argv[1], sys.argv[2], "cloudevent")
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("target", ["ratings_events", "dead_letters_events"])
+def test_the_ratings_event_targets_import_their_handlers_only_on_their_first_event(target: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EVENT_SCRIPT, target, str(ROOT / "functions" / "ratings" / "main.py")],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=ROOT,
+    )
+    assert heavy_in(json.loads(result.stdout.strip().splitlines()[-1])) == []

@@ -9,7 +9,6 @@ from rlarena.adapters.db.match_labels import LabelledMatch
 from rlarena.adapters.db.models import Agent, Environment, Submission, SubmissionTransition, User
 from rlarena.adapters.db.rating_queries import RatingEntry
 from rlarena.adapters.db.repositories import OpponentRecord, RankedAgent, UserStats
-from rlarena.agent_docs.interface import describe, seeded_config
 from rlarena.domain.skill import Skill
 from rlarena.environments.registry import spec_of
 
@@ -108,6 +107,8 @@ def opponent_view(record: OpponentRecord) -> dict[str, Any]:
 
 def environment_view(environment: Environment) -> dict[str, Any]:
     """The seeded row, and what agents are given there (the same source as docs/agents.md)."""
+    from rlarena.agent_docs.interface import describe, seeded_config  # only here: cold start of other routes
+
     spec = spec_of(environment.id)
     return {
         "id": environment.id,

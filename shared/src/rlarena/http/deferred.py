@@ -4,8 +4,10 @@ Importing an API module brings the platform's machinery (SQLAlchemy and its ORM,
 pydantic schemas): about 0.3 s of a cold start on a small CPU. `DeferredApi` lets a function's
 main.py import nothing of that. The first GET /health (Knative's probe) is answered from the
 settings alone, with the body the API's own /health route renders, and starts importing the API
-in the background, so the request that follows finds it loaded; any other request imports it
-first (or waits for the import under way). Once loaded, every request is the API's.
+in the background (before rendering that body, whose sandbox probe mostly waits on a subprocess),
+so the request that follows finds it loaded or nearly; any other request imports it first (or
+waits for the import under way). Once loaded, every request is the API's. The settings and the
+import are read with the garbage collector paused (rlarena.http.gc_pause).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import flask
 
 from rlarena import runtime
+from rlarena.http.gc_pause import paused_collector
 from rlarena.http.health import health_body
 from rlarena.http.request_log import log_request
 
@@ -57,7 +60,8 @@ class DeferredApi:
         if self._api is None:
             with self._lock:
                 if self._api is None:
-                    self._api = importlib.import_module(self._module).api
+                    with paused_collector():
+                        self._api = importlib.import_module(self._module).api
         return self._api
 
     def _early_health(self, request: flask.Request) -> flask.Response | None:
@@ -67,14 +71,16 @@ class DeferredApi:
             return None
         started = time.perf_counter()
         try:
-            body = health_body(self.service, runtime.settings())
+            with paused_collector():
+                settings = runtime.settings()
+            self._warm_up()  # already: the sandbox probe below mostly waits on a subprocess
+            body = health_body(self.service, settings)
         except Exception:  # the API reports it, as on any request
             return None
         response = flask.Response(
             json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
         )
         log_request(request, response.status_code, time.perf_counter() - started, self.service)
-        self._warm_up()
         return response
 
     def _warm_up(self) -> None:
