@@ -323,6 +323,33 @@ def test_an_agent_that_rebinds_its_warm_parents_code_changes_only_its_own_copy(
     assert warm.started == 2
 
 
+# A module named as a library the zygote loads for agents, hoping the zygote runs it instead.
+SHADOW_NUMPY = """
+import json, os, sys
+print("ATTACK " + json.dumps({"attack": "shadow", "pid": os.getpid()}), file=sys.stderr, flush=True)
+def argmax(values):
+    return max(range(len(values)), key=values.__getitem__)
+"""
+
+
+def test_a_module_shadowing_a_preloaded_library_runs_in_the_copy_only(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents
+) -> None:
+    shadow = agent_folder(
+        root,
+        "shadow",
+        "import numpy\n\ndef agent(observation, configuration):\n    return numpy.argmax(observation['action_mask'])\n",
+    )
+    (shadow.folder / "numpy.py").write_text(SHADOW_NUMPY)
+    victim = agent_folder(root, "victim", VICTIM)
+    for seed in range(2):
+        result = play(runtime, [shadow, victim], seed, warm)
+        assert_fair(result)
+        assert attack_report(result.agent_results[0].stderr, "shadow")["pid"] != 1  # its copy's, not the zygote's
+    assert warm.cold_reason(shadow.folder, "main.py") == ""
+    assert warm.started == 2
+
+
 ONNX_AGENT = """
 import numpy as np
 import onnxruntime as ort
