@@ -1,14 +1,15 @@
-"""Warm sandboxes for the local match runner: each agent loaded once, a forked copy per match.
+"""Warm sandboxes for the local match runner: each agent's libraries loaded once, a forked copy per match.
 
 `WarmAgents.session` gives the runner a `ForkedSession` for one player of one match: from an idle
 zygote of that agent (same code, entry point, runtime, packages and limits), or from a new one it
 starts. A zygote serves one match at a time, so the two players of a match, even two copies of one
 agent, always get two zygotes: two uids, two cgroups, two sets of namespaces, as cold.
 
-`None` means "start it cold": warm sandboxes are off on this host (no strict sandbox), the agent's
-import left something a copy could carry to the next match (remembered, with the reason), or the
-zygote failed. A zygote that dies or stops answering is closed and the match goes on cold: a warm
-sandbox never costs a match.
+`None` means "start it cold": warm sandboxes are off on this host (no strict sandbox), loading the
+agent's libraries left something a copy could carry to the next match (remembered, with the
+reason), or the zygote failed. The zygote never runs the agent's code: each copy imports the agent
+(rlarena.agent_runtime.zygote, rlarena.agent_runtime.preload). A zygote that dies or stops
+answering is closed and the match goes on cold: a warm sandbox never costs a match.
 
 Idle zygotes are kept while together they use at most `memory_budget_bytes` (their cgroups'
 usage); beyond it the least recently used are closed.

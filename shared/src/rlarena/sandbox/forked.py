@@ -66,7 +66,7 @@ class WarmSandbox:
         self._closed = False
         self.busy = False
         self._forked_due = False
-        self.load_log = ""  # what the agent printed while its module was imported
+        self.load_log = ""  # what the zygote printed while it loaded the agent's libraries
         self.last_used = time.monotonic()
 
     def wait_ready(self, timeout: float) -> str:
