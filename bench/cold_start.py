@@ -8,9 +8,12 @@ clock starts right before the spawn and stops when the 200 has been read. Migrat
 inserts happen before the clock starts.
 
 Import costs are measured in separate processes, one right after each timed spawn: the
-interpreter alone (`python -c pass`), `import functions_framework`, and then main.py loaded the
-way functions-framework loads it. One more run under `python -X importtime` attributes main.py's
-import time to top-level packages.
+interpreter alone (`python -c pass`), `import functions_framework`, main.py loaded the way
+functions-framework loads it, and then what a worker loads before its first database request:
+the settings, and the API (an HTTP target's DeferredApi.load) or the event handler's module, each
+with the garbage collector paused as the worker pauses it (rlarena.http.gc_pause). One more run
+under `python -X importtime` attributes the time of main.py and of that first-request import to
+top-level packages.
 """
 
 from __future__ import annotations
@@ -83,12 +86,15 @@ API_REQUESTS = {
     "matchmaker_http": "GET /api/v1/matches?pageSize=10",
     "ws_relay_http": "GET /health (the relay's HTTP side reads no database)",
 }
+# What an event target imports on its first event (an HTTP target's main.py has a DeferredApi `api`).
+HANDLER_MODULES = {"ratings_events": "rlarena.entrypoints.ratings"}
 TOP_PACKAGES = 6
 MARK = "--- main.py ---"
 
-# Loads main.py exactly as functions-framework does (load_function_module, then exec_module).
+# Loads main.py exactly as functions-framework does (load_function_module, then exec_module), then
+# what the worker loads before its first database request (rlarena.http.deferred, functions/ratings).
 IMPORT_SNIPPET = f"""
-import json, sys, time
+import importlib, json, sys, time
 t0 = time.perf_counter()
 import functions_framework
 from functions_framework import _function_registry
@@ -97,7 +103,18 @@ sys.stderr.write({MARK!r} + "\\n"); sys.stderr.flush()
 module, spec = _function_registry.load_function_module(sys.argv[1])
 spec.loader.exec_module(module)
 t2 = time.perf_counter()
-print(json.dumps({{"framework_s": t1 - t0, "main_s": t2 - t1}}))
+from rlarena import runtime
+from rlarena.http.gc_pause import paused_collector
+with paused_collector():
+    runtime.settings()
+t3 = time.perf_counter()
+if sys.argv[2]:
+    with paused_collector():
+        importlib.import_module(sys.argv[2])
+else:
+    module.api.load()
+t4 = time.perf_counter()
+print(json.dumps({{"framework_s": t1 - t0, "main_s": t2 - t1, "settings_s": t3 - t2, "api_s": t4 - t3}}))
 """
 
 
@@ -211,32 +228,42 @@ def wall_time(command: list[str], env: dict[str, str]) -> tuple[float, str, str]
 
 @dataclass
 class ImportCosts:
-    """Per process: interpreter start-up, `import functions_framework`, then main.py on top."""
+    """Per process: interpreter start-up, `import functions_framework`, main.py on top, then the
+    settings and the API (or event handler) a worker loads before its first database request."""
 
+    handler_module: str = ""  # an event target's; "" for an HTTP target (main.py's DeferredApi)
     startup: list[float] = field(default_factory=list)
     framework: list[float] = field(default_factory=list)
     main: list[float] = field(default_factory=list)
+    settings: list[float] = field(default_factory=list)
+    api: list[float] = field(default_factory=list)
 
     def measure(self, source: str, env: dict[str, str]) -> None:
         self.startup.append(wall_time([str(PYTHON), "-c", "pass"], env)[0])
-        _, out, _ = wall_time([str(PYTHON), "-c", IMPORT_SNIPPET, source], env)
+        _, out, _ = wall_time([str(PYTHON), "-c", IMPORT_SNIPPET, source, self.handler_module], env)
         measured = json.loads(out)
         self.framework.append(measured["framework_s"])
         self.main.append(measured["main_s"])
+        self.settings.append(measured["settings_s"])
+        self.api.append(measured["api_s"])
 
     def summary(self, source: str, env: dict[str, str]) -> dict[str, Any]:
-        _, _, profile = wall_time([str(PYTHON), "-X", "importtime", "-c", IMPORT_SNIPPET, source], env)
+        command = [str(PYTHON), "-X", "importtime", "-c", IMPORT_SNIPPET, source, self.handler_module]
+        _, _, profile = wall_time(command, env)
         return {
             "processes": len(self.main),
             "python_startup_s": statistics.median(self.startup),
             "framework_import_s": statistics.median(self.framework),
             "main_import_s": statistics.median(self.main),
+            "settings_s": statistics.median(self.settings),
+            "api_import_s": statistics.median(self.api),
             "main_import_by_package": packages_of(profile),
         }
 
 
 def packages_of(importtime_log: str) -> list[dict[str, Any]]:
-    """Self time of the modules main.py imported (after functions_framework), by top-level package."""
+    """Self time of the modules imported after functions_framework (main.py, the settings, the API), by
+    top-level package."""
     lines = importtime_log.splitlines()
     after = lines[lines.index(MARK) + 1 :] if MARK in lines else lines
     by_package: dict[str, int] = defaultdict(int)
@@ -300,7 +327,7 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
         for target, folder_name in COLD_TARGETS.items():
             log(f"cold start: {target} ({repeats} runs after 1 warm-up)")
             runs = []
-            imports = ImportCosts()
+            imports = ImportCosts(handler_module=HANDLER_MODULES.get(target, ""))
             source = str(ROOT / "functions" / folder_name / "main.py")
             for attempt in range(repeats + 1):
                 if target == "ratings_events":
@@ -395,15 +422,14 @@ def report(results: dict[str, Any]) -> str:
     for target, found in results["targets"].items():
         imports = found["imports"]
         top = ", ".join(f"{p['package']} {p['self_ms']:.0f}" for p in imports["main_import_by_package"][:4])
-        total = imports["python_startup_s"] + imports["framework_import_s"] + imports["main_import_s"]
+        parts = ("python_startup_s", "framework_import_s", "main_import_s", "settings_s", "api_import_s")
+        total = sum(imports[part] for part in parts)
         import_rows.append(
             [
                 target,
-                imports["python_startup_s"],
-                imports["framework_import_s"],
-                imports["main_import_s"],
+                *(imports[part] for part in parts),
                 total,
-                f"{total / found['first_ok_s']['median']:.0%}",
+                f"{total / found['first_api_ok_s']['median']:.0%}",
                 top,
             ]
         )
@@ -413,9 +439,11 @@ def report(results: dict[str, Any]) -> str:
             "python -c pass s",
             "import functions_framework s",
             "import main.py s",
+            "settings s",
+            "API import s",
             "sum s",
-            "sum / median cold start",
-            "main.py self ms by package",
+            "sum / first DB request",
+            "self ms by package (main.py on)",
         ],
         import_rows,
     )
@@ -431,8 +459,9 @@ def report(results: dict[str, Any]) -> str:
             f"/health's 200 ({requests})",
             "",
             f"Import costs (median of {results['repeats']} processes, each measured right after a timed spawn; "
-            "main.py measured after functions_framework; self ms by package from one -X importtime run, "
-            "which inflates it):",
+            "main.py measured after functions_framework, then what the worker loads before its first database "
+            "request: the settings and the API (ratings: its handler), with the garbage collector paused as the "
+            "worker pauses it; self ms by package, from main.py on, from one -X importtime run, which inflates it):",
             imports_table,
             "",
             f"checks: {checks['matches_rated']} matches rated, {checks['rating_events_published']} "

@@ -4,10 +4,11 @@ Importing an API module brings the platform's machinery (SQLAlchemy and its ORM,
 pydantic schemas): about 0.3 s of a cold start on a small CPU. `DeferredApi` lets a function's
 main.py import nothing of that. The first GET /health (Knative's probe) is answered from the
 settings alone, with the body the API's own /health route renders, and starts importing the API
-in the background (before rendering that body, whose sandbox probe mostly waits on a subprocess),
-so the request that follows finds it loaded or nearly; any other request imports it first (or
-waits for the import under way). Once loaded, every request is the API's. The settings and the
-import are read with the garbage collector paused (rlarena.http.gc_pause).
+in the background once that answer is ready (started any earlier, the import would take the GIL
+from the answer and only delay the probe), so the request that follows finds it loaded or nearly;
+any other request imports it first (or waits for the import under way). Once loaded, every
+request is the API's. The settings and the import run with the garbage collector paused
+(rlarena.http.gc_pause).
 """
 
 from __future__ import annotations
@@ -73,7 +74,6 @@ class DeferredApi:
         try:
             with paused_collector():
                 settings = runtime.settings()
-            self._warm_up()  # already: the sandbox probe below mostly waits on a subprocess
             body = health_body(self.service, settings)
         except Exception:  # the API reports it, as on any request
             return None
@@ -81,6 +81,7 @@ class DeferredApi:
             json.dumps(body, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
         )
         log_request(request, response.status_code, time.perf_counter() - started, self.service)
+        self._warm_up()
         return response
 
     def _warm_up(self) -> None:
