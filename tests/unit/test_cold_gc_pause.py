@@ -56,6 +56,19 @@ def test_once_the_database_machinery_is_loaded_the_pause_does_nothing() -> None:
     assert report == {"inside": True, "frozen": 0}
 
 
+def test_a_module_imported_already_is_not_a_cold_import() -> None:
+    # The dead-letters target imports its handler on every event and never loads SQLAlchemy.
+    report = run(
+        "with paused_collector(first_import_of='rlarena.http.gc_pause'):\n"
+        "    inside = gc.isenabled()\n"
+        "with paused_collector(first_import_of='rlarena.errors'):\n"
+        "    first = gc.isenabled()\n"
+        "    import rlarena.errors\n"
+        "print(json.dumps({'inside': inside, 'first': first, 'frozen': gc.get_freeze_count() > 0}))\n"
+    )
+    assert report == {"inside": True, "first": False, "frozen": True}
+
+
 def test_a_failing_import_still_lets_the_collector_run_again() -> None:
     report = run(
         "try:\n"

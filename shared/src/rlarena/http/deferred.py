@@ -61,7 +61,7 @@ class DeferredApi:
         if self._api is None:
             with self._lock:
                 if self._api is None:
-                    with paused_collector():
+                    with paused_collector(first_import_of=self._module):
                         self._api = importlib.import_module(self._module).api
         return self._api
 
@@ -72,7 +72,7 @@ class DeferredApi:
             return None
         started = time.perf_counter()
         try:
-            with paused_collector():
+            with paused_collector(first_import_of="rlarena.config"):
                 settings = runtime.settings()
             body = health_body(self.service, settings)
         except Exception:  # the API reports it, as on any request

@@ -29,9 +29,12 @@ _holders = 0  # threads inside paused_collector() that paused it (or joined a pa
 
 
 @contextmanager
-def paused_collector() -> Iterator[None]:
-    """No cyclic collection inside (when the process is cold); the objects made inside frozen at the end."""
-    if not _pause():
+def paused_collector(first_import_of: str | None = None) -> Iterator[None]:
+    """No cyclic collection inside (when the process is cold); the objects made inside frozen at the end.
+
+    With `first_import_of`, only while that module is not imported yet: an event target's handler
+    is imported on every event, and only the first one builds anything."""
+    if (first_import_of is not None and first_import_of in sys.modules) or not _pause():
         yield
         return
     try:
