@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import selectors
+import select
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -57,7 +57,7 @@ from rlarena.sandbox.forked import ForkedSession
 from rlarena.sandbox.installed_packages import packages_of
 from rlarena.sandbox.process import GiB, MiB, Mount, SandboxLimits, require_readable_tree
 from rlarena.sandbox.runtime_install import AgentRuntime
-from rlarena.sandbox.session import NO_FRAME, FrameChannel, SandboxSession, SessionError
+from rlarena.sandbox.session import NO_FRAME, FrameChannel, SandboxSession, SessionError, poll_ms
 
 if TYPE_CHECKING:
     from rlarena.executor.warm_agents import WarmAgents
@@ -72,6 +72,7 @@ ERROR_TEXT_CAP = 10_000
 # Observation keys too bulky to repeat in every replay frame, per environment (see docstring).
 _TRIMMED_OBSERVATION_KEYS: Mapping[str, tuple[str, ...]] = {"chess": ("observation", "action_mask")}
 _AGENT_FOLDER = "agent"
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
 # The seam for agents that already run elsewhere (a match Pod's containers, see
 # rlarena.executor.pod_runner): given the start-up deadline, one connected channel per player.
 Connect = Callable[[float], Sequence[FrameChannel]]
@@ -470,29 +471,31 @@ class _Match:
         time is its own. A frame is (message, arrival time)."""
         replies: dict[int, tuple[Any, float] | _Failure] = {}
         pending = dict(deadlines)
-        with selectors.DefaultSelector() as selector:
-            for player in pending:
-                selector.register(self.sessions[player].fileno(), selectors.EVENT_READ, player)
-            while pending:
-                now = time.monotonic()
-                for player in list(pending):
-                    session = self.sessions[player]
-                    try:
-                        frame = session.take_frame()
-                    except SessionError as problem:
-                        replies[player] = _Failure(ERROR, f"the agent crashed during {stage}: {problem}")
-                    else:
-                        if frame is not NO_FRAME:
-                            replies[player] = (frame, now)
-                        elif now >= pending[player]:
-                            replies[player] = self._timeout_failure(player, pending[player], stage)
-                    if player in replies:
-                        del pending[player]
-                        selector.unregister(session.fileno())
-                if not pending:
-                    break
-                for key, _ in selector.select(max(min(pending.values()) - time.monotonic(), 0.0)):
-                    self.sessions[key.data].read_available()
+        # poll(2), not a selector: no epoll descriptor to create, fill and close at every move.
+        waiter = select.poll()
+        players_of = {self.sessions[player].fileno(): player for player in pending}
+        for descriptor in players_of:
+            waiter.register(descriptor, _READABLE)
+        while pending:
+            now = time.monotonic()
+            for player in list(pending):
+                session = self.sessions[player]
+                try:
+                    frame = session.take_frame()
+                except SessionError as problem:
+                    replies[player] = _Failure(ERROR, f"the agent crashed during {stage}: {problem}")
+                else:
+                    if frame is not NO_FRAME:
+                        replies[player] = (frame, now)
+                    elif now >= pending[player]:
+                        replies[player] = self._timeout_failure(player, pending[player], stage)
+                if player in replies:
+                    del pending[player]
+                    waiter.unregister(session.fileno())
+            if not pending:
+                break
+            for descriptor, _ in waiter.poll(poll_ms(min(pending.values()) - time.monotonic())):
+                self.sessions[players_of[descriptor]].read_available()
         return replies
 
     def _timeout_failure(self, player: int, deadline: float, stage: str = "move") -> _Failure:

@@ -7,7 +7,7 @@ rlimits, a scrubbed environment, no network), keeps stdin and stdout as the fram
 drains stderr on a thread into a capped buffer so a chatty child never blocks on a full pipe.
 
 Frames: a 4-byte big-endian length, then UTF-8 JSON. Every wait is bounded: `send` and
-`receive` take a timeout enforced with select(2) while waiting, so a child that stops reading or
+`receive` take a timeout enforced with poll(2) while waiting, so a child that stops reading or
 writing costs its deadline and no more. Everything the child sends is untrusted input.
 """
 
@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import select
-import selectors
 import signal
 import struct
 import threading
@@ -36,6 +35,15 @@ MAX_FRAME_BYTES = 1024 * 1024
 _READ_CHUNK = 64 * 1024
 # What `take_frame` returns while a frame is incomplete (None is a valid JSON frame).
 NO_FRAME: Any = object()
+_READABLE = select.POLLIN | select.POLLHUP | select.POLLERR
+# Requests go out compact: the same JSON for the agent, fewer bytes to write and to parse.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def poll_ms(seconds: float) -> float:
+    """A poll(2) timeout for a wait of `seconds`: milliseconds, which poll rounds up (a wait never
+    ends before its deadline), capped so that a distant deadline cannot overflow poll's int."""
+    return min(max(seconds, 0.0), 3600.0) * 1000
 
 
 class SessionError(Exception):
@@ -65,13 +73,13 @@ class _StderrDrain(threading.Thread):
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._lock = threading.Lock()
         self._ready = select.poll()  # used under the lock only
-        self._ready.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self._ready.register(fd, _READABLE)
         self._ended = False
         self.truncated = False
 
     def run(self) -> None:
         waiter = select.poll()
-        waiter.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        waiter.register(self._fd, _READABLE)
         while True:
             try:
                 waiter.poll(200)
@@ -137,7 +145,7 @@ class FrameChannel(ABC):
     def send(self, message: Any, timeout: float) -> None:
         """Write one frame; ChannelClosed when the child is gone, TimeoutError when it stops
         reading for `timeout` seconds with the pipe full."""
-        body = json.dumps(message).encode("utf-8")
+        body = _encode(message).encode("utf-8")
         data = memoryview(HEADER.pack(len(body)) + body)
         try:  # a request fits in the pipe almost always: no selector needed then
             data = data[os.write(self._in, data) :]
@@ -148,38 +156,41 @@ class FrameChannel(ABC):
         if not data:
             return
         deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._in, selectors.EVENT_WRITE)
-            while data:
-                try:
-                    written = os.write(self._in, data)
-                except BlockingIOError:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise TimeoutError("the child stopped reading its input") from None
-                    selector.select(remaining)
-                    continue
-                except (BrokenPipeError, ValueError, OSError) as error:
-                    raise ChannelClosed("the process closed its input (crashed or exited)") from error
-                data = data[written:]
+        waiter = select.poll()
+        waiter.register(self._in, select.POLLOUT)
+        while data:
+            try:
+                written = os.write(self._in, data)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the child stopped reading its input") from None
+                waiter.poll(poll_ms(remaining))
+                continue
+            except (BrokenPipeError, ValueError, OSError) as error:
+                raise ChannelClosed("the process closed its input (crashed or exited)") from error
+            data = data[written:]
 
     def receive(self, timeout: float) -> Any | None:
         """The next frame, or None when none completes within `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._out, selectors.EVENT_READ)
-            while True:
-                frame = self.take_frame()
-                if frame is not NO_FRAME:
-                    return frame
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                if selector.select(remaining):
-                    self.read_available()
+        waiter = select.poll()
+        waiter.register(self._out, _READABLE)
+        while True:
+            frame = self.take_frame()
+            if frame is not NO_FRAME:
+                return frame
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if waiter.poll(poll_ms(remaining)):
+                self.read_available()
 
     def read_available(self) -> None:
-        """Move what the child has written into the buffer without blocking."""
+        """Move what the child has written into the buffer without blocking.
+
+        A short read emptied the pipe: no second read (and system call) just to hear EAGAIN; the
+        end of output, if it follows, is read when the descriptor next polls readable."""
         while not self._eof:
             try:
                 chunk = os.read(self._out, _READ_CHUNK)
@@ -191,8 +202,8 @@ class FrameChannel(ABC):
                 self._eof = True
                 return
             self._buffer += chunk
-            if len(self._buffer) > MAX_FRAME_BYTES + HEADER.size:
-                return  # take_frame reports it; stop reading a flood
+            if len(chunk) < _READ_CHUNK or len(self._buffer) > MAX_FRAME_BYTES + HEADER.size:
+                return  # drained; or a flood, which take_frame reports
 
     def take_frame(self) -> Any:
         """A complete frame from the buffer, `NO_FRAME` when more bytes are needed; raises
