@@ -169,6 +169,8 @@ def _listening(path: str) -> Callable[[], tuple[int, int]]:
 def plain_action(action: Any) -> Any:
     """An integer-like action (numpy scalars, a 0-d array) as int; anything else as JSON can
     carry it, so the runner sees what was returned and rules it invalid itself."""
+    if type(action) is int:  # the usual answer, first
+        return action
     if isinstance(action, bool) or action is None or isinstance(action, str | float | list | dict):
         return action
     if isinstance(action, int):

@@ -69,15 +69,17 @@ class BoardGame:
         return list(self._legal)
 
     def observation(self, player: int) -> dict[str, Any]:
-        view = self._mover_view() if player in self.to_act() else self._game.observe(self._agents[player])
+        to_move = player in self.to_act()
+        view = self._mover_view() if to_move else self._game.observe(self._agents[player])
         # PettingZoo still shows moves to the next agent once a game is won; nobody may move.
-        mask = view["action_mask"].tolist() if player in self.to_act() else [0] * len(view["action_mask"])
+        mask = view["action_mask"].tolist() if to_move else [0] * len(view["action_mask"])
+        planes = view["observation"].astype("int8").tolist()
         return {
-            "observation": view["observation"].astype("int8").tolist(),
+            "observation": planes,
             "action_mask": mask,
             "legal_actions": self.legal_actions(player),
             "player": player,
-            **self._extras(player, view),
+            **self._extras(player, view, planes),
         }
 
     def step(self, actions: Mapping[int, int]) -> None:
@@ -131,7 +133,8 @@ class BoardGame:
     def _ending(self, winner: int | None) -> str:
         return self.draw_reason if winner is None else self.win_reason
 
-    def _extras(self, player: int, view: dict[str, Any]) -> dict[str, Any]:
+    def _extras(self, player: int, view: dict[str, Any], planes: list[Any]) -> dict[str, Any]:
+        """Game-specific keys of `player`'s observation; `planes` is view["observation"] as lists."""
         return {}
 
     def _frame_extras(self) -> dict[str, Any]:
@@ -145,8 +148,8 @@ class _GridGame(BoardGame, ABC):
     def _rows(self, planes: list[list[list[int]]]) -> list[list[int]]:
         """The PettingZoo planes as rows, as the players see the board."""
 
-    def _extras(self, player: int, view: dict[str, Any]) -> dict[str, Any]:
-        return {"board": self._rows(view["observation"].tolist())}
+    def _extras(self, player: int, view: dict[str, Any], planes: list[Any]) -> dict[str, Any]:
+        return {"board": self._rows(planes)}
 
     def _frame_extras(self) -> dict[str, Any]:
         # Seen from player 0, so the frame's 1 is always player 0 and 2 always player 1.
@@ -215,7 +218,7 @@ class Chess(BoardGame):
             self._moves = dict(sorted((_action_of(board, move), move.uci()) for move in board.legal_moves))
         return self._moves
 
-    def _extras(self, player: int, view: dict[str, Any]) -> dict[str, Any]:
+    def _extras(self, player: int, view: dict[str, Any], planes: list[Any]) -> dict[str, Any]:
         # legal_moves[i] is the UCI of legal_actions[i]; built from the mask, so should our encoding
         # ever disagree with PettingZoo's, uci_of fails loudly instead of misleading the agent.
         moves = [self.uci_of(action) for action in self.legal_actions(player)]
