@@ -28,7 +28,7 @@ from rlarena.http.health import add_health
 from rlarena.http.operation import Content, schemas
 from rlarena.http.schemas.params import AGENT_ID, BINARY, SUBMISSION_ID, UPLOAD_FORM
 from rlarena.http.self_description import add_openapi
-from rlarena.service import build_queue, house_agents, submissions
+from rlarena.service import submissions
 from rlarena.service.commands import RequestUploadUrl, SubmitCodeUrl
 
 api = HttpApi("submissions", runtime.platform)
@@ -334,6 +334,8 @@ def on_submission_uploaded(event: CloudEvent) -> None:
     """Trigger `builder`: wake the build queue (the event says there is work, the table says what)."""
     expect_type(event, EventType.SUBMISSION_UPLOADED)
     parse_payload(event, SubmissionUploaded)
+    from rlarena.service import build_queue  # the builder's alone: off the HTTP target's cold start
+
     build_queue.run_queue(runtime.platform())
 
 
@@ -341,6 +343,8 @@ def on_job_event(event: CloudEvent) -> None:
     """Trigger `builder-jobs`: a build, validation or scan Job changed (ApiServerSource, mode Resource);
     or Trigger `builder-jobs-tick`: the PingSource's tick catches up on missed Job events and queued builds
     and seeds the house agents."""
+    from rlarena.service import build_queue, house_agents  # the builder's alone: off the HTTP target's cold start
+
     if event["type"] == EventType.PING.value:
         platform = runtime.platform()
         submissions.settle_bookings(platform)  # uploads that arrived unannounced, bookings expired unused
