@@ -14,7 +14,10 @@ CPU ms/match: all the CPU time of the command, its sandboxes and their copies, p
 bounds matches/s on a machine shared with other work: 2 cores give at most 2000 / that).
 
 Per-move overhead: the sandboxed random agent's p50 move time (the runner's round trip through
-its process) minus the same agent's p50 call made directly in this process.
+its process) minus the same agent's p50 call made directly in this process. The command prints
+move times to 0.1 ms; the same matches (tic-tac-toe, random against random, 2 at once as the
+command plays them) are also played in this process through `rlarena play`'s own arena, for the
+same figure to the microsecond.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.matches import in_process
-from bench.support import table
+from bench.support import percentile, table
 
 RLARENA = Path(sys.executable).parent / "rlarena"
 # (game, agent A, agent B, games): random against random, then the strong house agent against it.
@@ -88,6 +91,22 @@ def play(game: str, agent_a: str, agent_b: str, games: int, *, warm: bool = True
     }
 
 
+def precise_moves(game: str, games: int, jobs: int = 2) -> dict[str, float]:
+    """A's move times to the microsecond: `games` matches of the random house agent against
+    itself through the arena `rlarena play` uses (warm sandboxes, `jobs` matches at once)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rlarena.authoring.local_matches import local_arena
+    from rlarena.config import load_settings
+
+    with local_arena(game, "house:random", "house:random", load_settings()) as arena:
+        arena.play(0, 0, a_first=True)  # loads both warm sandboxes, as the command's first game does
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            records = list(pool.map(lambda index: arena.play(index, index, a_first=index % 2 == 0), range(games)))
+    times = sorted(time for record in records for time in record.move_times[0])
+    return {"moves": len(times), "p50_ms": percentile(times, 0.5) * 1000, "p95_ms": percentile(times, 0.95) * 1000}
+
+
 def _children_cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -118,6 +137,10 @@ def run(log: Callable[[str], None] = print) -> dict[str, Any]:
             "ratio_to_in_process": boxed["matches_per_s"] / direct["matches_per_s"],
         }
     results["per_move_overhead"] = overhead
+    log("play: tic-tac-toe house:random vs house:random x 200, in this process (move times to the microsecond)")
+    precise = precise_moves("tic-tac-toe", 200)
+    precise["overhead_p50_ms"] = precise["p50_ms"] - overhead["tic-tac-toe"]["agent_call_p50_ms"]
+    results["precise_tic_tac_toe"] = precise
     return results
 
 
@@ -159,11 +182,19 @@ def report(results: dict[str, Any]) -> str:
         f"{r['cpu_ms_per_match']:.1f} CPU ms/match"
         for r in results.get("cold_runs", [])
     )
+    precise = results.get("precise_tic_tac_toe")
+    exact = (
+        f"\nthe same to the microsecond (tic-tac-toe random x 200, 2 at once, in this process): A move p50 "
+        f"{precise['p50_ms']:.3f} ms, p95 {precise['p95_ms']:.3f} ms; "
+        f"per-move overhead p50 {precise['overhead_p50_ms']:.3f} ms"
+        if precise
+        else ""
+    )
     return (
         "rlarena play: matches one after another in warm sandboxes (matches/s: the matches alone; "
         "end to end: the whole command)\n" + table(headers, rows) + f"\nper-move overhead p50 (sandboxed round trip "
         f"minus the direct call of the random agent): {overhead}\nin-process floor (random agents, no sandbox): "
-        f"{floors}\ncold sandboxes (WARM_SANDBOXES=false): {cold}"
+        f"{floors}\ncold sandboxes (WARM_SANDBOXES=false): {cold}{exact}"
     )
 
 
