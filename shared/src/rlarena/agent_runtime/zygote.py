@@ -182,6 +182,7 @@ def _prime() -> None:
     detection.kaggle_evidence(sample)
     detection.positional_evidence(sample)
     inspect.signature(sample)
+    serve.rehearse(16)  # the frame loop's bytecode specialised once for every copy (a stand-in agent)
     gc.collect()
     gc.freeze()
 
