@@ -32,6 +32,7 @@ print(json.dumps({
                       if name in sys.modules),
     "during": during,
     "restored": sys.path == before,
+    "conflicts": preload.conflicts(),
 }))
 """
 
@@ -93,6 +94,7 @@ def test_the_trusted_libraries_an_agent_imports_are_loaded_and_its_own_modules_a
     assert found["modules"] == ["chess", "json", "numpy"], found  # not the agent's, not its requirements'
     assert str(packages) not in found["during"] and str(folder) not in found["during"], found
     assert found["restored"] is True
+    assert found["conflicts"] == [], found
 
 
 def test_a_name_the_agent_or_its_requirements_provide_first_is_left_to_the_copy(
@@ -303,3 +305,15 @@ def test_numpy_and_onnxruntime_are_warmed_up_without_a_thread_or_a_descriptor_le
     assert found["companions"] == ["numpy.random", "numpy.lib.format", "zipfile"], found
     assert found["threads"] == 1, found  # onnxruntime's telemetry thread kept from starting
     assert found["descriptors"] == [3], found  # the listing's own descriptor only
+
+
+def test_a_library_that_imports_what_the_agent_provides_itself_is_a_conflict(
+    runtime: AgentRuntime, tmp_path: Path
+) -> None:
+    folder = agent(tmp_path, "import onnxruntime\n")
+    packages = tmp_path / "packages"
+    (packages / "numpy").mkdir(parents=True)
+    (packages / "numpy" / "__init__.py").write_text("raise SystemExit('the requirements ran')\n")
+    found = preload_in(runtime, folder, packages)
+    assert found["loaded"] == ["onnxruntime"], found  # onnxruntime itself is the platform's
+    assert found["conflicts"] == ["numpy"], found  # but it loaded the platform's numpy, not the agent's pin

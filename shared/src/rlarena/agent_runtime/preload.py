@@ -55,12 +55,14 @@ WARM_UP_MODEL = (
 )
 
 _ORIGINAL_PATH: list[str] = []  # sys.path as the bootstrap left it, kept for the copies
+_CONFLICTS: list[str] = []  # see conflicts()
 _COMPILED: dict[str, tuple[int, int, CodeType]] = {}  # the agent's files: path -> (mtime_ns, size, code)
 
 
 def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
     """Import the trusted libraries the agent in `folder` imports; the third-party ones it loaded."""
     names = imported_names(folder)
+    before = set(sys.modules)
     _ORIGINAL_PATH[:] = sys.path
     trusted = trusted_path()
     agent_first = [str((folder / entry_point).parent), str(folder)]
@@ -79,7 +81,17 @@ def trusted_libraries(folder: Path, entry_point: str) -> list[str]:
         if top not in sys.stdlib_module_names and top not in loaded:
             loaded.append(top)
     _warm_up(loaded)
+    as_the_copy_sees = agent_first + _ORIGINAL_PATH
+    new = {name.partition(".")[0] for name in set(sys.modules) - before}
+    _CONFLICTS[:] = sorted(top for top in new if _shadowed(top, trusted, as_the_copy_sees))
     return loaded
+
+
+def conflicts() -> list[str]:
+    """Modules the libraries loaded here imported that the agent's folder or its requirements
+    provide too: a copy would find the platform's where a cold start finds the agent's (e.g. an
+    agent that pins its own numpy and imports onnxruntime). Such an agent must play cold."""
+    return list(_CONFLICTS)
 
 
 def _warm_up(loaded: list[str]) -> None:
@@ -200,6 +212,17 @@ def _trusted(top: str, trusted: list[str], as_the_copy_sees: list[str]) -> bool:
         return False
     theirs = _find(top, as_the_copy_sees)
     return theirs is not None and _where(theirs) == _where(ours)
+
+
+def _shadowed(top: str, trusted: list[str], as_the_copy_sees: list[str]) -> bool:
+    """Whether the copy would find `top` elsewhere than in the trusted folders (the agent's own)."""
+    if top in sys.builtin_module_names:
+        return False
+    theirs = _find(top, as_the_copy_sees)
+    if theirs is None:
+        return False
+    ours = _find(top, trusted)
+    return ours is None or _where(theirs) != _where(ours)
 
 
 def _find(name: str, path: list[str]) -> ModuleSpec | None:

@@ -81,6 +81,8 @@ def main(argv: list[str]) -> int:
     preload.compile_agent(folder)
     _reap_all()
     problem = unclean(control.fileno(), ", ".join(["the runtime", *loaded]))
+    if not problem and preload.conflicts():
+        problem = f"its own {', '.join(preload.conflicts())} would replace what loading {', '.join(loaded)} imported"
     if problem:
         _send(control, {"ok": False, "cold": problem})
         return 0
