@@ -350,6 +350,34 @@ def test_a_module_shadowing_a_preloaded_library_runs_in_the_copy_only(
     assert warm.started == 2
 
 
+# The agent's own copy.py (a shim around the standard one), which python-chess imports: loaded by the
+# zygote for chess, the standard copy would reach every copy where a cold start finds the agent's.
+SHADOW_COPY = """
+import importlib.util, json, os, sys, sysconfig
+_path = os.path.join(sysconfig.get_paths()["stdlib"], "copy.py")
+_spec = importlib.util.spec_from_file_location("_standard_copy", _path)
+_standard = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_standard)
+globals().update({name: value for name, value in vars(_standard).items() if not name.startswith("__")})
+print("ATTACK " + json.dumps({"attack": "own-copy"}), file=sys.stderr, flush=True)
+"""
+
+
+def test_an_agent_whose_own_module_a_preloaded_library_would_import_plays_cold(
+    runtime: AgentRuntime, root: Path, warm: WarmAgents
+) -> None:
+    agent = agent_folder(root, "own-copy", "import chess\n" + VICTIM)
+    (agent.folder / "copy.py").write_text(SHADOW_COPY)
+    victim = agent_folder(root, "victim", VICTIM)
+    for seed in range(2):
+        result = play(runtime, [agent, victim], seed, warm)
+        assert_fair(result)
+        attack_report(result.agent_results[0].stderr, "own-copy")  # chess got the agent's copy, as cold
+    reason = warm.cold_reason(agent.folder, "main.py")
+    assert "its own copy would replace what loading chess imported" in reason, reason
+    assert warm.started == 2  # the refused zygote is not tried again
+
+
 ONNX_AGENT = """
 import numpy as np
 import onnxruntime as ort
