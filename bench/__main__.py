@@ -42,6 +42,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("which", nargs="*", metavar="|".join(BENCHMARKS), help="benchmarks to run (default: all)")
     parser.add_argument("--repeats", type=int, default=7, help="cold-start: fresh processes per target")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="cold-start: the functions' database (postgresql: a throwaway local server)",
+    )
     parser.add_argument("--duration", type=float, default=15.0, help="read-throughput: seconds per endpoint")
     parser.add_argument("--requests", type=int, default=5000, help="read-throughput: requests per endpoint")
     parser.add_argument("--out", type=Path, default=OUT / "results.json", help="where the JSON goes")
@@ -80,7 +86,9 @@ def print_code(code: dict[str, Any]) -> None:
 
 def _options(name: str, arguments: argparse.Namespace) -> dict[str, Any]:
     """What a benchmark takes beyond `log`, from the command line."""
-    if name in ("cold-start", "web"):
+    if name == "cold-start":
+        return {"repeats": arguments.repeats, "database": arguments.database}
+    if name == "web":
         return {"repeats": arguments.repeats}
     if name == "read-throughput":
         return {"duration": arguments.duration, "requests": arguments.requests}

@@ -69,6 +69,7 @@ from rlarena.adapters.db.migrate import upgrade_to_head
 from rlarena.adapters.db.models import Agent, Match
 from rlarena.adapters.tokens import TokenService
 from rlarena.domain.statuses import MatchStatus
+from tests.support.postgres import throwaway_postgres
 
 GOAL_SECONDS = 0.5
 # Every HTTP function (and the ratings CloudEvent target): its folder under functions/.
@@ -153,6 +154,22 @@ def event_sink() -> Iterator[tuple[str, list[str]]]:
 
 
 # -- the database ---------------------------------------------------------------------------------
+
+DATABASES = {
+    "sqlite": "SQLite file, migrated before timing",
+    "postgresql": "PostgreSQL 15 (a throwaway local server, pg8000 over TCP), migrated before timing",
+}
+
+
+@contextmanager
+def database_url(database: str, folder: Path) -> Iterator[str]:
+    """The functions' DATABASE_URL: a SQLite file in `folder`, or a throwaway PostgreSQL server (what
+    the cluster runs)."""
+    if database == "sqlite":
+        yield f"sqlite:///{folder / 'rlarena.db'}"
+        return
+    with throwaway_postgres() as url:
+        yield url
 
 
 @dataclass
@@ -286,19 +303,22 @@ def packages_of(importtime_log: str) -> list[dict[str, Any]]:
 # -- the benchmark --------------------------------------------------------------------------------
 
 
-def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(repeats: int = 7, log: Callable[[str], None] = print, database: str = "sqlite") -> dict[str, Any]:
     results: dict[str, Any] = {
         "repeats": repeats,
         "warm_up_runs": 1,
         "goal_s": GOAL_SECONDS,
         "poll_interval_s": POLL_INTERVAL,
-        "database": "SQLite file, migrated before timing",
+        "database": DATABASES[database],
         "env": "ENV=production, JWT_SECRET, DATABASE_URL, DATA_DIR, K_SINK (a local stand-in sink)",
         "targets": {},
     }
-    with tempfile.TemporaryDirectory(prefix="rlarena-bench-cold-") as folder, event_sink() as (sink, received):
+    with (
+        tempfile.TemporaryDirectory(prefix="rlarena-bench-cold-") as folder,
+        event_sink() as (sink, received),
+        database_url(database, Path(folder)) as url,
+    ):
         workdir = Path(folder)
-        url = f"sqlite:///{workdir / 'rlarena.db'}"
         engine = make_engine(url)
         seeded = prepare_database(engine)
         a, b = seeded.agent_a, seeded.agent_b
@@ -350,6 +370,7 @@ def run(repeats: int = 7, log: Callable[[str], None] = print) -> dict[str, Any]:
                 "first_api_ok_s": Spread.of(api).as_dict(),
                 "runs_s": firsts,
                 "goal_met": spread.median < GOAL_SECONDS,
+                "first_api_goal_met": Spread.of(api).median < GOAL_SECONDS,
                 "imports": imports.summary(source, env),
             }
         elapsed = time.perf_counter() - began
@@ -404,6 +425,7 @@ def report(results: dict[str, Any]) -> str:
                 (found["listening_s"] or {}).get("median", "-"),
                 found["first_api_ok_s"]["median"],
                 "yes" if found["goal_met"] else "NO",
+                "yes" if found.get("first_api_goal_met") else "NO",
             ]
         )
     timing = table(
@@ -415,6 +437,7 @@ def report(results: dict[str, Any]) -> str:
             "port open (median) s",
             "first DB request (median) s",
             f"median < {results['goal_s']} s",
+            f"first DB request < {results['goal_s']} s",
         ],
         rows,
     )
@@ -453,7 +476,7 @@ def report(results: dict[str, Any]) -> str:
         [
             f"Cold start: spawn of functions-framework to first 200 OK (GET /health; ratings: the CloudEvent POST), "
             f"{results['repeats']} fresh processes per target after {results['warm_up_runs']} untimed warm-up, "
-            f"polled every {results['poll_interval_s'] * 1000:.0f} ms",
+            f"polled every {results['poll_interval_s'] * 1000:.0f} ms; database: {results['database']}",
             timing,
             f"first DB request = spawn to the 200 of the first request needing the database, sent right after "
             f"/health's 200 ({requests})",

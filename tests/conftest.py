@@ -37,4 +37,4 @@ def make_settings(data_dir: Path, database_url: str = "", **overrides: object) -
         "HOUSE_AGENTS": False,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)

@@ -205,7 +205,7 @@ def required_in_production(config_map: Mapping[str, str], monkeypatch: pytest.Mo
     def fails_without(alias: str) -> bool:
         values = {k: v for k, v in complete.items() if k != alias} | {"ENV": "production"}
         try:
-            settings = Settings(**values)  # type: ignore[arg-type]
+            settings = Settings(**values)
             for check in _production_checks(settings):
                 check()
         except ConfigurationError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rlarena.config import load_settings, parse_duration
+from rlarena.config import Settings, load_settings, parse_duration
 from rlarena.errors import ConfigurationError
 
 STRONG = "9f2c1e7a5b3d4f6e8a0c2e4f6a8b0d1c3e5f7a9b"
@@ -60,6 +60,23 @@ def test_the_old_variable_names_are_read(tmp_path: Path) -> None:
     )
     assert settings.resolved_storage_path == (tmp_path / "objects").resolve()
     assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'rlarena.db').resolve()}"
+
+
+def test_variable_names_are_case_insensitive_and_keywords_win_over_the_environment(tmp_path: Path) -> None:
+    for name in ("PORT", "DATA_DIR", "ENV"):
+        os.environ.pop(name, None)
+    os.environ.update(port="9191", Data_Dir=str(tmp_path), LOG_LEVEL="DEBUG", NOT_A_SETTING="ignored")
+    settings = load_settings()
+    assert (settings.port, settings.data_dir, settings.log_level) == (9191, tmp_path, "DEBUG")
+    assert not hasattr(settings, "not_a_setting")
+    # Values given by name take precedence; what they do not name still comes from the environment.
+    given = Settings(PORT=7070, ENV="test")
+    assert (given.port, given.env, given.data_dir, given.log_level) == (7070, "test", tmp_path, "DEBUG")
+    # The environment's text is parsed like any value: a comma list, a duration, a boolean.
+    os.environ.update(CORS_ALLOWED_ORIGINS="https://a.example,https://b.example", JWT_EXPIRY="90m", USE_K8S="1")
+    parsed = load_settings()
+    assert parsed.cors_allowed_origins == ["https://a.example", "https://b.example"]
+    assert (parsed.jwt_expiry, parsed.use_k8s) == (timedelta(minutes=90), True)
 
 
 def test_an_invalid_value_names_the_variable(tmp_path: Path) -> None:

@@ -8,10 +8,9 @@ import secrets
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from rlarena.errors import ConfigurationError
 
@@ -19,6 +18,11 @@ if TYPE_CHECKING:
     from rlarena.domain.archives import ArchiveLimits
 
 log = logging.getLogger(__name__)
+
+# pydantic looks for plugins the first time it builds a validator, reading the entry points of every
+# installed distribution (5-10 ms of a cold start). The platform uses none: off unless the operator
+# sets this variable otherwise.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 MIN_SECRET_LENGTH = 32
 _WEAK_SECRETS = {"secret", "changeme", "change-me", "your-secret-key", "jwt-secret", "development"}
@@ -54,10 +58,27 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     return timedelta(seconds=total)
 
 
-class Settings(BaseSettings):
-    """Every variable the platform reads. Names follow the old Go backend where it had one."""
+def environment_values(aliases: dict[str, str]) -> dict[str, str]:
+    """The process environment's values of the variables `aliases` names (lower-cased name -> the
+    name), whatever the case of the variable's name; the values stay text for the model to parse."""
+    return {aliases[name.lower()]: value for name, value in os.environ.items() if name.lower() in aliases}
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+class Settings(BaseModel):
+    """Every variable the platform reads. Names follow the old Go backend where it had one.
+
+    `Settings()` reads the process environment (names case-insensitive); keyword values, by the same
+    names (`Settings(ENV="test")`), take precedence over it. The environment is read here, not with
+    pydantic-settings: importing that package cost a cold start ~40 ms (bench/RESULTS.md section 22)
+    for what is a dictionary lookup per variable; pydantic still parses and validates every value.
+    """
+
+    model_config = ConfigDict(extra="ignore", validate_default=True, arbitrary_types_allowed=True)
+
+    def __init__(self, **values: Any) -> None:
+        names = [field.alias or name for name, field in type(self).model_fields.items()]
+        aliases = {name.lower(): name for name in names}
+        super().__init__(**{**environment_values(aliases), **values})
 
     port: int = Field(8080, alias="PORT", ge=1, le=65535)
     env: Literal["development", "test", "production"] = Field("development", alias="ENV")
@@ -69,7 +90,7 @@ class Settings(BaseSettings):
     jwt_expiry: timedelta = Field(timedelta(hours=24), alias="JWT_EXPIRY")
     # Where the web function reads the REST API; empty: the origin the page was asked at (the gateway).
     web_api_url: str = Field("", alias="WEB_API_URL")
-    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+    cors_allowed_origins: list[str] = Field(
         default_factory=lambda: ["http://localhost:3000", "http://localhost:5173"],
         alias="CORS_ALLOWED_ORIGINS",
     )

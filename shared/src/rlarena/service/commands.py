@@ -14,7 +14,10 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 
 class Command(BaseModel):
     # Strict: "username": 42 is a 400, not a silently stringified 42.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore")
+    # defer_build: built on first use, not at import (cold start), like the HTTP schemas.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, strict=True, extra="ignore", defer_build=True
+    )
 
 
 def _problem(check: str | None, value: str) -> str:
@@ -107,7 +110,7 @@ class UpdateAgent(Command):
 class Query(BaseModel):
     """Query strings arrive as text: lax parsing, camelCase names."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
 
 def _cap(maximum: int) -> BeforeValidator:
