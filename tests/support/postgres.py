@@ -41,25 +41,60 @@ def throwaway_postgres() -> Iterator[str]:
     if external:
         yield external
         return
+    with _server() as (url, _folder):
+        yield url
+
+
+@contextmanager
+def throwaway_postgres_with_tls() -> Iterator[tuple[str, Path]]:
+    """A fresh server that offers TLS (and still takes plain connections) with a self-signed
+    certificate for the name localhost made by openssl: yields its URL (host 127.0.0.1, a name the
+    certificate does not carry) and that certificate's PEM file."""
+    with _server(tls=True) as (url, folder):
+        yield url, folder / "server.crt"
+
+
+def self_signed_certificate(folder: Path, name: str = "server") -> tuple[Path, Path]:
+    """A key and a self-signed certificate for the name localhost only (openssl's CLI)."""
+    key, certificate = folder / f"{name}.key", folder / f"{name}.crt"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(certificate), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    key.chmod(0o600)
+    return certificate, key
+
+
+@contextmanager
+def _server(*, tls: bool = False) -> Iterator[tuple[str, Path]]:
     binaries = _binaries()
     folder = Path(tempfile.mkdtemp(prefix="rlarena-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
     data = folder / "data"
     port = free_port()
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    if tls:
+        certificate, key = self_signed_certificate(folder)
+        options += f" -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key}"
+    if os.geteuid() == 0:
+        for path in (folder, *folder.iterdir()):
+            shutil.chown(path, "postgres")
     subprocess.run(
         _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N"]),
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     subprocess.run(
         _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"), "-o", options, "start"]),
         check=True,
         capture_output=True,
     )
     try:
-        yield f"postgresql+pg8000://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql+pg8000://postgres@127.0.0.1:{port}/postgres", folder
     finally:
         subprocess.run(
             _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),

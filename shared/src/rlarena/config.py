@@ -282,6 +282,18 @@ class Settings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _database_tls(self) -> Settings:
+        """A PostgreSQL URL's sslmode and sslrootcert are checked now, not at the first query."""
+        if self.database_url.startswith("postgres"):
+            from urllib.parse import parse_qs, urlsplit
+
+            from rlarena.database_tls import policy_from
+
+            query = parse_qs(urlsplit(self.database_url).query)
+            policy_from({name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()})
+        return self
+
+    @model_validator(mode="after")
     def _development_pace(self) -> Settings:
         """ENV=development (the local platform) plays a new agent's first matches in minutes: a
         short cooldown and rematch block unless set. Production and the test suite keep theirs."""

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from rlarena.adapters.db import pg8000_pipeline
+from rlarena.adapters.db import pg8000_pipeline, pg_tls
+from rlarena.database_tls import TlsPolicy
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,11 @@ def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2, single_s
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     lean: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if single_statements else {}
+    parsed, tls = make_url(url), TlsPolicy()
+    if parsed.get_backend_name() == "postgresql":
+        parsed, tls = pg_tls.split_tls(parsed)
     engine = create_engine(
-        url,
+        parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=not single_statements,
@@ -45,6 +49,7 @@ def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2, single_s
         pool_timeout=10,
     )
     if engine.dialect.driver == "pg8000":
+        pg_tls.install(engine, tls)
         event.listen(engine, "connect", _fast_timestamps)
         event.listen(engine, "connect", _no_delay)
         _remember_converted_statements()

@@ -1,0 +1,130 @@
+"""TLS to PostgreSQL from DATABASE_URL's sslmode, against real servers (one offering TLS with a
+self-signed certificate, one without), and the TLS context made once per engine rather than per
+connection (pg8000's own default loads the system's CA bundle at every connect: ~20 ms of CPU)."""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from rlarena.adapters.db.engine import make_engine
+from rlarena.adapters.db.outage import is_database_outage
+from tests.support.databases import PostgresDatabases
+from tests.support.postgres import free_port, self_signed_certificate, throwaway_postgres_with_tls
+
+ENCRYPTED = text("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+
+
+@pytest.fixture(scope="module")
+def tls_server() -> Iterator[tuple[str, Path]]:
+    with throwaway_postgres_with_tls() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def other_ca() -> Iterator[Path]:
+    """A certificate that did not sign the server's (verification must fail against it)."""
+    with tempfile.TemporaryDirectory(prefix="rlarena-other-ca-") as folder:
+        certificate, _key = self_signed_certificate(Path(folder), "other")
+        yield certificate
+
+
+@pytest.fixture
+def postgres_url(postgres_databases: PostgresDatabases, tmp_path: Path) -> Iterator[str]:
+    """A database on the session's server, which offers no TLS."""
+    url = postgres_databases.create(tmp_path)
+    yield url
+    postgres_databases.drop(url)
+
+
+def encrypted(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            return bool(connection.execute(ENCRYPTED).scalar())
+    finally:
+        engine.dispose()
+
+
+def test_the_default_uses_tls_when_the_server_offers_it_without_loading_the_ca_bundle(
+    tls_server: tuple[str, Path],
+) -> None:
+    url, _certificate = tls_server
+    engine = make_engine(url, pool_size=1, max_overflow=2)
+    # pg8000 left to itself calls ssl.create_default_context() on every connect.
+    with mock.patch.object(ssl, "create_default_context", side_effect=AssertionError("CA bundle loaded")):
+        connections = [engine.connect() for _ in range(3)]
+        try:
+            assert [c.execute(ENCRYPTED).scalar() for c in connections] == [True, True, True]
+        finally:
+            for connection in connections:
+                connection.close()
+            engine.dispose()
+
+
+def test_the_default_falls_back_to_plain_when_the_server_has_no_tls(postgres_url: str) -> None:
+    assert encrypted(make_engine(postgres_url)) is False
+
+
+def test_disable_never_asks_for_tls(tls_server: tuple[str, Path]) -> None:
+    url, _certificate = tls_server
+    assert encrypted(make_engine(f"{url}?sslmode=disable")) is False
+
+
+def test_require_takes_tls_and_refuses_a_server_without_it(tls_server: tuple[str, Path], postgres_url: str) -> None:
+    url, _certificate = tls_server
+    assert encrypted(make_engine(f"{url}?sslmode=require")) is True
+    with pytest.raises(DBAPIError, match="refuses TLS") as refused:
+        encrypted(make_engine(f"{postgres_url}?sslmode=require"))
+    assert is_database_outage(refused.value)  # a 503 to clients, the cause in the log
+
+
+def test_verify_full_checks_the_certificate_and_builds_its_context_once(tls_server: tuple[str, Path]) -> None:
+    url, certificate = tls_server
+    by_name = url.replace("127.0.0.1", "localhost")  # the name the certificate carries
+    made = mock.Mock(wraps=ssl.create_default_context)
+    with mock.patch.object(ssl, "create_default_context", made):
+        engine = make_engine(f"{by_name}?sslmode=verify-full&sslrootcert={certificate}", pool_size=1, max_overflow=2)
+        connections = [engine.connect() for _ in range(3)]
+        try:
+            assert [c.execute(ENCRYPTED).scalar() for c in connections] == [True, True, True]
+        finally:
+            for connection in connections:
+                connection.close()
+            engine.dispose()
+    # The engine's one context: never one per connection.
+    assert made.call_count == 1
+
+
+def test_verify_full_refuses_a_certificate_its_ca_did_not_sign(tls_server: tuple[str, Path], other_ca: Path) -> None:
+    url, _certificate = tls_server
+    by_name = url.replace("127.0.0.1", "localhost")
+    with pytest.raises(DBAPIError) as refused:
+        encrypted(make_engine(f"{by_name}?sslmode=verify-full&sslrootcert={other_ca}"))
+    assert "certificate verify failed" in str(refused.value).lower()
+    assert is_database_outage(refused.value)
+
+
+def test_verify_full_refuses_a_host_the_certificate_does_not_name_and_verify_ca_does_not_ask(
+    tls_server: tuple[str, Path],
+) -> None:
+    url, certificate = tls_server  # by address: the certificate names localhost only
+    with pytest.raises(DBAPIError) as refused:
+        encrypted(make_engine(f"{url}?sslmode=verify-full&sslrootcert={certificate}"))
+    assert "mismatch" in str(refused.value).lower()
+    # verify-ca checks the signature only, as libpq's does.
+    assert encrypted(make_engine(f"{url}?sslmode=verify-ca&sslrootcert={certificate}")) is True
+
+
+def test_an_unreachable_server_is_still_an_outage_under_the_default() -> None:
+    engine = make_engine(f"postgresql+pg8000://postgres@127.0.0.1:{free_port()}/postgres")
+    with pytest.raises(DBAPIError) as refused:
+        encrypted(engine)
+    assert is_database_outage(refused.value)
+    assert "Can't create a connection" in str(refused.value)
