@@ -1,7 +1,8 @@
 """Cold start of each function: spawning the production entry to its first 200 OK, plus import costs.
 
 Each run spawns `functions-framework --target <t> --source functions/<f>/main.py` afresh (the
-command its container runs) against an already-migrated SQLite file, and polls it every 5 ms:
+command its container runs) against an already-migrated SQLite file (`--database postgresql`: a
+throwaway PostgreSQL server over TCP, what the cluster runs), and polls it every 5 ms:
 GET /health for the HTTP targets, and for `ratings_events` a binary-mode
 dev.rlarena.match.finished CloudEvent for a running match inserted just before the spawn. The
 clock starts right before the spawn and stops when the 200 has been read. Migration and row
