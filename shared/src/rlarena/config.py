@@ -283,14 +283,22 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _database_tls(self) -> Settings:
-        """A PostgreSQL URL's sslmode and sslrootcert are checked now, not at the first query."""
+        """A PostgreSQL URL's TLS and connection parameters are checked now, not at the first query."""
         if self.database_url.startswith("postgres"):
             from urllib.parse import parse_qs, urlsplit
 
-            from rlarena.database_tls import policy_from
+            from rlarena.database_tls import checked_at_start_up
 
-            query = parse_qs(urlsplit(self.database_url).query)
-            policy_from({name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()})
+            query = parse_qs(urlsplit(self.database_url).query, keep_blank_values=True)
+            policy = checked_at_start_up(
+                {name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()}
+            )
+            if self.is_production and not policy.verifies:
+                log.warning(
+                    "DATABASE_URL has sslmode=%s: the database server's identity is not checked; add "
+                    "sslmode=verify-full and sslrootcert=<its CA's PEM file> unless the network to it is trusted",
+                    policy.mode,
+                )
         return self
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from rlarena.adapters.db import pg8000_pipeline, pg_tls
-from rlarena.database_tls import TlsPolicy
+from rlarena.database_tls import TlsPolicy, policy_from
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,8 @@ def make_engine(url: str, *, pool_size: int = 2, max_overflow: int = 2, single_s
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     lean: dict[str, Any] = {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if single_statements else {}
-    parsed, tls = make_url(url), TlsPolicy()
-    if parsed.get_backend_name() == "postgresql":
-        parsed, tls = pg_tls.split_tls(parsed)
+    parsed = make_url(url)
+    tls = policy_from(parsed.query) if parsed.get_backend_name() == "postgresql" else TlsPolicy()
     engine = create_engine(
         parsed,
         pool_size=pool_size,

@@ -1,22 +1,19 @@
-"""TLS to PostgreSQL as libpq's `sslmode` says, with each engine's TLS context built once.
+"""TLS to PostgreSQL as DATABASE_URL's libpq `sslmode` says (`rlarena.database_tls`), with each
+engine's TLS context built once.
 
 pg8000's default (no `ssl_context`) asks the server for TLS on every new connection and, to be
 ready for a yes, first builds `ssl.create_default_context()`: loading the system's CA bundle, ~20 ms
 of CPU per connection on a small CPU (a cold start's first request, every pool refill and recycle),
-for a context that then verifies nothing. DATABASE_URL takes libpq's parameters instead, and the
-context is made once per engine:
+for a context that then verifies nothing. Here the context is made once per engine, and the
+platform sends the SSLRequest itself and hands pg8000 the finished socket (pg8000 then authenticates
+over it, SCRAM with channel binding when it is TLS). A refusal or a failed handshake is pg8000's
+InterfaceError ("communication error"), which the outage rules turn into a 503 with the cause in
+the log, never a 500.
 
-- `sslmode=prefer` (the default, as libpq and pg8000): TLS if the server offers it, unverified,
-  else plain.
-- `sslmode=disable`: never TLS. `require`: TLS or no connection, unverified.
-- `verify-ca` / `verify-full`: TLS with the server's certificate checked against `sslrootcert` (a
-  PEM file; the system's CAs if absent), and for `verify-full` its name against the URL's host.
-
-The platform sends the SSLRequest itself and hands pg8000 the finished socket, so a refusal or a
-failed handshake is pg8000's InterfaceError ("communication error"), which the outage rules turn
-into a 503 with the cause in the log, never a 500.
-
-A unix socket (`?unix_sock=`) never negotiates TLS under `prefer` (libpq does not either).
+The TLS parameters stay in the engine's URL (an engine rebuilt from `engine.url` through
+`make_engine` keeps the policy) and are taken out of what pg8000 receives at each connect. A unix
+socket (`?unix_sock=`) never negotiates TLS (libpq does not either; the settings refuse a mode that
+requires it there).
 """
 
 from __future__ import annotations
@@ -27,43 +24,14 @@ import struct
 from typing import Any
 
 from sqlalchemy import Engine, event
-from sqlalchemy.engine import URL
 
-from rlarena.database_tls import TlsPolicy, policy_from
-from rlarena.errors import ConfigurationError
+from rlarena.database_tls import TLS_PARAMETERS, TlsPolicy, context_for
 
 # The SSLRequest message: its length (8) and the request code 1234.5679 (PostgreSQL protocol).
 _SSL_REQUEST = struct.pack("!ii", 8, 80877103)
-
-
-def split_tls(url: URL) -> tuple[URL, TlsPolicy]:
-    """The URL without its `sslmode` and `sslrootcert` (pg8000 would refuse them), and the policy
-    they name."""
-    query = dict(url.query)
-    policy = policy_from(query)
-    query.pop("sslmode", None)
-    query.pop("sslrootcert", None)
-    return url.set(query=query), policy
-
-
-def context_for(policy: TlsPolicy) -> ssl.SSLContext | None:
-    """The one TLS context of an engine under `policy` (None: no TLS at all)."""
-    if policy.mode == "disable":
-        return None
-    if policy.mode in ("prefer", "require"):
-        # Unverified, as pg8000's own and libpq's: no CA bundle to load.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    try:
-        context = ssl.create_default_context(cafile=policy.root_cert)
-    except (OSError, ssl.SSLError) as error:
-        raise ConfigurationError(
-            f"DATABASE_URL's sslrootcert could not be read as PEM certificates: {error.strerror or error}"
-        ) from None
-    context.check_hostname = policy.mode == "verify-full"
-    return context
+# Connecting, asking for TLS and the handshake: bounded even when the URL sets no timeout, so a
+# server that accepts and then says nothing cannot hold a worker's thread for ever.
+CONNECT_TIMEOUT_S = 10.0
 
 
 def install(engine: Engine, policy: TlsPolicy) -> None:
@@ -72,12 +40,12 @@ def install(engine: Engine, policy: TlsPolicy) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, _record: Any, args: list[Any], params: dict[str, Any]) -> Any:
-        if context is None or (policy.mode == "prefer" and params.get("unix_sock")):
+        for name in TLS_PARAMETERS:
+            params.pop(name, None)
+        _coerce(params)
+        if context is None or params.get("unix_sock"):
             params["ssl_context"] = False
             return None  # SQLAlchemy calls pg8000's connect() with these parameters
-        if params.get("unix_sock"):
-            params["ssl_context"] = context  # pg8000's own negotiation, over the unix socket
-            return None
         # pg8000's connect() takes no socket; its Connection does. The socket is ready (TLS or
         # plain), so pg8000 asks nothing more.
         sock = negotiated_socket(params, context, required=policy.mode != "prefer")
@@ -86,6 +54,14 @@ def install(engine: Engine, policy: TlsPolicy) -> None:
         except BaseException:
             sock.close()
             raise
+
+
+def _coerce(params: dict[str, Any]) -> None:
+    """URL query values arrive as text: pg8000's `timeout` is seconds, `tcp_keepalive` a flag."""
+    if isinstance(params.get("timeout"), str):
+        params["timeout"] = float(params["timeout"])
+    if isinstance(params.get("tcp_keepalive"), str):
+        params["tcp_keepalive"] = params["tcp_keepalive"].strip().lower() not in ("0", "false", "no", "off")
 
 
 def negotiated_socket(params: dict[str, Any], context: ssl.SSLContext, *, required: bool) -> socket.socket:
@@ -97,7 +73,7 @@ def negotiated_socket(params: dict[str, Any], context: ssl.SSLContext, *, requir
     host, port = params.get("host", "localhost"), int(params.get("port", 5432))
     timeout = params.get("timeout")
     try:
-        sock = socket.create_connection((host, port), timeout, params.get("source_address"))
+        sock = socket.create_connection((host, port), timeout or CONNECT_TIMEOUT_S, params.get("source_address"))
     except OSError as error:
         raise InterfaceError(
             f"Can't create a connection to host {host} and port {port} (timeout is {timeout})."
@@ -108,8 +84,11 @@ def negotiated_socket(params: dict[str, Any], context: ssl.SSLContext, *, requir
         sock.sendall(_SSL_REQUEST)
         answer = sock.recv(1)
         if answer == b"S":
-            return context.wrap_socket(sock, server_hostname=host)
+            sock = context.wrap_socket(sock, server_hostname=host)
+            sock.settimeout(timeout)  # from here on, pg8000's own (None: it waits as long as it must)
+            return sock
         if answer == b"N" and not required:
+            sock.settimeout(timeout)
             return sock
         if answer == b"N":
             raise InterfaceError("communication error: the server refuses TLS, which sslmode requires")
