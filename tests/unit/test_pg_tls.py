@@ -103,14 +103,15 @@ def test_the_settings_refuse_at_start_up_what_the_first_connection_would(tmp_pat
         load_settings()
 
 
-def test_production_without_verification_starts_and_says_the_server_is_not_checked(
+def test_production_without_a_chosen_sslmode_starts_and_says_so_until_one_is_chosen(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    production(tmp_path, "postgresql://rl:secret-password@db/rl?sslmode=require")
-    assert load_settings().database_url.endswith("sslmode=require")
-    assert "sslmode=require: the database server's identity is not checked" in caplog.text
+    production(tmp_path, "postgresql://rl:secret-password@db/rl")
+    assert load_settings().database_url == "postgresql://rl:secret-password@db/rl"
+    assert "DATABASE_URL sets no sslmode" in caplog.text
     assert "secret-password" not in caplog.text
-    caplog.clear()
-    production(tmp_path, "postgresql://rl:pw@db/rl?sslmode=verify-full")
-    load_settings()
-    assert "not checked" not in caplog.text
+    for mode in ("require", "disable", "verify-full"):
+        caplog.clear()
+        production(tmp_path, f"postgresql://rl:pw@db/rl?sslmode={mode}")
+        load_settings()
+        assert "sslmode" not in caplog.text

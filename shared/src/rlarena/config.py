@@ -290,14 +290,15 @@ class Settings(BaseModel):
             from rlarena.database_tls import checked_at_start_up
 
             query = parse_qs(urlsplit(self.database_url).query, keep_blank_values=True)
-            policy = checked_at_start_up(
+            checked_at_start_up(
                 {name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()}
             )
-            if self.is_production and not policy.verifies:
+            if self.is_production and "sslmode" not in query:
+                # Said once per process, and only until the operator has chosen: any sslmode silences it.
                 log.warning(
-                    "DATABASE_URL has sslmode=%s: the database server's identity is not checked; add "
-                    "sslmode=verify-full and sslrootcert=<its CA's PEM file> unless the network to it is trusted",
-                    policy.mode,
+                    "DATABASE_URL sets no sslmode: TLS only if the database offers it, and its identity "
+                    "unchecked; set sslmode=verify-full (with sslrootcert) unless the network to it is "
+                    "trusted, then sslmode=require or disable"
                 )
         return self
 
