@@ -426,7 +426,7 @@ def report(results: dict[str, Any]) -> str:
                 (found["listening_s"] or {}).get("median", "-"),
                 found["first_api_ok_s"]["median"],
                 "yes" if found["goal_met"] else "NO",
-                "yes" if found.get("first_api_goal_met") else "NO",
+                {True: "yes", False: "NO", None: "-"}[found.get("first_api_goal_met")],
             ]
         )
     timing = table(

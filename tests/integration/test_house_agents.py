@@ -93,5 +93,6 @@ def test_connect_four_negamax_answers_well_inside_the_move_limit(settings: Setti
     assert slowest < 1.5  # the limit is 2 s a move; the agent budgets 0.5 s
     # Every move answered in time and legal. (How deep the search gets in its 0.5 s depends on how
     # busy the machine is, so whether it beats greedy in two games is not asserted here: its
-    # strength is, statistically, by the test against random above.)
+    # strength is, statistically against random above, and in positions by
+    # tests/unit/test_house_negamax_connect_four.py.)
     assert all(record.statuses == ("OK", "OK") for record in tally.records)

@@ -72,35 +72,35 @@ def self_signed_certificate(folder: Path, name: str = "server") -> tuple[Path, P
 
 @contextmanager
 def _server(*, tls: bool = False) -> Iterator[tuple[str, Path]]:
+    """Start a server in a folder of its own; stop it and delete the folder after, also when
+    starting it failed part way (a server `pg_ctl -w` gave up waiting for is stopped too)."""
     binaries = _binaries()
     folder = Path(tempfile.mkdtemp(prefix="rlarena-pg-"))
     data = folder / "data"
-    port = free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    if tls:
-        certificate, key = self_signed_certificate(folder)
-        options += f" -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key}"
-    if os.geteuid() == 0:
-        for path in (folder, *folder.iterdir()):
-            shutil.chown(path, "postgres")
-    subprocess.run(
-        _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N"]),
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"), "-o", options, "start"]),
-        check=True,
-        capture_output=True,
-    )
     try:
-        yield f"postgresql+pg8000://postgres@127.0.0.1:{port}/postgres", folder
-    finally:
+        port = free_port()
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        if tls:
+            certificate, key = self_signed_certificate(folder)
+            options += f" -c ssl=on -c ssl_cert_file={certificate} -c ssl_key_file={key}"
+        if os.geteuid() == 0:
+            for path in (folder, *folder.iterdir()):
+                shutil.chown(path, "postgres")
         subprocess.run(
-            _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
+            _as_owner([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-N"]),
+            check=True,
             capture_output=True,
         )
+        start = [str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(folder / "log"), "-o", options, "start"]
+        subprocess.run(_as_owner(start), check=True, capture_output=True)
+        yield f"postgresql+pg8000://postgres@127.0.0.1:{port}/postgres", folder
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_owner([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                check=False,
+                capture_output=True,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 

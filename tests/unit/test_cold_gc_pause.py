@@ -34,7 +34,7 @@ def test_a_cold_import_runs_without_the_collector_and_its_objects_are_frozen_aft
         "seen = []\n"
         "with paused_collector():\n"
         "    seen.append(gc.isenabled())\n"
-        "    import pydantic_settings  # a real import\n"
+        "    import openskill.models  # a real import, of a dependency nothing here imported yet\n"
         "    with paused_collector():\n"
         "        seen.append(gc.isenabled())\n"
         "    seen.append(gc.isenabled())\n"

@@ -72,6 +72,9 @@ def test_variable_names_are_case_insensitive_and_keywords_win_over_the_environme
     # Values given by name take precedence; what they do not name still comes from the environment.
     given = Settings(PORT=7070, ENV="test")
     assert (given.port, given.env, given.data_dir, given.log_level) == (7070, "test", tmp_path, "DEBUG")
+    # By the field's name or in any case, a keyword still takes precedence over the environment.
+    assert Settings(port=2222).port == Settings(Port=2222).port == 2222
+    assert Settings(env="test", log_level="WARNING").log_level == "WARNING"
     # The environment's text is parsed like any value: a comma list, a duration, a boolean.
     os.environ.update(CORS_ALLOWED_ORIGINS="https://a.example,https://b.example", JWT_EXPIRY="90m", USE_K8S="1")
     parsed = load_settings()

@@ -76,9 +76,14 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_default=True, arbitrary_types_allowed=True)
 
     def __init__(self, **values: Any) -> None:
-        names = [field.alias or name for name, field in type(self).model_fields.items()]
-        aliases = {name.lower(): name for name in names}
-        super().__init__(**{**environment_values(aliases), **values})
+        aliases: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            alias = field.alias or name
+            aliases[name.lower()] = aliases[alias.lower()] = alias
+        # Keywords by any case of a variable's name or by the field's name (PORT, port): named as
+        # the environment's values are, so that each replaces its variable rather than losing to it.
+        given = {aliases.get(key.lower(), key): value for key, value in values.items()}
+        super().__init__(**{**environment_values(aliases), **given})
 
     port: int = Field(8080, alias="PORT", ge=1, le=65535)
     env: Literal["development", "test", "production"] = Field("development", alias="ENV")
@@ -294,7 +299,7 @@ class Settings(BaseModel):
                 {name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()}
             )
             if self.is_production and "sslmode" not in query:
-                # Said once per process, and only until the operator has chosen: any sslmode silences it.
+                # Said at each start-up until the operator has chosen: any sslmode silences it.
                 log.warning(
                     "DATABASE_URL sets no sslmode: TLS only if the database offers it, and its identity "
                     "unchecked; set sslmode=verify-full (with sslrootcert) unless the network to it is "
