@@ -171,11 +171,22 @@ def later(platform: Platform, by: timedelta) -> None:
     platform.clock = lambda: now() + by
 
 
+def within_one_quota_day(platform: Platform) -> None:
+    """The tests that move the clock past an upload URL's expiry count a daily quota: started less
+    than two hours before midnight UTC, that quota would reset half way through (they failed at
+    23:59). Start them just after midnight then."""
+    now = platform.clock()
+    tomorrow = submissions.quota_day_start(now) + timedelta(days=1)
+    if tomorrow - now < timedelta(hours=2):
+        later(platform, tomorrow + timedelta(minutes=1) - now)
+
+
 def test_an_expired_booking_frees_the_quota_at_once_and_the_tick_fails_it_and_deletes_its_object(
     platform: Platform, api: ApiClient
 ) -> None:
     owner = api.register("booker")
     agent_id = str(api.create_agent(owner, "booker", "pong")["id"])
+    within_one_quota_day(platform)  # after the token is issued: tokens are checked against the real time
     tickets = [book(platform, owner, agent_id) for _ in range(PER_DAY)]
     refused = api.post(
         "/api/v1/submissions/upload-url", json={"agentId": agent_id, "filename": "bot.zip"}, headers=owner.headers
@@ -206,6 +217,7 @@ def test_a_notification_that_arrives_after_expiry_is_taken_only_while_the_quota_
 ) -> None:
     owner = api.register("tardy")
     agent_id = str(api.create_agent(owner, "tardy", "pong")["id"])
+    within_one_quota_day(platform)  # after the token is issued: tokens are checked against the real time
     first, second = book(platform, owner, agent_id), book(platform, owner, agent_id)
     later(platform, platform.settings.upload_url_expiry + timedelta(seconds=1))
     for ticket in (first, second):
@@ -246,6 +258,7 @@ class TestPresignedUploadsOnS3WithoutNotifications:
         platform.store.ensure_bucket()
         owner = api.register("s3user")
         agent_id = str(api.create_agent(owner, "s3bot", "pong")["id"])
+        within_one_quota_day(platform)  # after the token is issued: tokens are checked against the real time
         ticket = api.post(
             "/api/v1/submissions/upload-url", json={"agentId": agent_id, "filename": "bot.zip"}, headers=owner.headers
         ).json
