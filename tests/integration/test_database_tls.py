@@ -60,19 +60,24 @@ def encrypted(engine: Engine) -> bool:
         engine.dispose()
 
 
+def encrypted_on_three_connections(url: str) -> list[bool]:
+    """Whether each of three connections open at once (three connects, not one reused) is TLS."""
+    engine = make_engine(url, pool_size=1, max_overflow=2)
+    connections = [engine.connect() for _ in range(3)]
+    try:
+        return [bool(c.execute(ENCRYPTED).scalar()) for c in connections]
+    finally:
+        for connection in connections:
+            connection.close()
+        engine.dispose()
+
+
 @pytest.mark.parametrize("query", ["", "?sslmode=require"])
 def test_unverified_tls_never_loads_the_ca_bundle(tls_server: tuple[str, Path], query: str) -> None:
     url, _certificate = tls_server
     # pg8000 left to itself calls ssl.create_default_context() on every connect.
     with mock.patch.object(ssl, "create_default_context", side_effect=AssertionError("CA bundle loaded")):
-        engine = make_engine(url + query, pool_size=1, max_overflow=2)
-        connections = [engine.connect() for _ in range(3)]
-        try:
-            assert [c.execute(ENCRYPTED).scalar() for c in connections] == [True, True, True]
-        finally:
-            for connection in connections:
-                connection.close()
-            engine.dispose()
+        assert encrypted_on_three_connections(url + query) == [True, True, True]
 
 
 def test_the_default_falls_back_to_plain_when_the_server_has_no_tls(postgres_url: str) -> None:
@@ -97,14 +102,8 @@ def test_verify_full_checks_the_certificate_and_builds_its_context_once(tls_serv
     by_name = url.replace("127.0.0.1", "localhost")  # the name the certificate carries
     made = mock.Mock(wraps=ssl.create_default_context)
     with mock.patch.object(ssl, "create_default_context", made):
-        engine = make_engine(f"{by_name}?sslmode=verify-full&sslrootcert={certificate}", pool_size=1, max_overflow=2)
-        connections = [engine.connect() for _ in range(3)]
-        try:
-            assert [c.execute(ENCRYPTED).scalar() for c in connections] == [True, True, True]
-        finally:
-            for connection in connections:
-                connection.close()
-            engine.dispose()
+        verified = encrypted_on_three_connections(f"{by_name}?sslmode=verify-full&sslrootcert={certificate}")
+        assert verified == [True, True, True]
     # The engine's one context: never one per connection.
     assert made.call_count == 1
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rlarena.config import load_settings
-from rlarena.database_tls import MODES, TlsPolicy, checked_at_start_up, context_for, policy_from
+from rlarena.database_tls import MODES, TlsPolicy, checked_at_start_up, context_for, policy_from, query_of
 from rlarena.errors import ConfigurationError
 
 STRONG = "b7f3c1d9e5a2f8c4d6b0a9e1f3c5d7b9"
@@ -51,6 +51,21 @@ def test_the_default_is_prefer_and_every_libpq_mode_it_honours_is_accepted(tmp_p
 def test_what_cannot_be_honoured_says_what_to_write(query: dict[str, str | tuple[str, ...]], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         policy_from(query)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://rl:pw@db/rl",
+        "postgresql://rl:pw@db/rl?sslmode=require&timeout=5",
+        "postgresql://rl:pw@db/rl?sslmode=&application_name=a%20b",
+        "postgresql://rl:pw@db/rl?sslmode=require&sslmode=disable",
+    ],
+)
+def test_the_settings_read_the_query_as_the_engine_does(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    assert query_of(url) == dict(make_url(url).query)
 
 
 def test_a_unix_socket_takes_prefer_and_disable() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -64,22 +65,29 @@ def environment_values(aliases: dict[str, str]) -> dict[str, str]:
     return {aliases[name.lower()]: value for name, value in os.environ.items() if name.lower() in aliases}
 
 
+@functools.cache
+def _variable_names(model: type[BaseModel]) -> dict[str, str]:
+    """Each variable a settings class reads, by its lower-cased name and its field's name: the name."""
+    names: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        alias = field.alias or name
+        names[name.lower()] = names[alias.lower()] = alias
+    return names
+
+
 class Settings(BaseModel):
     """Every variable the platform reads. Names follow the old Go backend where it had one.
 
     `Settings()` reads the process environment (names case-insensitive); keyword values, by the same
     names (`Settings(ENV="test")`), take precedence over it. The environment is read here, not with
-    pydantic-settings: importing that package cost a cold start ~40 ms (bench/RESULTS.md section 22)
+    pydantic-settings: importing that package cost a cold start ~25 ms (bench/RESULTS.md section 22)
     for what is a dictionary lookup per variable; pydantic still parses and validates every value.
     """
 
     model_config = ConfigDict(extra="ignore", validate_default=True, arbitrary_types_allowed=True)
 
     def __init__(self, **values: Any) -> None:
-        aliases: dict[str, str] = {}
-        for name, field in type(self).model_fields.items():
-            alias = field.alias or name
-            aliases[name.lower()] = aliases[alias.lower()] = alias
+        aliases = _variable_names(type(self))
         # Keywords by any case of a variable's name or by the field's name (PORT, port): named as
         # the environment's values are, so that each replaces its variable rather than losing to it.
         given = {aliases.get(key.lower(), key): value for key, value in values.items()}
@@ -290,14 +298,10 @@ class Settings(BaseModel):
     def _database_tls(self) -> Settings:
         """A PostgreSQL URL's TLS and connection parameters are checked now, not at the first query."""
         if self.database_url.startswith("postgres"):
-            from urllib.parse import parse_qs, urlsplit
+            from rlarena.database_tls import checked_at_start_up, query_of
 
-            from rlarena.database_tls import checked_at_start_up
-
-            query = parse_qs(urlsplit(self.database_url).query, keep_blank_values=True)
-            checked_at_start_up(
-                {name: values[0] if len(values) == 1 else tuple(values) for name, values in query.items()}
-            )
+            query = query_of(self.database_url)
+            checked_at_start_up(query)
             if self.is_production and "sslmode" not in query:
                 # Said at each start-up until the operator has chosen: any sslmode silences it.
                 log.warning(

@@ -94,6 +94,15 @@ def policy_from(query: Mapping[str, str | tuple[str, ...]]) -> TlsPolicy:
     return TlsPolicy(mode, root_cert)
 
 
+def query_of(url: str) -> dict[str, str | tuple[str, ...]]:
+    """A URL's query parameters as SQLAlchemy's URL holds them (so the settings check what the
+    engine will use): one value as text, several as a tuple, blank ones left out."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parsed = parse_qs(urlsplit(url).query)
+    return {name: values[0] if len(values) == 1 else tuple(values) for name, values in parsed.items()}
+
+
 def checked_at_start_up(query: Mapping[str, str | tuple[str, ...]]) -> TlsPolicy:
     """`policy_from`, plus what would otherwise fail only at the first connection: the CA file
     read as PEM, and pg8000's `timeout` a number of seconds."""
