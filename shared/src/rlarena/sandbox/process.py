@@ -227,16 +227,20 @@ class SpawnedChild:
     uid: int
     strict: bool = False
     group: SandboxGroup | None = None
+    # The child is bubblewrap's outer process (not the agent itself, as on a host without it).
+    under_bwrap: bool = False
     _lease: uid_pool.UidLease | None = None
     _writable: list[Path] = field(default_factory=list)
     _released: bool = False
 
     def end_all(self) -> None:
-        """SIGKILL every process of the child: in the strict sandbox first everything in its cgroup
-        but bubblewrap's outer process (which then reaps the namespace's init and exits by itself,
-        leaving no orphan for the host's init), then its process group, bubblewrap included. Call
-        it before reaping the child, so the group id cannot have been reused by then."""
-        if self.group is not None:
+        """SIGKILL every process of the child: under bubblewrap first everything in its cgroup but
+        bubblewrap's outer process (which then reaps the namespace's init and exits by itself,
+        leaving no orphan for the host's init), then its process group, bubblewrap included; on a
+        host without bubblewrap the child is the agent itself, killed with its group and cgroup at
+        once (sparing it would only wait for an exit that never comes). Call it before reaping the
+        child, so the group id cannot have been reused by then."""
+        if self.group is not None and self.under_bwrap:
             self.group.kill(spare=self.process.pid)
             _await_exit(self.process.pid, _SPARE_EXIT_SECONDS)
         _kill_group(self.process.pid)
@@ -311,6 +315,7 @@ def spawn_sandboxed(
         network_isolated=False,
         uid=lease.uid if lease else os.getuid(),
         strict=host.strict,
+        under_bwrap=strict_namespaces,
         _lease=lease,
     )
     seccomp_fd: int | None = None
