@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,9 +142,16 @@ def test_favouring_cgroup_changes_keeps_the_mounts_other_options(monkeypatch: py
     assert not cgroups.favor_dynamic_changes()  # no cgroup2 mount to set it on
 
 
-def _ended_waits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], bool]:
-    """Spawn a child that never exits by itself, end it; the pids end_all waited for to leave by
-    themselves (sparing them from the cgroup's kill), and whether the child was then dead."""
+# The agent: a shell that starts an escaper in a session of its own (`setsid`, out of the child's
+# process group), says the escaper's pid, and never exits by itself.
+ESCAPER = "setsid sleep 600 & echo $!; exec sleep 600"
+
+
+def _ended_waits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], bool, int]:
+    """Spawn ESCAPER and end it: the pids end_all waited for to leave by themselves (sparing them
+    from the cgroup's kill), whether the child was then dead, and the escaper's pid as the agent saw
+    it (under bubblewrap, a pid of its own namespace; without it, checked to have left the child's
+    session before the end)."""
     waited: list[int] = []
     real_wait = process._await_exit
 
@@ -152,8 +160,12 @@ def _ended_waits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], bool]:
         real_wait(pid, seconds)
 
     monkeypatch.setattr(process, "_await_exit", recording)
-    child = spawn_sandboxed(["sleep", "600"], cwd=Path("/usr"), limits=SandboxLimits(), stdin=False)
+    child = spawn_sandboxed(["sh", "-c", ESCAPER], cwd=Path("/usr"), limits=SandboxLimits(), stdin=False)
     try:
+        assert child.process.stdout is not None
+        escaper = int(child.process.stdout.readline())
+        if not child.under_bwrap:  # it tried: the escaper runs in a session of its own
+            assert _left_session(escaper, child.process.pid), "the escaper never left the child's session"
         child.end_all()
         _, status = os.waitpid(child.process.pid, 0)
         killed = child.translate(os.waitstatus_to_exitcode(status)) == -9  # bubblewrap reports 128 + 9
@@ -162,7 +174,33 @@ def _ended_waits(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], bool]:
             if stream is not None:
                 stream.close()
         child.release()
-    return waited, killed
+    return waited, killed, escaper
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: state, ppid, pgrp, session, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _left_session(pid: int, child: int) -> bool:
+    for _ in range(200):
+        if int(_stat_fields(pid)[3]) != int(_stat_fields(child)[3]):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _gone_from_host(pid: int) -> bool:
+    """No live process `pid` on the host (a dead one may linger as a zombie until init reaps it)."""
+    for _ in range(200):
+        try:
+            state = _stat_fields(pid)[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def test_without_bubblewrap_the_end_of_a_child_does_not_wait_for_the_agent_to_leave(
@@ -171,8 +209,10 @@ def test_without_bubblewrap_the_end_of_a_child_does_not_wait_for_the_agent_to_le
     # Under bubblewrap the child is bubblewrap's outer process, spared by the cgroup's kill so that
     # it reaps its namespace and leaves; without it the child is the agent, which never leaves by
     # itself: sparing it cost 0.5 s at the end of every agent's session (1.8 matches/s, not 130).
-    waited, killed = _ended_waits(monkeypatch)
+    # The agent's escaper in a session of its own dies all the same (the cgroup's kill).
+    waited, killed, escaper = _ended_waits(monkeypatch)
     assert waited == [] and killed
+    assert _gone_from_host(escaper), f"the agent's escaper {escaper} outlived its session"
 
 
 def test_under_bubblewrap_the_end_spares_its_outer_process_from_the_cgroups_kill(
@@ -180,5 +220,5 @@ def test_under_bubblewrap_the_end_spares_its_outer_process_from_the_cgroups_kill
 ) -> None:
     if support.detect().cgroups is None or os.geteuid() != 0:
         pytest.fail("CI runs as root with writable cgroups (test_this_host_gives_the_strict_sandbox)")
-    waited, killed = _ended_waits(monkeypatch)
+    waited, killed, _ = _ended_waits(monkeypatch)
     assert len(waited) == 1 and killed

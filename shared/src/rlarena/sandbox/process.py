@@ -196,7 +196,7 @@ def run_sandboxed(
     returncode = child.translate(returncode)
     isolated = child.network_isolated
     reason = _describe(returncode, timed_out, limits, cpu_used, oom)
-    if child.strict and returncode == bwrap.SETUP_FAILED and supervisor.stderr.text().startswith("bwrap:"):
+    if child.under_bwrap and returncode == bwrap.SETUP_FAILED and supervisor.stderr.text().startswith("bwrap:"):
         reason = "sandbox set-up failed: " + supervisor.stderr.text().strip()[:300]
     if not limits.network and not isolated:
         reason += "; network isolation unavailable"
@@ -249,7 +249,7 @@ class SpawnedChild:
 
     def translate(self, returncode: int) -> int:
         """bubblewrap reports a command killed by signal N as exit status 128 + N: as Popen would."""
-        if self.strict and 128 < returncode < 128 + 65:
+        if self.under_bwrap and 128 < returncode < 128 + 65:
             return -(returncode - 128)
         return returncode
 
